@@ -1,0 +1,130 @@
+import type { Calibration } from "../engine/calibration.js";
+import { argmax, softmaxRow } from "../pipeline/softmax.js";
+
+/** Per-sample exit scores: confidence (max softmax) and prediction of every exit. */
+export interface ExitScores {
+  count: number;
+  exits: number;
+  /** conf[i * exits + k] */
+  confidence: Float32Array;
+  correct: Uint8Array;
+}
+
+export interface TablePoint {
+  /** Geometric parameter: exit k receives a p^(k+1)-proportional share of the samples. */
+  p: number;
+  thresholds: number[];
+  /** Expected multiply-adds per sample on the calibration split. */
+  expectedFlops: number;
+  accuracy: number;
+}
+
+export function scoresFromLogits(cal: Calibration): ExitScores {
+  const { count, exits, classes } = cal;
+  const confidence = new Float32Array(count * exits);
+  const correct = new Uint8Array(count * exits);
+  for (let i = 0; i < count; i++) {
+    for (let k = 0; k < exits; k++) {
+      const probs = softmaxRow(cal.logits, i * exits + k, classes);
+      const cls = argmax(probs);
+      confidence[i * exits + k] = probs[cls]!;
+      correct[i * exits + k] = cls === cal.labels[i] ? 1 : 0;
+    }
+  }
+  return { count, exits, confidence, correct };
+}
+
+/** Exit index of sample i under thresholds (first k with confidence >= T_k). */
+export function exitOf(s: ExitScores, i: number, thresholds: readonly number[]): number {
+  for (let k = 0; k < s.exits - 1; k++) if (s.confidence[i * s.exits + k]! >= thresholds[k]!) return k;
+  return s.exits - 1;
+}
+
+/** Accuracy and mean cost of applying thresholds to a scored set. */
+export function evaluateThresholds(
+  s: ExitScores,
+  thresholds: readonly number[],
+  exitFlops: readonly number[],
+): { accuracy: number; expectedFlops: number; exitCounts: number[] } {
+  let right = 0;
+  let flops = 0;
+  const exitCounts = new Array<number>(s.exits).fill(0);
+  for (let i = 0; i < s.count; i++) {
+    const k = exitOf(s, i, thresholds);
+    exitCounts[k]!++;
+    right += s.correct[i * s.exits + k]!;
+    flops += exitFlops[k]!;
+  }
+  return { accuracy: right / s.count, expectedFlops: flops / s.count, exitCounts };
+}
+
+/**
+ * The reference budgeted-batch thresholds (MSDNet/RANet dynamic evaluation): for each p,
+ * exit k takes the floor(n * p^(k+1)/sum) most confident samples not yet exited.
+ */
+export function thresholdsForP(s: ExitScores, p: number): number[] {
+  const K = s.exits;
+  const weights = Array.from({ length: K }, (_, k) => Math.pow(p, k + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const exited = new Uint8Array(s.count);
+  const thresholds: number[] = [];
+  for (let k = 0; k < K - 1; k++) {
+    const n = Math.floor((s.count * weights[k]!) / total);
+    const order = Array.from({ length: s.count }, (_, i) => i)
+      .filter((i) => !exited[i])
+      .sort((a, b) => s.confidence[b * K + k]! - s.confidence[a * K + k]!);
+    const t = n > 0 && n <= order.length ? s.confidence[order[n - 1]! * K + k]! : Number.POSITIVE_INFINITY;
+    thresholds.push(t);
+    for (let i = 0; i < s.count; i++) if (s.confidence[i * K + k]! >= t) exited[i] = 1;
+  }
+  thresholds.push(Number.NEGATIVE_INFINITY);
+  return thresholds;
+}
+
+/** p = 0.05, 0.10, ..., 1.95 with each point's expected FLOPs and accuracy, cheapest first. */
+export function offlineTable(s: ExitScores, exitFlops: readonly number[]): TablePoint[] {
+  const points: TablePoint[] = [];
+  for (let i = 1; i <= 39; i++) {
+    const p = Math.round(i * 5) / 100;
+    const thresholds = thresholdsForP(s, p);
+    const { accuracy, expectedFlops } = evaluateThresholds(s, thresholds, exitFlops);
+    points.push({ p, thresholds, expectedFlops, accuracy });
+  }
+  return points.sort((a, b) => a.expectedFlops - b.expectedFlops);
+}
+
+/** The most accurate table point whose expected cost fits the budget (else the cheapest). */
+export function pointForBudget(table: readonly TablePoint[], budgetFlops: number): TablePoint {
+  let best: TablePoint | undefined;
+  for (const pt of table) if (pt.expectedFlops <= budgetFlops && (!best || pt.accuracy > best.accuracy)) best = pt;
+  return best ?? table[0]!;
+}
+
+/**
+ * Budgeted oracle (upper bound): every sample pays exit 1; a sample whose first correct exit
+ * is k costs F_k - F_1 more; samples are admitted cheapest first while the budget lasts.
+ * Returns the accuracy at each requested mean budget.
+ */
+export function oracleAccuracy(s: ExitScores, exitFlops: readonly number[], budgets: readonly number[]): number[] {
+  const extra: number[] = [];
+  for (let i = 0; i < s.count; i++) {
+    for (let k = 0; k < s.exits; k++) {
+      if (s.correct[i * s.exits + k]) {
+        extra.push(exitFlops[k]! - exitFlops[0]!);
+        break;
+      }
+    }
+  }
+  extra.sort((a, b) => a - b);
+  return budgets.map((b) => {
+    let left = s.count * (b - exitFlops[0]!);
+    if (left < 0) return 0;
+    let n = 0;
+    for (const e of extra) {
+      if (e > left) break;
+      left -= e;
+      n++;
+    }
+    return n / s.count;
+  });
+}

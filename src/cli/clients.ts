@@ -1,0 +1,35 @@
+import * as grpc from "@grpc/grpc-js";
+import { loadProtos } from "../grpc/protos.js";
+
+type Ctor = grpc.ServiceClientConstructor;
+
+export interface Clients {
+  classifier: grpc.Client & Record<string, any>;
+  inference: grpc.Client & Record<string, any>;
+  health: grpc.Client & Record<string, any>;
+  close(): void;
+}
+
+/** gRPC clients of the three services on one address (insecure channel). */
+export function makeClients(address: string, options: grpc.ClientOptions = {}): Clients {
+  const pkg = grpc.loadPackageDefinition(loadProtos()) as any;
+  const creds = grpc.credentials.createInsecure();
+  const opts = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024, ...options };
+  const classifier = new (pkg.ranet.v1.Classifier as Ctor)(address, creds, opts);
+  const inference = new (pkg.inference.GRPCInferenceService as Ctor)(address, creds, opts);
+  const health = new (pkg.grpc.health.v1.Health as Ctor)(address, creds, opts);
+  return {
+    classifier: classifier as Clients["classifier"],
+    inference: inference as Clients["inference"],
+    health: health as Clients["health"],
+    close: () => [classifier, inference, health].forEach((c) => c.close()),
+  };
+}
+
+/** Promise form of a unary call. */
+export function unary<Res = any>(client: any, method: string, req: unknown, deadlineMs?: number): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const opts = deadlineMs ? { deadline: Date.now() + deadlineMs } : {};
+    client[method](req, opts, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+  });
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(item));
+const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** Every setting: key, schema, default and the help line. Flags are --kebab-case, env RANET_SNAKE_CASE. */
+const FIELDS = {
+  host: [z.string().min(1), "0.0.0.0", "address the gRPC server binds"],
+  port: [int(0, 65535), 50051, "gRPC port (0 = any free port)"],
+  metricsHost: [z.string().min(1), "0.0.0.0", "address of the Prometheus /metrics endpoint"],
+  metricsPort: [int(0, 65535), 9464, "port of the Prometheus /metrics endpoint (0 = any free port)"],
+  metricsEnabled: [bool, true, "serve Prometheus metrics"],
+  modelDir: [z.string().min(1), "models/ranet-fmnist", "folder with manifest.json and the ONNX stages"],
+  executionProviders: [list(z.enum(["cpu", "cuda"])).refine((a) => a.length > 0, "expected at least one of cpu, cuda"), ["cpu"], "onnxruntime execution providers in order of preference, e.g. cuda,cpu"],
+  intraOpThreads: [int(0, 256), 0, "onnxruntime threads per operator (0 = onnxruntime's default)"],
+  interOpThreads: [int(0, 256), 0, "onnxruntime threads across operators (0 = default)"],
+  maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
+  maxQueueDelayMs: [z.coerce.number().min(0).max(10_000), 2, "longest wait for a stage batch to fill, in ms"],
+  maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
+  budgetTarget: [z.coerce.number().positive(), 0.5, "FLOPs target per request: a fraction of the last exit's FLOPs if <= 1, else multiply-adds"],
+  controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
+  thresholds: [list(z.coerce.number().min(0).max(1)).optional(), undefined, "fixed confidence threshold per exit, comma-separated (disables the budget table and controller)"],
+  maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, in bytes"],
+  maxImagePixels: [int(1), 16_777_216, "largest decoded image (width*height) accepted; guards against decompression bombs"],
+  shutdownGraceMs: [int(0), 10_000, "time admitted requests get to finish after SIGTERM/SIGINT, in ms"],
+  warmup: [bool, true, "run every stage once at start before reporting SERVING"],
+  logLevel: [z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), "info", "log level"],
+} as const satisfies Record<string, readonly [z.ZodType, unknown, string]>;
+
+type Fields = typeof FIELDS;
+export type Config = Readonly<{ [K in keyof Fields]: z.output<Fields[K][0]> }>;
+
+const schema = z
+  .object(Object.fromEntries(Object.entries(FIELDS).map(([k, [s, d]]) => [k, d === undefined ? s : (s as z.ZodType).default(d)])))
+  .strict();
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const envName = (k: string) => `RANET_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function helpText(): string {
+  const lines = [
+    "ranet-serving: gRPC RANet inference server",
+    "",
+    "usage: npm start -- [--config file.yaml] [--key value ...]",
+    "",
+    "Each setting comes from (later wins): default, the YAML file (--config or RANET_CONFIG,",
+    "camelCase keys), the environment (RANET_...), the command line.",
+    "",
+  ];
+  for (const [k, [, def, help]] of Object.entries(FIELDS)) {
+    lines.push(`  --${kebab(k)}  (${envName(k)}, yaml ${k})`);
+    lines.push(`      ${help}${def === undefined ? "" : `; default ${Array.isArray(def) ? def.join(",") : String(def)}`}`);
+  }
+  lines.push("  --config FILE  (RANET_CONFIG)", "      YAML file with any of the keys above", "  --help", "      this text");
+  return lines.join("\n");
+}
+
+/** Parses flags, environment and YAML into a validated, frozen Config. The only reader of process.env. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config | "help" {
+  const flags: Record<string, string> = {};
+  let configFile = env.RANET_CONFIG;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") return "help";
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument '${arg}'; settings are --key value (see --help)`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    if (name === "config") {
+      configFile = value;
+      continue;
+    }
+    const key = Object.keys(FIELDS).find((k) => kebab(k) === name);
+    if (!key) throw new ConfigError(`unknown flag --${name} (see --help)`);
+    flags[key] = value;
+  }
+  let fromFile: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      fromFile = (parseYaml(readFileSync(configFile, "utf8")) as Record<string, unknown>) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${configFile}: ${(err as Error).message}`);
+    }
+    if (typeof fromFile !== "object" || Array.isArray(fromFile)) throw new ConfigError(`config file ${configFile}: expected a mapping of settings`);
+  }
+  const fromEnv: Record<string, string> = {};
+  for (const k of Object.keys(FIELDS)) {
+    const v = env[envName(k)];
+    if (v !== undefined) fromEnv[k] = v;
+  }
+  const merged = { ...fromFile, ...fromEnv, ...flags };
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? (issue as { keys?: string[] }).keys?.[0] ?? "");
+    const where = key in flags ? `flag --${kebab(key)}` : key in fromEnv ? `env ${envName(key)}` : configFile ? `${configFile}` : "default";
+    const got = key in merged ? ` (got ${JSON.stringify(merged[key])})` : "";
+    throw new ConfigError(`config key '${key}' from ${where}: ${issue.message}${got}`);
+  }
+  return Object.freeze(parsed.data) as Config;
+}

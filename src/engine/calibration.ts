@@ -1,0 +1,40 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import type { Manifest } from "./manifest.js";
+
+/** Validation-split logits of every exit, for threshold tables (never the test set). */
+export interface Calibration {
+  count: number;
+  exits: number;
+  classes: number;
+  /** logits[(i * exits + k) * classes + c] */
+  logits: Float32Array;
+  labels: Int32Array;
+}
+
+const Header = z.object({
+  file: z.string(),
+  dtype: z.literal("float32"),
+  count: z.number().int().positive(),
+  exits: z.number().int().positive(),
+  classes: z.number().int().positive(),
+  labels: z.array(z.number().int().nonnegative()),
+});
+
+export async function loadCalibration(m: Manifest): Promise<Calibration> {
+  if (!m.calibration) throw new Error(`model ${m.name} has no calibration file in its manifest`);
+  const headerPath = path.join(m.dir, m.calibration);
+  const h = Header.parse(JSON.parse(await readFile(headerPath, "utf8")));
+  const buf = await readFile(path.join(m.dir, h.file));
+  const expected = h.count * h.exits * h.classes * 4;
+  if (buf.byteLength !== expected) {
+    throw new Error(`${h.file}: ${buf.byteLength} bytes, expected ${expected} (count*exits*classes float32)`);
+  }
+  if (h.exits !== m.exits.length || h.classes !== m.labels.length || h.labels.length !== h.count) {
+    throw new Error(`${headerPath}: shape ${h.count}x${h.exits}x${h.classes} does not match the manifest`);
+  }
+  const logits = new Float32Array(h.count * h.exits * h.classes);
+  for (let i = 0; i < logits.length; i++) logits[i] = buf.readFloatLE(i * 4);
+  return { count: h.count, exits: h.exits, classes: h.classes, logits, labels: Int32Array.from(h.labels) };
+}

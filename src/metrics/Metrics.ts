@@ -1,0 +1,89 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import client from "prom-client";
+
+/** The service's own Prometheus registry and its instruments. */
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly exitsTaken: client.Counter<"exit">;
+  readonly requestFlops: client.Histogram;
+  readonly budgetTargetFlops: client.Gauge;
+  readonly budgetRealizedFlops: client.Gauge;
+  readonly exitThreshold: client.Gauge<"exit">;
+  readonly stageBatchSize: client.Histogram<"stage">;
+  readonly stageDuration: client.Histogram<"stage">;
+  readonly queueDepth: client.Gauge<"stage">;
+  readonly requests: client.Counter<"method" | "code">;
+  readonly requestDuration: client.Histogram<"method">;
+  readonly dropped: client.Counter<"reason">;
+  readonly modelInfo: client.Gauge<"model" | "version" | "execution_provider">;
+
+  constructor(exitFlops: readonly number[]) {
+    const r = [this.registry];
+    client.collectDefaultMetrics({ register: this.registry });
+    this.exitsTaken = new client.Counter({ name: "ranet_exits_total", help: "Requests answered per exit (1-based)", labelNames: ["exit"], registers: r });
+    this.requestFlops = new client.Histogram({
+      name: "ranet_request_flops",
+      help: "Multiply-adds spent per answered request",
+      buckets: [...exitFlops],
+      registers: r,
+    });
+    this.budgetTargetFlops = new client.Gauge({ name: "ranet_budget_target_flops", help: "FLOPs target per request (multiply-adds)", registers: r });
+    this.budgetRealizedFlops = new client.Gauge({ name: "ranet_budget_realized_flops", help: "Running mean FLOPs per request seen by the controller", registers: r });
+    this.exitThreshold = new client.Gauge({ name: "ranet_exit_threshold", help: "Current confidence threshold per exit", labelNames: ["exit"], registers: r });
+    this.stageBatchSize = new client.Histogram({
+      name: "ranet_stage_batch_size",
+      help: "Samples per stage batch",
+      labelNames: ["stage"],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: r,
+    });
+    this.stageDuration = new client.Histogram({
+      name: "ranet_stage_duration_seconds",
+      help: "Execution time of one stage batch",
+      labelNames: ["stage"],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: r,
+    });
+    this.queueDepth = new client.Gauge({ name: "ranet_queue_depth", help: "Samples waiting per stage", labelNames: ["stage"], registers: r });
+    this.requests = new client.Counter({ name: "ranet_requests_total", help: "Answered calls by method and gRPC code", labelNames: ["method", "code"], registers: r });
+    this.requestDuration = new client.Histogram({
+      name: "ranet_request_duration_seconds",
+      help: "Call latency by method",
+      labelNames: ["method"],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers: r,
+    });
+    this.dropped = new client.Counter({ name: "ranet_dropped_total", help: "Admitted requests that left before an answer", labelNames: ["reason"], registers: r });
+    this.modelInfo = new client.Gauge({ name: "ranet_model_info", help: "Served model", labelNames: ["model", "version", "execution_provider"], registers: r });
+  }
+
+  /** Serves GET /metrics (and nothing else) on host:port; resolves with the bound port. */
+  async serve(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
+    const server = http.createServer((req, res) => {
+      if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+        this.registry.metrics().then(
+          (body) => {
+            res.writeHead(200, { "Content-Type": this.registry.contentType });
+            res.end(body);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+      } else {
+        res.writeHead(404, { "Content-Type": "text/plain" });
+        res.end("not found\n");
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, resolve);
+    });
+    return {
+      port: (server.address() as AddressInfo).port,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+}

@@ -1,0 +1,106 @@
+import type { Clock } from "./Clock.js";
+
+export interface BatcherOptions<T> {
+  maxBatchSize: number;
+  /** How long the oldest queued item may wait for the batch to fill. */
+  maxQueueDelayMs: number;
+  /** Capacity for offer(); enqueue() of already-admitted work ignores it. */
+  maxQueueSize: number;
+  /** Runs one batch; must settle (the batcher never has two batches of its own in flight). */
+  run: (batch: T[]) => Promise<void>;
+  clock: Clock;
+}
+
+interface Entry<T> {
+  item: T;
+  enqueuedAtMs: number;
+}
+
+/**
+ * Dynamic batcher: a batch runs when maxBatchSize items wait, or when the oldest has waited
+ * maxQueueDelayMs. One batch runs at a time; items arriving meanwhile form the next batch.
+ */
+export class Batcher<T> {
+  private queue: Entry<T>[] = [];
+  private running = false;
+  private timer: unknown = undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: BatcherOptions<T>) {
+    if (opts.maxBatchSize < 1) throw new RangeError("maxBatchSize must be >= 1");
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /** Admission: false (and nothing queued) when the queue is full. */
+  offer(item: T): boolean {
+    if (this.queue.length >= this.opts.maxQueueSize) return false;
+    this.enqueue(item);
+    return true;
+  }
+
+  /** Queues already-admitted work unconditionally. */
+  enqueue(item: T): void {
+    this.queue.push({ item, enqueuedAtMs: this.opts.clock.now() });
+    this.schedule();
+  }
+
+  /** Takes a waiting item out of the queue; false if it is not waiting (running or gone). */
+  remove(item: T): boolean {
+    const i = this.queue.findIndex((e) => e.item === item);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    if (this.queue.length === 0) this.clearTimer();
+    return true;
+  }
+
+  /** Resolves once nothing is queued or running. */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    const oldest = this.queue[0];
+    if (!oldest) {
+      this.clearTimer();
+      const waiters = this.idleWaiters.splice(0);
+      waiters.forEach((w) => w());
+      return;
+    }
+    const waitedMs = this.opts.clock.now() - oldest.enqueuedAtMs;
+    if (this.queue.length >= this.opts.maxBatchSize || waitedMs >= this.opts.maxQueueDelayMs) {
+      this.dispatch();
+    } else if (this.timer === undefined) {
+      this.timer = this.opts.clock.setTimer(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, this.opts.maxQueueDelayMs - waitedMs);
+    }
+  }
+
+  private dispatch(): void {
+    this.clearTimer();
+    const batch = this.queue.splice(0, this.opts.maxBatchSize).map((e) => e.item);
+    this.running = true;
+    const done = () => {
+      this.running = false;
+      this.schedule();
+    };
+    this.opts.run(batch).then(done, done);
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      this.opts.clock.clearTimer(this.timer);
+      this.timer = undefined;
+    }
+  }
+}

@@ -1,0 +1,12 @@
+/** Time source and timers, injected so batching and control logic run under fake time in tests. */
+export interface Clock {
+  now(): number;
+  setTimer(fn: () => void, delayMs: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimer: (fn, delayMs) => setTimeout(fn, delayMs),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

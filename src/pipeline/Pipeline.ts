@@ -1,0 +1,320 @@
+import type { Logger } from "pino";
+import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
+import { Batcher } from "./Batcher.js";
+import type { Clock } from "./Clock.js";
+import { ServingError } from "./errors.js";
+import type { ExitPolicy } from "./ExitPolicy.js";
+import { argmax, softmaxRow } from "./softmax.js";
+
+/** What the pipeline needs to know of a staged model (from its manifest). */
+export interface PipelineModel {
+  inputName: string;
+  inputShape: readonly number[];
+  stages: readonly { inputs: readonly string[]; outputs: readonly string[] }[];
+  /** Cumulative multiply-adds per exit. */
+  exitFlops: readonly number[];
+  classes: number;
+}
+
+export interface PipelineOptions {
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  /** Admission bound of the first stage's queue; later stages never drop admitted work. */
+  maxQueueSize: number;
+  clock: Clock;
+  log: Logger;
+  hooks?: PipelineHooks;
+}
+
+/** Observability callbacks (metrics live outside the pipeline). */
+export interface PipelineHooks {
+  batchRun?(stage: number, size: number, seconds: number): void;
+  queueDepth?(stage: number, depth: number): void;
+  exitTaken?(exit: number, flops: number): void;
+  dropped?(reason: "cancelled" | "deadline"): void;
+}
+
+export interface RequestOptions {
+  /** Anytime budget: deepest exit whose cumulative FLOPs fit. */
+  flopsBudget?: number;
+  /** 0-based exit to answer from regardless of confidence. */
+  fixedExit?: number;
+  returnAllExits?: boolean;
+  /** On deadline, answer with the deepest computed exit instead of failing. */
+  anytime?: boolean;
+  /** Absolute deadline on the pipeline clock. */
+  deadlineMs?: number;
+}
+
+export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";
+
+export interface ExitPrediction {
+  exit: number; // 0-based
+  classIndex: number;
+  confidence: number;
+  flops: number;
+}
+
+export interface ClassifyResult extends ExitPrediction {
+  probabilities: Float32Array;
+  reason: ExitReason;
+  exits: ExitPrediction[];
+}
+
+interface Sample {
+  tensors: Map<string, Float32Array>;
+  maxExit: number;
+  fixed: boolean;
+  opts: RequestOptions;
+  predictions: ExitPrediction[];
+  lastProbs?: Float32Array;
+  settled: boolean;
+  stage: number;
+  timer: unknown;
+  resolve(r: ClassifyResult): void;
+  reject(e: Error): void;
+}
+
+export interface Submission {
+  result: Promise<ClassifyResult>;
+  /** Withdraws the request: it leaves its queue and its tensors are freed. */
+  cancel(): void;
+}
+
+/**
+ * Staged early-exit execution with one dynamic batcher per stage: samples that are not
+ * confident enough after stage k join stage k+1's queue with their carried tensors.
+ */
+export class Pipeline {
+  private readonly batchers: Batcher<Sample>[];
+  private readonly lastReader = new Map<string, number>();
+  private readonly perSampleDims = new Map<string, number[]>();
+  private inflight = 0;
+  private closed = false;
+  private drainWaiters: (() => void)[] = [];
+  private readonly log: Logger;
+
+  constructor(
+    private readonly model: PipelineModel,
+    private readonly runner: StageRunner,
+    private policy: ExitPolicy,
+    private readonly opts: PipelineOptions,
+  ) {
+    this.log = opts.log;
+    model.stages.forEach((s, k) => s.inputs.forEach((n) => this.lastReader.set(n, k)));
+    this.perSampleDims.set(model.inputName, [...model.inputShape]);
+    this.batchers = model.stages.map(
+      (_, k) =>
+        new Batcher<Sample>({
+          maxBatchSize: opts.maxBatchSize,
+          maxQueueDelayMs: opts.maxQueueDelayMs,
+          maxQueueSize: k === 0 ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
+          clock: opts.clock,
+          run: (batch) => this.runBatch(k, batch),
+        }),
+    );
+  }
+
+  get exits(): number {
+    return this.model.exitFlops.length;
+  }
+
+  get inflightCount(): number {
+    return this.inflight;
+  }
+
+  queueDepths(): number[] {
+    return this.batchers.map((b) => b.depth);
+  }
+
+  setPolicy(policy: ExitPolicy): void {
+    this.policy = policy;
+  }
+
+  /** The deepest 0-based exit a request may reach, or an error for an unaffordable budget. */
+  maxExitFor(opts: RequestOptions): number {
+    let maxExit = this.exits - 1;
+    if (opts.fixedExit !== undefined) maxExit = Math.min(maxExit, opts.fixedExit);
+    if (opts.flopsBudget !== undefined) {
+      const affordable = this.model.exitFlops.filter((f) => f <= opts.flopsBudget!).length - 1;
+      if (affordable < 0) {
+        throw new ServingError(
+          "invalid_argument",
+          `options.flops_budget: expected at least ${this.model.exitFlops[0]} multiply-adds (the first exit's cost), got ${opts.flopsBudget}`,
+        );
+      }
+      maxExit = Math.min(maxExit, affordable);
+    }
+    return maxExit;
+  }
+
+  /** Admits one preprocessed input (the model's input layout, without the batch axis). */
+  submit(input: Float32Array, opts: RequestOptions): Submission {
+    if (this.closed) {
+      return rejected(new ServingError("unavailable", "server is shutting down; retry on another replica"));
+    }
+    let maxExit: number;
+    try {
+      maxExit = this.maxExitFor(opts);
+    } catch (err) {
+      return rejected(err as Error);
+    }
+    let sample!: Sample;
+    const result = new Promise<ClassifyResult>((resolve, reject) => {
+      sample = {
+        tensors: new Map([[this.model.inputName, input]]),
+        maxExit,
+        fixed: opts.fixedExit !== undefined && opts.fixedExit <= maxExit,
+        opts,
+        predictions: [],
+        settled: false,
+        stage: 0,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+    });
+    if (!this.batchers[0]!.offer(sample)) {
+      return rejected(
+        new ServingError(
+          "resource_exhausted",
+          `stage 1 queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`,
+        ),
+      );
+    }
+    this.inflight++;
+    this.opts.hooks?.queueDepth?.(0, this.batchers[0]!.depth);
+    if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
+      const delay = Math.max(0, opts.deadlineMs - this.opts.clock.now());
+      sample.timer = this.opts.clock.setTimer(() => this.onDeadline(sample), delay);
+    }
+    return { result, cancel: () => this.withdraw(sample, new ServingError("cancelled", "request cancelled by the client")) };
+  }
+
+  /** Refuses new work and resolves when every admitted request has been answered. */
+  async drain(): Promise<void> {
+    this.closed = true;
+    if (this.inflight === 0) return;
+    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private onDeadline(s: Sample): void {
+    s.timer = undefined;
+    if (s.settled) return;
+    const best = s.predictions[s.predictions.length - 1];
+    if (s.opts.anytime && best && s.lastProbs) {
+      this.batchers[s.stage]?.remove(s);
+      this.finish(s, best, s.lastProbs, "deadline");
+    } else {
+      this.opts.hooks?.dropped?.("deadline");
+      this.withdraw(
+        s,
+        new ServingError(
+          "deadline_exceeded",
+          `deadline passed after ${s.predictions.length} of ${this.exits} exits` +
+            (s.predictions.length ? "; set options.anytime to get the deepest exit computed" : ""),
+        ),
+      );
+    }
+  }
+
+  private withdraw(s: Sample, err: ServingError): void {
+    if (s.settled) return;
+    if (err.kind === "cancelled") this.opts.hooks?.dropped?.("cancelled");
+    this.batchers[s.stage]?.remove(s);
+    this.settle(s);
+    s.reject(err);
+  }
+
+  private settle(s: Sample): void {
+    s.settled = true;
+    s.tensors.clear();
+    if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
+    this.inflight--;
+    if (this.inflight === 0) this.drainWaiters.splice(0).forEach((w) => w());
+  }
+
+  private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
+    this.settle(s);
+    this.policy.observe(p.flops);
+    this.opts.hooks?.exitTaken?.(p.exit, p.flops);
+    s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [] });
+  }
+
+  private async runBatch(k: number, all: Sample[]): Promise<void> {
+    const batch = all.filter((s) => !s.settled);
+    this.opts.hooks?.queueDepth?.(k, this.batchers[k]!.depth);
+    if (batch.length === 0) return;
+    const stage = this.model.stages[k]!;
+    const feeds: Record<string, HostTensor> = {};
+    for (const name of stage.inputs) feeds[name] = this.gather(name, batch);
+    const t0 = this.opts.clock.now();
+    let out: Record<string, HostTensor>;
+    try {
+      out = await this.runner.runStage(k, feeds);
+    } catch (err) {
+      this.log.error({ stage: k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
+      for (const s of batch) {
+        if (s.settled) continue;
+        this.settle(s);
+        s.reject(new ServingError("internal", `stage ${k + 1} failed: ${(err as Error).message}`));
+      }
+      return;
+    }
+    const seconds = (this.opts.clock.now() - t0) / 1000;
+    this.opts.hooks?.batchRun?.(k, batch.length, seconds);
+    this.log.debug({ stage: k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
+    this.scatter(k, batch, out);
+  }
+
+  private gather(name: string, batch: Sample[]): HostTensor {
+    const dims = this.perSampleDims.get(name);
+    if (!dims) throw new Error(`no shape known for tensor '${name}'`);
+    const size = dims.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(batch.length * size);
+    batch.forEach((s, i) => data.set(s.tensors.get(name)!, i * size));
+    return { data, dims: [batch.length, ...dims] };
+  }
+
+  private scatter(k: number, batch: Sample[], out: Record<string, HostTensor>): void {
+    const logits = out.logits;
+    if (!logits) throw new Error(`stage ${k + 1} returned no logits`);
+    const classes = this.model.classes;
+    const thresholds = this.policy.thresholds();
+    const carried = this.model.stages[k]!.outputs.filter((n) => n !== "logits" && (this.lastReader.get(n) ?? -1) > k);
+    for (const name of carried) this.perSampleDims.set(name, out[name]!.dims.slice(1) as number[]);
+    const next = this.batchers[k + 1];
+    batch.forEach((s, i) => {
+      if (s.settled) return;
+      const probs = softmaxRow(logits.data, i, classes);
+      const cls = argmax(probs);
+      const p: ExitPrediction = { exit: k, classIndex: cls, confidence: probs[cls]!, flops: this.model.exitFlops[k]! };
+      s.predictions.push(p);
+      s.lastProbs = probs;
+      if (k >= s.maxExit || !next) {
+        const reason: ExitReason = s.fixed ? "fixed" : k === this.exits - 1 ? "last" : "budget";
+        this.finish(s, p, probs, reason);
+        return;
+      }
+      if (!s.fixed && p.confidence >= thresholds[k]!) {
+        this.finish(s, p, probs, "confident");
+        return;
+      }
+      for (const [name, t] of s.tensors) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
+      for (const name of carried) {
+        const t = out[name]!;
+        const size = t.data.length / batch.length;
+        s.tensors.set(name, t.data.slice(i * size, (i + 1) * size));
+      }
+      s.stage = k + 1;
+      next.enqueue(s);
+    });
+    if (next) this.opts.hooks?.queueDepth?.(k + 1, next.depth);
+  }
+}
+
+function rejected(err: Error): Submission {
+  const result = Promise.reject(err);
+  result.catch(() => {});
+  return { result, cancel: () => {} };
+}

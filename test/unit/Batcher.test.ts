@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { Batcher } from "../../src/pipeline/Batcher.js";
+import { FakeClock, flush } from "../helpers/FakeClock.js";
+
+function setup(opts: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueSize?: number } = {}) {
+  const clock = new FakeClock();
+  const batches: number[][] = [];
+  let release: (() => void) | undefined;
+  let hold = false;
+  const b = new Batcher<number>({
+    maxBatchSize: opts.maxBatchSize ?? 4,
+    maxQueueDelayMs: opts.maxQueueDelayMs ?? 5,
+    maxQueueSize: opts.maxQueueSize ?? 100,
+    clock,
+    run: (batch) => {
+      batches.push(batch);
+      return hold ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+    },
+  });
+  return { clock, b, batches, holdRuns: () => (hold = true), release: () => release?.() };
+}
+
+describe("Batcher", () => {
+  it("runs a full batch at once, without waiting for the delay", async () => {
+    const { b, batches } = setup({ maxBatchSize: 3 });
+    [1, 2, 3].forEach((i) => b.offer(i));
+    await flush();
+    expect(batches).toEqual([[1, 2, 3]]);
+  });
+
+  it("runs a partial batch when the oldest item has waited maxQueueDelayMs", async () => {
+    const { b, batches, clock } = setup({ maxQueueDelayMs: 5 });
+    b.offer(1);
+    await clock.advance(3);
+    b.offer(2);
+    await clock.advance(1.9);
+    expect(batches).toEqual([]);
+    await clock.advance(0.1);
+    expect(batches).toEqual([[1, 2]]);
+  });
+
+  it("with zero delay runs each item as soon as the runner is free", async () => {
+    const { b, batches } = setup({ maxQueueDelayMs: 0 });
+    b.offer(7);
+    await flush();
+    expect(batches).toEqual([[7]]);
+  });
+
+  it("refuses offers beyond maxQueueSize but always accepts enqueue", () => {
+    const { b } = setup({ maxQueueSize: 2, maxBatchSize: 10 });
+    expect(b.offer(1)).toBe(true);
+    expect(b.offer(2)).toBe(true);
+    expect(b.offer(3)).toBe(false);
+    b.enqueue(4);
+    expect(b.depth).toBe(3);
+  });
+
+  it("keeps one batch in flight and forms the next from items that arrived meanwhile", async () => {
+    const s = setup({ maxBatchSize: 2, maxQueueDelayMs: 1 });
+    s.holdRuns();
+    s.b.offer(1);
+    s.b.offer(2);
+    await flush();
+    [3, 4, 5].forEach((i) => s.b.offer(i));
+    await s.clock.advance(10);
+    expect(s.batches).toEqual([[1, 2]]);
+    s.release();
+    await flush();
+    expect(s.batches).toEqual([[1, 2], [3, 4]]);
+    s.release();
+    await flush();
+    expect(s.batches).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it("remove() takes a waiting item out; idle() resolves when nothing is left", async () => {
+    const { b, batches, clock } = setup();
+    b.offer(1);
+    b.offer(2);
+    expect(b.remove(1)).toBe(true);
+    expect(b.remove(1)).toBe(false);
+    await clock.advance(5);
+    expect(batches).toEqual([[2]]);
+    await expect(b.idle()).resolves.toBeUndefined();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("keeps going after a run rejects", async () => {
+    const clock = new FakeClock();
+    const seen: number[][] = [];
+    const b = new Batcher<number>({
+      maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 10, clock,
+      run: async (batch) => {
+        seen.push(batch);
+        if (batch[0] === 1) throw new Error("boom");
+      },
+    });
+    b.offer(1);
+    b.offer(2);
+    await flush();
+    expect(seen).toEqual([[1], [2]]);
+  });
+});

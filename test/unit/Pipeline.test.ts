@@ -1,0 +1,178 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { HostTensor, StageRunner } from "../../src/engine/StageRunner.js";
+import { ServingError } from "../../src/pipeline/errors.js";
+import { StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
+import { Pipeline, type PipelineModel } from "../../src/pipeline/Pipeline.js";
+import { FakeClock, flush } from "../helpers/FakeClock.js";
+
+/**
+ * A 3-stage toy model on a 1-value input x in [0,1]: stage k carries h = x*10 + k and its
+ * logits make class 1 more confident the larger x is: logits = [0, (k+1) * 10 * x].
+ */
+const model: PipelineModel = {
+  inputName: "image",
+  inputShape: [1],
+  stages: [
+    { inputs: ["image"], outputs: ["logits", "h0"] },
+    { inputs: ["h0"], outputs: ["logits", "h1"] },
+    { inputs: ["h1"], outputs: ["logits"] },
+  ],
+  exitFlops: [10, 25, 40],
+  classes: 2,
+};
+
+class ToyRunner implements StageRunner {
+  calls: { stage: number; n: number }[] = [];
+  failStage = -1;
+  async runStage(stage: number, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const input = Object.values(feeds)[0]!;
+    const n = input.dims[0]!;
+    this.calls.push({ stage, n });
+    if (stage === this.failStage) throw new Error("kernel exploded");
+    const x = Array.from(input.data, (v) => (stage === 0 ? v : (v - (stage - 1)) / 10));
+    const logits = new Float32Array(n * 2);
+    x.forEach((xi, i) => (logits[i * 2 + 1] = (stage + 1) * 10 * xi));
+    const out: Record<string, HostTensor> = { logits: { data: logits, dims: [n, 2] } };
+    if (stage < 2) out[`h${stage}`] = { data: Float32Array.from(x, (xi) => xi * 10 + stage), dims: [n, 1] };
+    return out;
+  }
+}
+
+function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQueueSize?: number } = {}) {
+  const clock = new FakeClock();
+  const runner = new ToyRunner();
+  const observed: number[] = [];
+  const policy = new StaticExitPolicy(thresholds);
+  policy.observe = (f: number) => void observed.push(f);
+  const p = new Pipeline(model, runner, policy, {
+    maxBatchSize: opts.maxBatchSize ?? 8,
+    maxQueueDelayMs: 1,
+    maxQueueSize: opts.maxQueueSize ?? 100,
+    clock,
+    log: pino({ level: "silent" }),
+  });
+  return { p, clock, runner, observed };
+}
+
+const x = (v: number) => Float32Array.of(v);
+
+describe("Pipeline", () => {
+  it("answers confident samples early and sends the rest on with their carried tensors", async () => {
+    const { p, clock, runner, observed } = setup();
+    // confidence at stage k is sigmoid((k+1)*10*x): x=0.9 exits at 1, x=0.25 at 2, x=0.05 at 3
+    const subs = [0.9, 0.25, 0.05].map((v) => p.submit(x(v), { returnAllExits: true }));
+    await clock.advance(10);
+    const [a, b, c] = await Promise.all(subs.map((s) => s.result));
+    expect([a!.exit, b!.exit, c!.exit]).toEqual([0, 1, 2]);
+    expect([a!.reason, b!.reason, c!.reason]).toEqual(["confident", "confident", "last"]);
+    expect(c!.exits.map((e) => e.exit)).toEqual([0, 1, 2]);
+    expect(c!.flops).toBe(40);
+    expect(runner.calls).toEqual([
+      { stage: 0, n: 3 },
+      { stage: 1, n: 2 },
+      { stage: 2, n: 1 },
+    ]);
+    expect(observed.sort()).toEqual([10, 25, 40].sort());
+    expect(p.inflightCount).toBe(0);
+  });
+
+  it("runs batch size 1 the same as batched", async () => {
+    const one = setup();
+    const r1 = one.p.submit(x(0.25), {});
+    await one.clock.advance(10);
+    const batched = setup();
+    const rs = [0.25, 0.9, 0.05, 0.25].map((v) => batched.p.submit(x(v), {}));
+    await batched.clock.advance(10);
+    const single = await r1.result;
+    const many = await Promise.all(rs.map((s) => s.result));
+    expect(many[0]!.exit).toBe(single.exit);
+    expect(many[0]!.confidence).toBeCloseTo(single.confidence, 6);
+    expect(many[3]!.classIndex).toBe(single.classIndex);
+  });
+
+  it("honours a fixed exit even when an earlier exit is confident", async () => {
+    const { p, clock } = setup();
+    const s = p.submit(x(0.9), { fixedExit: 2 });
+    await clock.advance(10);
+    const r = await s.result;
+    expect(r.exit).toBe(2);
+    expect(r.reason).toBe("fixed");
+  });
+
+  it("caps the exit at the deepest one the FLOPs budget affords, and rejects unaffordable budgets", async () => {
+    const { p, clock } = setup();
+    const s = p.submit(x(0.0), { flopsBudget: 30 });
+    await clock.advance(10);
+    const r = await s.result;
+    expect([r.exit, r.reason, r.flops]).toEqual([1, "budget", 25]);
+    const bad = p.submit(x(0.5), { flopsBudget: 5 });
+    await expect(bad.result).rejects.toMatchObject({ kind: "invalid_argument", message: expect.stringContaining("at least 10") });
+  });
+
+  it("refuses admission with resource_exhausted when the first queue is full", async () => {
+    const { p } = setup([0.99, 0.99, 0], { maxQueueSize: 2, maxBatchSize: 8 });
+    p.submit(x(0.5), {});
+    p.submit(x(0.5), {});
+    const third = p.submit(x(0.5), {});
+    await expect(third.result).rejects.toMatchObject({ kind: "resource_exhausted" });
+    expect(p.inflightCount).toBe(2);
+  });
+
+  it("on deadline answers anytime requests with the deepest computed exit, fails the others", async () => {
+    const { p, clock, runner } = setup();
+    let releaseStage1: () => void = () => {};
+    const orig = runner.runStage.bind(runner);
+    runner.runStage = async (stage, feeds) => {
+      if (stage === 1) await new Promise<void>((r) => (releaseStage1 = r));
+      return orig(stage, feeds);
+    };
+    const anytime = p.submit(x(0.0), { anytime: true, deadlineMs: 20 });
+    const strict = p.submit(x(0.0), { deadlineMs: 20 });
+    await clock.advance(25);
+    const r = await anytime.result;
+    expect([r.exit, r.reason]).toEqual([0, "deadline"]);
+    await expect(strict.result).rejects.toMatchObject({ kind: "deadline_exceeded" });
+    releaseStage1();
+    await flush();
+    expect(p.inflightCount).toBe(0);
+  });
+
+  it("a cancelled request leaves its queue and frees its slot", async () => {
+    const { p, clock, runner } = setup();
+    const s = p.submit(x(0.5), {});
+    s.cancel();
+    await expect(s.result).rejects.toBeInstanceOf(ServingError);
+    await clock.advance(10);
+    expect(runner.calls).toEqual([]);
+    expect(p.inflightCount).toBe(0);
+  });
+
+  it("a failing stage fails only that batch, with internal", async () => {
+    const { p, clock, runner } = setup();
+    runner.failStage = 1;
+    const early = p.submit(x(0.9), {});
+    const late = p.submit(x(0.0), {});
+    await clock.advance(10);
+    expect((await early.result).exit).toBe(0);
+    await expect(late.result).rejects.toMatchObject({ kind: "internal", message: expect.stringContaining("stage 2 failed") });
+    runner.failStage = -1;
+    const after = p.submit(x(0.0), {});
+    await clock.advance(10);
+    expect((await after.result).exit).toBe(2);
+  });
+
+  it("drain refuses new work and waits for admitted requests", async () => {
+    const { p, clock } = setup();
+    const s = p.submit(x(0.0), {});
+    let drained = false;
+    const d = p.drain().then(() => (drained = true));
+    const refused = p.submit(x(0.5), {});
+    await expect(refused.result).rejects.toMatchObject({ kind: "unavailable" });
+    expect(drained).toBe(false);
+    await clock.advance(10);
+    await s.result;
+    await d;
+    expect(drained).toBe(true);
+  });
+});
