@@ -11,16 +11,16 @@ sharp.cache(false);
  * the model's colour space (alpha composited on black), resized to HxW, then
  * (pixel * pixelScale - mean[c]) / std[c].
  */
-export async function decodeImage(bytes: Uint8Array, spec: InputSpec, maxPixels: number): Promise<Float32Array> {
+export async function decodeImage(bytes: Uint8Array, spec: InputSpec, maxPixels: number, field = "image"): Promise<Float32Array> {
   const [c, h, w] = spec.shape as [number, number, number];
-  if (bytes.byteLength === 0) throw invalidArgument("image", "a non-empty PNG, JPEG or WebP image", "0 bytes");
+  if (bytes.byteLength === 0) throw invalidArgument(field, "a non-empty PNG, JPEG or WebP image", "0 bytes");
   let pixels: Buffer;
   let channels: number;
   try {
     const img = sharp(bytes, { limitInputPixels: maxPixels, failOn: "error" });
     const meta = await img.metadata();
     if (!meta.format || !FORMATS.has(meta.format)) {
-      throw invalidArgument("image", "a PNG, JPEG or WebP image", meta.format ?? "unknown format");
+      throw invalidArgument(field, "a PNG, JPEG or WebP image", meta.format ?? "unknown format");
     }
     let p = img.flatten({ background: "#000000" });
     p = spec.colorSpace === "gray" ? p.grayscale() : p.toColourspace("srgb");
@@ -30,7 +30,7 @@ export async function decodeImage(bytes: Uint8Array, spec: InputSpec, maxPixels:
   } catch (err) {
     if (err instanceof ServingError) throw err;
     const reason = (err as Error).message.replace(/\s+/g, " ").slice(0, 200);
-    throw invalidArgument("image", `a decodable PNG, JPEG or WebP image of at most ${maxPixels} pixels`, reason);
+    throw invalidArgument(field, `a decodable PNG, JPEG or WebP image of at most ${maxPixels} pixels`, reason);
   }
   const out = new Float32Array(c * h * w);
   for (let y = 0; y < h; y++) {

@@ -48,11 +48,11 @@ export class Classifier {
     }
   }
 
-  /** Decodes or validates one request input into the model's preprocessed tensor. */
-  async prepare(input: ModelInput, field = "input"): Promise<Float32Array> {
-    if (input.image !== undefined) return decodeImage(input.image, this.input, this.maxImagePixels);
-    if (input.tensor !== undefined) return parseTensor(input.tensor, this.input.shape, `${field}.tensor`);
-    throw new ServingError("invalid_argument", `${field}: expected an image (PNG, JPEG or WebP bytes) or a tensor of shape [${this.input.shape.join(",")}]`);
+  /** Decodes or validates one request input into the model's preprocessed tensor; `field` names it in errors. */
+  async prepare(input: ModelInput, field?: string): Promise<Float32Array> {
+    if (input.image !== undefined) return decodeImage(input.image, this.input, this.maxImagePixels, field ?? "image");
+    if (input.tensor !== undefined) return parseTensor(input.tensor, this.input.shape, field ?? "tensor");
+    throw new ServingError("invalid_argument", `${field ?? "input"}: expected an image (PNG, JPEG or WebP bytes) or a tensor of shape [${this.input.shape.join(",")}]`);
   }
 
   /** Converts a gRPC deadline (epoch ms or Infinity) to the pipeline clock, less a margin to reply. */

@@ -1,0 +1,49 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import pino from "pino";
+import sharp from "sharp";
+import { startApp, type App } from "../../src/app.js";
+import { makeClients, type Clients } from "../../src/cli/clients.js";
+import { loadConfig, type Config } from "../../src/config/config.js";
+
+export const MODEL_DIR = path.resolve("models/ranet-fmnist");
+
+export interface ParityImage {
+  label: number;
+  pixels: number[];
+  input: number[];
+  logits: number[][];
+}
+
+export function parityFixtures(dir = MODEL_DIR): ParityImage[] {
+  return JSON.parse(readFileSync(path.join(dir, "fixtures/parity.json"), "utf8")).images;
+}
+
+export function pngOf(pixels: number[], side = 28): Promise<Buffer> {
+  return sharp(Buffer.from(pixels), { raw: { width: side, height: side, channels: 1 } }).png().toBuffer();
+}
+
+export function tensorBytes(values: ArrayLike<number>): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  for (let i = 0; i < values.length; i++) b.writeFloatLE(values[i]!, i * 4);
+  return b;
+}
+
+/** Starts the real server in-process on 127.0.0.1 with free ports, and clients for it. */
+export async function startServer(flags: string[] = []): Promise<{ app: App; clients: Clients; config: Config; stop(): Promise<void> }> {
+  const config = loadConfig(
+    ["--host", "127.0.0.1", "--port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--model-dir", MODEL_DIR, "--log-level", "silent", ...flags],
+    {},
+  ) as Config;
+  const app = await startApp(config, pino({ level: "silent" }));
+  const clients = makeClients(`127.0.0.1:${app.grpcPort}`);
+  return {
+    app,
+    clients,
+    config,
+    stop: async () => {
+      clients.close();
+      await app.shutdown();
+    },
+  };
+}

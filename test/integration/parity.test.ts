@@ -1,0 +1,43 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { loadManifest } from "../../src/engine/manifest.js";
+import { OrtEngine } from "../../src/engine/OrtEngine.js";
+import type { HostTensor } from "../../src/engine/StageRunner.js";
+import { MODEL_DIR, parityFixtures } from "../helpers/fixtures.js";
+
+/** Chains the ONNX stages in onnxruntime-node and returns every exit's logits per image. */
+async function chain(engine: OrtEngine, inputs: number[][]): Promise<number[][][]> {
+  const m = engine.manifest;
+  const n = inputs.length;
+  const env: Record<string, HostTensor> = { [m.input.name]: { data: Float32Array.from(inputs.flat()), dims: [n, ...m.input.shape] } };
+  const perImage: number[][][] = inputs.map(() => []);
+  for (let k = 0; k < m.stages.length; k++) {
+    const feeds = Object.fromEntries(m.stages[k]!.inputs.map((name) => [name, env[name]!]));
+    const out = await engine.runStage(k, feeds);
+    Object.assign(env, out);
+    const c = out.logits!.dims[1]!;
+    for (let i = 0; i < n; i++) perImage[i]!.push(Array.from(out.logits!.data.slice(i * c, (i + 1) * c)));
+  }
+  return perImage;
+}
+
+describe("ONNX stages match PyTorch", async () => {
+  const manifest = await loadManifest(MODEL_DIR);
+  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 1, interOpThreads: 1 }, pino({ level: "silent" }));
+  const fixtures = parityFixtures();
+
+  const expectClose = (got: number[][], want: number[][]) => {
+    expect(got.length).toBe(manifest.exits.length);
+    got.forEach((row, k) => row.forEach((v, c) => expect(Math.abs(v - want[k]![c]!)).toBeLessThan(1e-4)));
+  };
+
+  it("at batch size 1, every exit's logits within 1e-4", async () => {
+    for (const f of fixtures) expectClose((await chain(engine, [f.input]))[0]!, f.logits);
+  });
+
+  it("at batch size > 1, every exit's logits within 1e-4", async () => {
+    const got = await chain(engine, fixtures.map((f) => f.input));
+    expect(got.length).toBeGreaterThan(1);
+    got.forEach((g, i) => expectClose(g, fixtures[i]!.logits));
+  });
+});
