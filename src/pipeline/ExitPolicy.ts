@@ -18,5 +18,5 @@ export class StaticExitPolicy implements ExitPolicy {
   thresholds(): readonly number[] {
     return this.values;
   }
-  observe(): void {}
+  observe(_flops: number): void {}
 }
