@@ -1,0 +1,107 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unary } from "../../src/cli/clients.js";
+import { argmax } from "../../src/pipeline/softmax.js";
+import { parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
+
+type Server = Awaited<ReturnType<typeof startServer>>;
+const fixtures = parityFixtures();
+const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code] + ": " + e.details);
+
+function decodeOutputs(res: any): Record<string, { shape: number[]; values: (number | string)[] }> {
+  const out: Record<string, { shape: number[]; values: (number | string)[] }> = {};
+  res.outputs.forEach((o: any, i: number) => {
+    const b: Buffer = res.raw_output_contents[i];
+    const values: (number | string)[] = [];
+    if (o.datatype === "INT64") for (let j = 0; j < b.length; j += 8) values.push(Number(b.readBigInt64LE(j)));
+    else if (o.datatype === "INT32") for (let j = 0; j < b.length; j += 4) values.push(b.readInt32LE(j));
+    else if (o.datatype === "FP32") for (let j = 0; j < b.length; j += 4) values.push(b.readFloatLE(j));
+    else for (let j = 0; j < b.length; ) {
+      const len = b.readUInt32LE(j);
+      values.push(b.subarray(j + 4, j + 4 + len).toString("utf8"));
+      j += 4 + len;
+    }
+    out[o.name] = { shape: o.shape, values };
+  });
+  return out;
+}
+
+describe("Open Inference Protocol (KServe v2) front door", () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer(["--controller", "false"]);
+  });
+  afterAll(() => s.stop());
+
+  it("answers liveness, readiness and metadata", async () => {
+    const inf = s.clients.inference;
+    const name = s.app.classifier.name;
+    expect((await unary(inf, "ServerLive", {})).live).toBe(true);
+    expect((await unary(inf, "ServerReady", {})).ready).toBe(true);
+    expect((await unary(inf, "ModelReady", { name })).ready).toBe(true);
+    expect(await codeOf(unary(inf, "ModelReady", { name: "other" }))).toMatch(/^NOT_FOUND/);
+    expect((await unary(inf, "ServerMetadata", {})).extensions).toContain("parameters");
+    const md = await unary(inf, "ModelMetadata", { name });
+    expect(md.inputs[0]).toMatchObject({ name: "image", datatype: "FP32", shape: [-1, 1, 28, 28] });
+    expect(md.outputs.map((o: { name: string }) => o.name)).toEqual(["class", "label", "confidence", "exit", "flops", "probabilities"]);
+  });
+
+  it("infers a batch from raw_input_contents (N=4) and from typed contents (N=1)", async () => {
+    const name = s.app.classifier.name;
+    const batch = fixtures.slice(0, 4);
+    const res = await unary(s.clients.inference, "ModelInfer", {
+      model_name: name,
+      id: "req-1",
+      inputs: [{ name: "image", datatype: "FP32", shape: [4, 1, 28, 28] }],
+      raw_input_contents: [tensorBytes(batch.flatMap((f) => f.input))],
+      parameters: { exit: { int64_param: 6 } },
+    });
+    expect(res.id).toBe("req-1");
+    const out = decodeOutputs(res);
+    expect(out.class!.shape).toEqual([4]);
+    expect(out.probabilities!.shape).toEqual([4, 10]);
+    expect(out.exit!.values).toEqual([6, 6, 6, 6]);
+    expect(out.class!.values).toEqual(batch.map((f) => argmax(f.logits[5]!)));
+    expect(out.label!.values).toEqual(batch.map((f) => s.app.classifier.labels[argmax(f.logits[5]!)]));
+    const typed = await unary(s.clients.inference, "ModelInfer", {
+      model_name: name,
+      inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28], contents: { fp32_contents: fixtures[0]!.input } }],
+      outputs: [{ name: "class" }, { name: "flops" }],
+      parameters: { exit: { int64_param: 1 } },
+    });
+    const t = decodeOutputs(typed);
+    expect(Object.keys(t)).toEqual(["class", "flops"]);
+    expect(t.class!.values).toEqual([argmax(fixtures[0]!.logits[0]!)]);
+    expect(t.flops!.values).toEqual([s.app.classifier.exitFlops[0]]);
+  });
+
+  it("accepts encoded images as BYTES and a per-request FLOPs budget in parameters", async () => {
+    const imgs = await Promise.all(fixtures.slice(0, 3).map((f) => pngOf(f.pixels)));
+    const budget = s.app.classifier.exitFlops[2]!;
+    const res = await unary(s.clients.inference, "ModelInfer", {
+      model_name: s.app.classifier.name,
+      inputs: [{ name: "image", datatype: "BYTES", shape: [3], contents: { bytes_contents: imgs } }],
+      parameters: { flops_budget: { int64_param: budget } },
+    });
+    const out = decodeOutputs(res);
+    expect(out.exit!.values.every((e) => (e as number) <= 3)).toBe(true);
+    expect(out.flops!.values.every((f) => (f as number) <= budget)).toBe(true);
+  });
+
+  it("rejects bad requests with INVALID_ARGUMENT naming the field", async () => {
+    const name = s.app.classifier.name;
+    const infer = (req: unknown) => codeOf(unary(s.clients.inference, "ModelInfer", { model_name: name, ...(req as object) }));
+    expect(await infer({ inputs: [{ name: "image", datatype: "INT32", shape: [1, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)] })).toBe(
+      "INVALID_ARGUMENT: inputs[0].datatype: expected FP32 (preprocessed tensor) or BYTES (encoded images), got 'INT32'",
+    );
+    expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [2, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)] })).toBe(
+      "INVALID_ARGUMENT: raw_input_contents[0]: expected 6272 bytes (FP32 [2,1,28,28]), got 3136 bytes",
+    );
+    expect(await infer({ inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 1, 28, 28] }] })).toBe("INVALID_ARGUMENT: inputs[0].name: expected 'image', got 'pixels'");
+    expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 3, 28, 28] }] })).toMatch(/^INVALID_ARGUMENT: inputs\[0\].shape: expected \[N,1,28,28\]/);
+    expect(
+      await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)], parameters: { speed: { bool_param: true } } }),
+    ).toBe("INVALID_ARGUMENT: parameters: expected only flops_budget, exit, anytime, got 'speed'");
+    expect(await codeOf(unary(s.clients.inference, "ModelInfer", { model_name: "nope", inputs: [] }))).toMatch(/^NOT_FOUND/);
+  });
+});

@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeClients, unary } from "../../src/cli/clients.js";
+import { parityFixtures, tensorBytes } from "../helpers/fixtures.js";
+
+const fixture = parityFixtures()[0]!;
+
+/** Starts `src/main.ts` as a real process and waits for its "serving" log line. */
+async function spawnServer(args: string[]) {
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: path.resolve("."), stdio: ["ignore", "pipe", "pipe"] });
+  const lines: any[] = [];
+  let buf = "";
+  let stderr = "";
+  proc.stderr.on("data", (d) => (stderr += d));
+  const serving = new Promise<any>((resolve, reject) => {
+    proc.stdout.on("data", (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          const j = JSON.parse(line);
+          lines.push(j);
+          if (j.msg === "serving") resolve(j);
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+    proc.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  serving.catch(() => {}); // awaited only by tests that expect the server to start
+  return { proc, lines, serving, stderr: () => stderr };
+}
+
+describe("process lifecycle", () => {
+  it("exits non-zero with a clear message when the model is missing", async () => {
+    const s = await spawnServer(["--model-dir", "/nonexistent/model", "--port", "0", "--metrics-port", "0"]);
+    const [code] = await once(s.proc, "exit");
+    expect(code).toBe(1);
+    expect(s.lines.find((l) => l.level === 60)?.msg).toMatch(/cannot read model manifest \/nonexistent\/model\/manifest.json/);
+  });
+
+  it("rejects a bad config key with exit code 2 naming the key", async () => {
+    const s = await spawnServer(["--max-batch-size", "zero"]);
+    const [code] = await once(s.proc, "exit");
+    expect(code).toBe(2);
+    expect(s.stderr()).toMatch(/config key 'maxBatchSize' from flag --max-batch-size/);
+  });
+
+  it("on SIGTERM turns NOT_SERVING, finishes admitted calls, refuses new ones and exits 0", async () => {
+    const s = await spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--max-queue-delay-ms", "300", "--shutdown-grace-ms", "5000"]);
+    const { grpcPort } = await s.serving;
+    const c = makeClients(`127.0.0.1:${grpcPort}`);
+    const req = { tensor: { shape: [1, 28, 28], data: tensorBytes(fixture.input) } };
+    const watch = c.health.Watch({ service: "" });
+    const statuses: string[] = [];
+    watch.on("data", (r: { status: string }) => statuses.push(r.status));
+    watch.on("error", () => {});
+    await unary(c.classifier, "Classify", req);
+    // admitted: waits ~300 ms in the stage queue when SIGTERM arrives
+    const admitted = Array.from({ length: 5 }, () => unary(c.classifier, "Classify", req));
+    await new Promise((r) => setTimeout(r, 50));
+    s.proc.kill("SIGTERM");
+    const results = await Promise.allSettled(admitted);
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill("fulfilled"));
+    const late = await unary(c.classifier, "Classify", req).then(
+      () => "OK",
+      (e) => e.code,
+    );
+    expect(late).not.toBe("OK");
+    const [code] = await once(s.proc, "exit");
+    expect(code).toBe(0);
+    expect(statuses[0]).toBe("SERVING");
+    expect(statuses).toContain("NOT_SERVING");
+    const drainIdx = s.lines.findIndex((l) => l.msg === "draining");
+    expect(drainIdx).toBeGreaterThan(0);
+    c.close();
+  });
+});
