@@ -1,0 +1,97 @@
+/**
+ * Evaluates a staged model on the Fashion-MNIST test set by chaining its ONNX stages in
+ * onnxruntime-node: per-exit accuracy and FLOPs, and the budgeted-batch curve with the
+ * reference thresholds chosen on the validation split (calibration file) and applied to the
+ * test set, next to the budgeted oracle. Prints a table and writes docs/model-eval.md.
+ *
+ *   npm run eval:model -- [--model-dir models/ranet-fmnist] [--out docs/model-eval.md]
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import pino from "pino";
+import { evaluateThresholds, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
+import { loadCalibration } from "../src/engine/calibration.js";
+import { loadManifest } from "../src/engine/manifest.js";
+import { OrtEngine } from "../src/engine/OrtEngine.js";
+import { loadFashionMnist } from "./lib/fashionMnist.js";
+import { exitLogits } from "./lib/exitLogits.js";
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+/** Linear interpolation of accuracy at `flops` along a curve sorted by cost. */
+export function accuracyAt(curve: { flops: number; accuracy: number }[], flops: number): number {
+  const pts = [...curve].sort((a, b) => a.flops - b.flops);
+  if (flops <= pts[0]!.flops) return pts[0]!.accuracy;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1]!;
+    const b = pts[i]!;
+    if (flops <= b.flops) return a.accuracy + ((b.accuracy - a.accuracy) * (flops - a.flops)) / (b.flops - a.flops || 1);
+  }
+  return pts[pts.length - 1]!.accuracy;
+}
+
+async function main(): Promise<void> {
+  const modelDir = arg("model-dir", "models/ranet-fmnist");
+  const outFile = arg("out", "docs/model-eval.md");
+  const manifest = await loadManifest(modelDir);
+  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0 }, pino({ level: "warn" }));
+  const test = loadFashionMnist("test");
+  const t0 = Date.now();
+  const logits = await exitLogits(engine, test, 500, (done) => process.stderr.write(`\rtest images ${done}/${test.count}`));
+  process.stderr.write(`\n${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const K = manifest.exits.length;
+  const flops = manifest.exits.map((e) => e.flops);
+  const testScores = scoresFromLogits({ count: test.count, exits: K, classes: manifest.labels.length, logits, labels: Int32Array.from(test.labels) });
+  const perExit = flops.map((f, k) => {
+    let right = 0;
+    for (let i = 0; i < test.count; i++) right += testScores.correct[i * K + k]!;
+    return { exit: k + 1, flops: f, accuracy: right / test.count };
+  });
+  const valScores = scoresFromLogits(await loadCalibration(manifest));
+  const table = offlineTable(valScores, flops);
+  const curve = table.map((pt) => {
+    const r = evaluateThresholds(testScores, pt.thresholds, flops);
+    return { p: pt.p, flops: r.expectedFlops, accuracy: r.accuracy };
+  });
+  const last = flops[K - 1]!;
+  const fractions = [0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
+  const oracle = oracleAccuracy(testScores, flops, fractions.map((f) => f * last));
+  const pct = (x: number) => (100 * x).toFixed(2);
+  const lines = [
+    `# ${manifest.name} v${manifest.version} on the Fashion-MNIST test set (10,000 images)`,
+    "",
+    `Measured by \`npm run eval:model\` (ONNX stages chained in onnxruntime-node ${process.versions.node ? `on Node ${process.versions.node}` : ""}, ${os.cpus()[0]?.model ?? "cpu"}), ${new Date().toISOString().slice(0, 10)}.`,
+    "",
+    "## Per exit",
+    "",
+    "| exit | cumulative MMACs | % of last exit | test top-1 | val top-1 (manifest) |",
+    "|---:|---:|---:|---:|---:|",
+    ...perExit.map((e, k) => `| ${e.exit} | ${(e.flops / 1e6).toFixed(3)} | ${((100 * e.flops) / last).toFixed(1)}% | ${pct(e.accuracy)}% | ${pct(manifest.exits[k]!.accuracy?.val ?? NaN)}% |`),
+    "",
+    "## Budgeted batch (reference thresholds from the validation split, applied to the test set)",
+    "",
+    "| target (% of last exit) | MMACs | adaptive test top-1 | oracle (upper bound) | last exit |",
+    "|---:|---:|---:|---:|---:|",
+    ...fractions.map((f, i) => `| ${(100 * f).toFixed(0)}% | ${((f * last) / 1e6).toFixed(2)} | ${pct(accuracyAt(curve, f * last))}% | ${pct(oracle[i]!)}% | ${pct(perExit[K - 1]!.accuracy)}% |`),
+    "",
+    "Adaptive accuracy at a target is interpolated along the curve of the 39 table points (p = 0.05 ... 1.95):",
+    "",
+    "| p | test MMACs | test top-1 |",
+    "|---:|---:|---:|",
+    ...curve.map((c) => `| ${c.p.toFixed(2)} | ${(c.flops / 1e6).toFixed(2)} | ${pct(c.accuracy)}% |`),
+    "",
+  ];
+  const text = lines.join("\n");
+  writeFileSync(outFile, text);
+  console.log(text);
+  console.log(`\nwrote ${outFile}`);
+  await engine.dispose();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
