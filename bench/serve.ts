@@ -59,7 +59,7 @@ async function rawThroughput(inputs: Float32Array[]): Promise<number> {
 }
 
 async function served(flags: string[], request: (i: number) => unknown): Promise<LoadResult> {
-  const server = await startServerProcess(["--model-dir", modelDir, "--log-level", "warn", ...flags]);
+  const server = await startServerProcess(["--model-dir", modelDir, ...flags]);
   try {
     return await runLoad({ address: server.address, concurrency, durationMs: seconds * 1000, request });
   } finally {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 
-/** Runs `src/main.ts` in its own process; resolves once it logs "serving". */
+/** Runs `src/main.ts` in its own process (log level info: it waits for the "serving" line); resolves once serving. */
 export async function startServerProcess(args: string[]): Promise<{ address: string; proc: ChildProcess; stop(): Promise<void> }> {
   const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", ...args], {
     stdio: ["ignore", "pipe", "inherit"],

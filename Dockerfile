@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# CPU image (default):   docker build -t ranet-serving .
+# CUDA image:            docker build -t ranet-serving:cuda --build-arg VARIANT=cuda .
+#   and run it with --execution-providers cuda,cpu (RANET_EXECUTION_PROVIDERS=cuda,cpu); if the
+#   CUDA provider cannot load, the server logs why and falls back to the CPU provider.
+ARG VARIANT=cpu
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+# ---- build: dependencies and compiled JavaScript ------------------------------------------
+FROM ${NODE_IMAGE} AS build
+ARG VARIANT
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# The CPU provider ships inside onnxruntime-node; the CUDA variant lets its install script
+# fetch the CUDA 12 provider binaries.
+RUN if [ "$VARIANT" = "cuda" ]; then \
+      sed -i '/onnxruntime-node-install/d' .npmrc && ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --no-audit --no-fund; \
+    else \
+      npm ci --no-audit --no-fund; \
+    fi
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# ---- runtime bases -------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS base-cpu
+
+FROM ${CUDA_IMAGE} AS base-cuda
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+
+# ---- runtime -------------------------------------------------------------------------------
+FROM base-${VARIANT} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY proto ./proto
+COPY models/ranet-fmnist ./models/ranet-fmnist
+USER 10001:10001
+EXPOSE 50051 9464
+ENTRYPOINT ["node", "dist/main.js"]
