@@ -1,0 +1,48 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, helpText, loadConfig, type Config } from "../../src/config/config.js";
+
+const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env) as Config;
+
+describe("config", () => {
+  it("has sensible defaults and is frozen", () => {
+    const c = load([]);
+    expect(c.port).toBe(50051);
+    expect(c.executionProviders).toEqual(["cpu"]);
+    expect(c.thresholds).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("layers yaml < env < flags", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "cfg-"));
+    const file = path.join(dir, "c.yaml");
+    writeFileSync(file, "maxBatchSize: 8\nport: 7000\nexecutionProviders: [cuda, cpu]\n");
+    const c = load(["--config", file, "--port", "7002"], { RANET_PORT: "7001", RANET_MAX_QUEUE_DELAY_MS: "5" });
+    expect([c.maxBatchSize, c.port, c.maxQueueDelayMs]).toEqual([8, 7002, 5]);
+    expect(c.executionProviders).toEqual(["cuda", "cpu"]);
+    expect(load(["--thresholds", "0.9,0.8,0.7"]).thresholds).toEqual([0.9, 0.8, 0.7]);
+    expect(load(["--controller=false"]).controller).toBe(false);
+  });
+
+  it("names the bad key and where it came from", () => {
+    expect(() => load(["--max-batch-size", "0"])).toThrow(/config key 'maxBatchSize' from flag --max-batch-size: .*>=1/);
+    expect(() => load([], { RANET_EXECUTION_PROVIDERS: "tpu" })).toThrow(/config key 'executionProviders' from env RANET_EXECUTION_PROVIDERS/);
+    expect(() => load(["--no-such-flag", "1"])).toThrow(ConfigError);
+    expect(() => load(["--port"])).toThrow(/--port needs a value/);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "cfg-"));
+    writeFileSync(path.join(dir, "bad.yaml"), "maxBatchSiz: 8\n");
+    expect(() => load(["--config", path.join(dir, "bad.yaml")])).toThrow(/maxBatchSiz/);
+  });
+
+  it("--help documents every key with its flag and environment variable", () => {
+    expect(loadConfig(["--help"], {})).toBe("help");
+    const text = helpText();
+    for (const key of Object.keys(load([]))) {
+      const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      expect(text).toContain(`--${flag}`);
+    }
+    expect(text).toContain("RANET_MAX_QUEUE_DELAY_MS");
+  });
+});
