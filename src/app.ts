@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
-import { BudgetSetup } from "./budget/BudgetSetup.js";
+import type { BudgetManager } from "./budget/BudgetManager.js";
+import { createBudget } from "./budget/createBudget.js";
 import type { Config } from "./config/config.js";
 import { loadManifest } from "./engine/manifest.js";
 import { OrtEngine } from "./engine/OrtEngine.js";
+import { BudgetService } from "./grpc/BudgetService.js";
 import { ClassifierService } from "./grpc/ClassifierService.js";
 import { metricsObserver } from "./grpc/CallObserver.js";
 import { GrpcServer } from "./grpc/GrpcServer.js";
@@ -21,11 +23,12 @@ export interface App {
   classifier: Classifier;
   engine: OrtEngine;
   metrics: Metrics;
+  budget: BudgetManager;
   /** Drain: NOT_SERVING, refuse new calls, finish admitted ones within the grace period. */
   shutdown(): Promise<void>;
 }
 
-const SERVICES = ["ranet.v1.Classifier", "inference.GRPCInferenceService"];
+const SERVICES = ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "inference.GRPCInferenceService"];
 
 /** Wires config -> metrics -> engine -> pipeline -> budget -> gRPC server (the composition root's body). */
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
@@ -38,7 +41,15 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     log.child({ component: "engine" }),
   );
   metrics.modelInfo.set({ model: manifest.name, version: manifest.version, execution_provider: engine.provider }, 1);
-  const budget = await BudgetSetup.create(manifest, config, clock, metrics, log.child({ component: "budget" }));
+  const { budget, scorer } = await createBudget(manifest, config, log.child({ component: "budget" }));
+  const publishBudget = () => {
+    const st = budget.status();
+    st.thresholds.forEach((t, k) => Number.isFinite(t) && metrics.exitThreshold.set({ exit: k + 1 }, t));
+    metrics.budgetTargetFlops.set(st.targetFlops);
+    metrics.budgetRealizedFlops.set(st.realizedFlops);
+  };
+  publishBudget();
+  const budgetTimer = setInterval(publishBudget, 1000).unref();
   const pipeline = new Pipeline(
     {
       inputName: manifest.input.name,
@@ -48,13 +59,14 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       classes: manifest.labels.length,
     },
     engine,
-    budget.policy,
+    budget,
     {
       maxBatchSize: config.maxBatchSize,
       maxQueueDelayMs: config.maxQueueDelayMs,
       maxQueueSize: config.maxQueueSize,
       clock,
       log: log.child({ component: "pipeline" }),
+      scorer,
       hooks: {
         batchRun: (stage, size, seconds) => {
           metrics.stageBatchSize.observe({ stage: stage + 1 }, size);
@@ -69,13 +81,14 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       },
     },
   );
-  const classifier = new Classifier(manifest, pipeline, budget.policy, clock, config.maxImagePixels);
+  const classifier = new Classifier(manifest, pipeline, budget, clock, config.maxImagePixels);
   const observe = metricsObserver(metrics);
   const grpcLog = log.child({ component: "grpc" });
   const server = new GrpcServer(
     loadProtos(),
     {
-      "ranet.v1.Classifier": new ClassifierService(classifier, observe, grpcLog).handlers(),
+      "ranet.v1.Classifier": new ClassifierService(classifier, budget, observe, grpcLog).handlers(),
+      "ranet.v1.BudgetAdmin": new BudgetService(budget).handlers(),
       "inference.GRPCInferenceService": new InferenceService(classifier, () => health.current === "SERVING", observe, grpcLog, SERVER_VERSION).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
@@ -103,10 +116,10 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       if (!drained) log.warn({ inflight: pipeline.inflightCount }, "grace period over; cancelling remaining calls");
       health.close();
       await server.shutdown(drained ? 1000 : 0);
-      budget.stop();
+      clearInterval(budgetTimer);
       await metricsServer?.close();
       await engine.dispose();
       log.info("stopped");
     })());
-  return { grpcPort, metricsPort: metricsServer?.port, classifier, engine, metrics, shutdown };
+  return { grpcPort, metricsPort: metricsServer?.port, classifier, engine, metrics, budget, shutdown };
 }

@@ -1,5 +1,6 @@
 import type { Calibration } from "../engine/calibration.js";
 import { argmax, softmaxRow } from "../pipeline/softmax.js";
+import type { ExitScorer } from "./exitScorers.js";
 
 /** Per-sample exit scores: confidence (max softmax) and prediction of every exit. */
 export interface ExitScores {
@@ -19,13 +20,16 @@ export interface TablePoint {
   accuracy: number;
 }
 
-export function scoresFromLogits(cal: Calibration): ExitScores {
+/** Confidence and correctness of every exit for every sample, under a scoring rule (default max softmax). */
+export function scoresFromLogits(cal: Calibration, scorer?: ExitScorer): ExitScores {
   const { count, exits, classes } = cal;
   const confidence = new Float32Array(count * exits);
   const correct = new Uint8Array(count * exits);
   for (let i = 0; i < count; i++) {
+    let previous: Float32Array | undefined;
     for (let k = 0; k < exits; k++) {
-      const probs = softmaxRow(cal.logits, i * exits + k, classes);
+      const probs = scorer ? scorer.score(k, cal.logits, i * exits + k, classes, previous) : softmaxRow(cal.logits, i * exits + k, classes);
+      previous = probs;
       const cls = argmax(probs);
       confidence[i * exits + k] = probs[cls]!;
       correct[i * exits + k] = cls === cal.labels[i] ? 1 : 0;
@@ -127,4 +131,19 @@ export function oracleAccuracy(s: ExitScores, exitFlops: readonly number[], budg
     }
     return n / s.count;
   });
+}
+
+/** Accuracy at `flops` by linear interpolation along a cost-sorted curve (clamped at its ends). */
+export function accuracyAtFlops(curve: readonly { expectedFlops: number; accuracy: number }[], flops: number): number {
+  const pts = [...curve].sort((a, b) => a.expectedFlops - b.expectedFlops);
+  if (flops <= pts[0]!.expectedFlops) return pts[0]!.accuracy;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1]!;
+    const b = pts[i]!;
+    if (flops <= b.expectedFlops) {
+      const span = b.expectedFlops - a.expectedFlops;
+      return span > 0 ? a.accuracy + ((b.accuracy - a.accuracy) * (flops - a.expectedFlops)) / span : b.accuracy;
+    }
+  }
+  return pts[pts.length - 1]!.accuracy;
 }

@@ -6,11 +6,12 @@ type Ctor = grpc.ServiceClientConstructor;
 export interface Clients {
   classifier: grpc.Client & Record<string, any>;
   inference: grpc.Client & Record<string, any>;
+  budget: grpc.Client & Record<string, any>;
   health: grpc.Client & Record<string, any>;
   close(): void;
 }
 
-/** gRPC clients of the three services on one address (insecure channel). */
+/** gRPC clients of the server's services on one address (insecure channel). */
 export function makeClients(address: string, options: grpc.ClientOptions = {}): Clients {
   const pkg = grpc.loadPackageDefinition(loadProtos()) as any;
   const creds = grpc.credentials.createInsecure();
@@ -18,11 +19,13 @@ export function makeClients(address: string, options: grpc.ClientOptions = {}): 
   const classifier = new (pkg.ranet.v1.Classifier as Ctor)(address, creds, opts);
   const inference = new (pkg.inference.GRPCInferenceService as Ctor)(address, creds, opts);
   const health = new (pkg.grpc.health.v1.Health as Ctor)(address, creds, opts);
+  const budget = new (pkg.ranet.v1.BudgetAdmin as Ctor)(address, creds, opts);
   return {
     classifier: classifier as Clients["classifier"],
     inference: inference as Clients["inference"],
     health: health as Clients["health"],
-    close: () => [classifier, inference, health].forEach((c) => c.close()),
+    budget: budget as Clients["budget"],
+    close: () => [classifier, inference, health, budget].forEach((c) => c.close()),
   };
 }
 

@@ -23,6 +23,11 @@ const FIELDS = {
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
   budgetTarget: [z.coerce.number().positive(), 0.5, "FLOPs target per request: a fraction of the last exit's FLOPs if <= 1, else multiply-adds"],
   controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
+  exitScore: [
+    z.enum(["auto", "max-softmax", "temperature", "ensemble", "ensemble-temperature"]),
+    "auto",
+    "exit confidence rule: max-softmax (the paper), temperature (per-exit, fitted on the validation split), ensemble (mean softmax of the exits run so far), ensemble-temperature, or auto (best on the validation split)",
+  ],
   thresholds: [list(z.coerce.number().min(0).max(1)).optional(), undefined, "fixed confidence threshold per exit, comma-separated (disables the budget table and controller)"],
   maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, in bytes"],
   maxImagePixels: [int(1), 16_777_216, "largest decoded image (width*height) accepted; guards against decompression bombs"],

@@ -1,9 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { BudgetManager } from "../budget/BudgetManager.js";
 import type { Classifier } from "../pipeline/Classifier.js";
 import { invalidArgument } from "../pipeline/errors.js";
 import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
 import type { CallObserver } from "./CallObserver.js";
+import { wirePoint, wireThresholds } from "./BudgetService.js";
 import { statusFor } from "./statusFor.js";
 
 interface ClassifyOptionsMsg {
@@ -29,6 +31,7 @@ const DEFAULT_TOP_K = 5;
 export class ClassifierService {
   constructor(
     private readonly classifier: Classifier,
+    private readonly budget: BudgetManager,
     private readonly observe: CallObserver,
     private readonly log: Logger,
   ) {}
@@ -102,7 +105,7 @@ export class ClassifierService {
 
   metadata(): unknown {
     const c = this.classifier;
-    const thresholds = c.thresholds();
+    const thresholds = wireThresholds(c.thresholds());
     return {
       name: c.name,
       version: c.version,
@@ -121,8 +124,9 @@ export class ClassifierService {
         flops: e.flops,
         val_accuracy: e.accuracy?.val ?? 0,
         test_accuracy: e.accuracy?.test ?? 0,
-        threshold: k === c.exitFlops.length - 1 ? 0 : Math.min(1, Math.max(0, thresholds[k] ?? 1)),
+        threshold: thresholds[k],
       })),
+      budget_table: this.budget.table.map(wirePoint),
     };
   }
 

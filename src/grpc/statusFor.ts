@@ -8,6 +8,7 @@ const CODES: Record<ErrorKind, status> = {
   cancelled: status.CANCELLED,
   unavailable: status.UNAVAILABLE,
   not_found: status.NOT_FOUND,
+  failed_precondition: status.FAILED_PRECONDITION,
   internal: status.INTERNAL,
 };
 

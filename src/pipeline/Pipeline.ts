@@ -3,8 +3,9 @@ import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { Batcher } from "./Batcher.js";
 import type { Clock } from "./Clock.js";
 import { ServingError } from "./errors.js";
+import { makeScorer, type ExitScorer } from "../budget/exitScorers.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
-import { argmax, softmaxRow } from "./softmax.js";
+import { argmax } from "./softmax.js";
 
 /** What the pipeline needs to know of a staged model (from its manifest). */
 export interface PipelineModel {
@@ -24,6 +25,8 @@ export interface PipelineOptions {
   clock: Clock;
   log: Logger;
   hooks?: PipelineHooks;
+  /** Turns an exit's logits into the answered probabilities (default: plain softmax). */
+  scorer?: ExitScorer;
 }
 
 /** Observability callbacks (metrics live outside the pipeline). */
@@ -93,6 +96,7 @@ export class Pipeline {
   private closed = false;
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
+  private readonly scorer: ExitScorer;
 
   constructor(
     private readonly model: PipelineModel,
@@ -101,6 +105,7 @@ export class Pipeline {
     private readonly opts: PipelineOptions,
   ) {
     this.log = opts.log;
+    this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     model.stages.forEach((s, k) => s.inputs.forEach((n) => this.lastReader.set(n, k)));
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
     this.batchers = model.stages.map(
@@ -286,7 +291,7 @@ export class Pipeline {
     const next = this.batchers[k + 1];
     batch.forEach((s, i) => {
       if (s.settled) return;
-      const probs = softmaxRow(logits.data, i, classes);
+      const probs = this.scorer.score(k, logits.data, i, classes, s.lastProbs);
       const cls = argmax(probs);
       const p: ExitPrediction = { exit: k, classIndex: cls, confidence: probs[cls]!, flops: this.model.exitFlops[k]! };
       s.predictions.push(p);

@@ -6,6 +6,7 @@ export type ErrorKind =
   | "cancelled"
   | "unavailable"
   | "not_found"
+  | "failed_precondition"
   | "internal";
 
 export class ServingError extends Error {

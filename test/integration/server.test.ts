@@ -15,7 +15,7 @@ const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: grpc.ServiceError
 describe("gRPC server (static thresholds)", () => {
   let s: Server;
   beforeAll(async () => {
-    s = await startServer(["--controller", "false", "--max-queue-delay-ms", "2"]);
+    s = await startServer(["--controller", "false", "--exit-score", "max-softmax", "--max-queue-delay-ms", "2"]);
   });
   afterAll(() => s.stop());
 

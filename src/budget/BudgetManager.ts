@@ -1,0 +1,119 @@
+import type { Logger } from "pino";
+import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
+import { ServingError } from "../pipeline/errors.js";
+import { BudgetController } from "./BudgetController.js";
+import { oracleAccuracy, pointForBudget, type ExitScores, type TablePoint } from "./thresholdTable.js";
+
+export type BudgetMode = "controller" | "offline" | "fixed";
+
+export interface BudgetStatus {
+  mode: BudgetMode;
+  targetFlops: number;
+  lastExitFlops: number;
+  /** Exponential moving average of spent FLOPs per request (about `averageWindow` requests). */
+  realizedFlops: number;
+  observed: number;
+  knob: number;
+  thresholds: readonly number[];
+  /** The offline table point the thresholds start from (undefined in fixed mode). */
+  point?: TablePoint;
+}
+
+export interface BudgetManagerOptions {
+  exitFlops: readonly number[];
+  mode: BudgetMode;
+  /** Multiply-adds per request. */
+  targetFlops: number;
+  /** Offline table from the validation split (empty in fixed mode). */
+  table: readonly TablePoint[];
+  /** Validation scores, for the oracle curve. */
+  scores?: ExitScores;
+  fixedThresholds?: readonly number[];
+  averageWindow?: number;
+  log: Logger;
+}
+
+/**
+ * The exit policy the pipeline runs with, and the run-time budget state behind the admin RPC:
+ * fixed thresholds (config), the offline table point for the target, or the online controller
+ * started from that point. Changing the target re-picks the point (and restarts the controller).
+ */
+export class BudgetManager implements ExitPolicy {
+  private controller: BudgetController | undefined;
+  private staticThresholds: readonly number[] = [];
+  private point: TablePoint | undefined;
+  private target: number;
+  private average: number;
+  private observed = 0;
+  private readonly alpha: number;
+
+  constructor(private readonly opts: BudgetManagerOptions) {
+    this.target = opts.targetFlops;
+    this.average = opts.targetFlops;
+    this.alpha = 1 / (opts.averageWindow ?? 1000);
+    if (opts.mode === "fixed") {
+      if (!opts.fixedThresholds) throw new Error("fixed mode needs thresholds");
+      this.staticThresholds = Object.freeze([...opts.fixedThresholds]);
+    } else {
+      this.setTarget(opts.targetFlops);
+    }
+  }
+
+  get mode(): BudgetMode {
+    return this.opts.mode;
+  }
+
+  get table(): readonly TablePoint[] {
+    return this.opts.table;
+  }
+
+  thresholds(): readonly number[] {
+    return this.controller ? this.controller.thresholds() : this.staticThresholds;
+  }
+
+  observe(flops: number): void {
+    this.controller?.observe(flops);
+    this.observed++;
+    this.average += (flops - this.average) * Math.max(this.alpha, 1 / this.observed);
+  }
+
+  /** New target in multiply-adds per request; FAILED_PRECONDITION with fixed thresholds. */
+  setTarget(flops: number): BudgetStatus {
+    if (this.opts.mode === "fixed") {
+      throw new ServingError("failed_precondition", "the server runs with fixed thresholds (config key 'thresholds'); a budget target has no effect");
+    }
+    if (!(flops > 0) || !Number.isFinite(flops)) throw new ServingError("invalid_argument", `target: expected a positive number of multiply-adds, got ${flops}`);
+    this.target = flops;
+    this.point = pointForBudget(this.opts.table, flops);
+    if (this.opts.mode === "controller") {
+      this.controller = new BudgetController({ exitFlops: this.opts.exitFlops, baseThresholds: this.point.thresholds, targetFlops: flops });
+    } else {
+      this.staticThresholds = Object.freeze([...this.point.thresholds]);
+    }
+    this.opts.log.info(
+      { mode: this.opts.mode, targetFlops: Math.round(flops), p: this.point.p, expectedFlops: Math.round(this.point.expectedFlops), calibrationAccuracy: this.point.accuracy },
+      "budget target set",
+    );
+    return this.status();
+  }
+
+  status(): BudgetStatus {
+    return {
+      mode: this.opts.mode,
+      targetFlops: this.target,
+      lastExitFlops: this.opts.exitFlops[this.opts.exitFlops.length - 1]!,
+      realizedFlops: this.average,
+      observed: this.observed,
+      knob: this.controller?.knob ?? 0,
+      thresholds: this.thresholds(),
+      point: this.point,
+    };
+  }
+
+  /** Oracle accuracy on the validation split at each table point's cost. */
+  oracle(): { flops: number; accuracy: number }[] {
+    if (!this.opts.scores) return [];
+    const flops = this.opts.table.map((p) => p.expectedFlops);
+    return oracleAccuracy(this.opts.scores, this.opts.exitFlops, flops).map((accuracy, i) => ({ flops: flops[i]!, accuracy }));
+  }
+}

@@ -1,0 +1,68 @@
+import type { Logger } from "pino";
+import type { Config } from "../config/config.js";
+import { loadCalibration } from "../engine/calibration.js";
+import type { Manifest } from "../engine/manifest.js";
+import { BudgetManager } from "./BudgetManager.js";
+import { fitTemperatures, makeScorer, SCORE_RULES, type ExitScorer, type ScoreRule } from "./exitScorers.js";
+import { accuracyAtFlops, offlineTable, scoresFromLogits, type ExitScores, type TablePoint } from "./thresholdTable.js";
+
+/** Budgets (fractions of the last exit) at which rules are compared on the validation split. */
+const COMPARE_AT = [0.3, 0.5, 0.7];
+
+export interface ScoreRuleReport {
+  rule: ScoreRule;
+  /** Validation accuracy at each COMPARE_AT budget. */
+  valAccuracy: number[];
+}
+
+/**
+ * Builds the exit scorer and the budget state from config and the model's calibration file
+ * (validation split). With exitScore 'auto' every rule's offline table is computed and the one
+ * with the best mean validation accuracy at 30/50/70% of the last exit's FLOPs is kept.
+ */
+export async function createBudget(
+  manifest: Manifest,
+  config: Config,
+  log: Logger,
+): Promise<{ budget: BudgetManager; scorer: ExitScorer; rules: ScoreRuleReport[] }> {
+  const exitFlops = manifest.exits.map((e) => e.flops);
+  const K = exitFlops.length;
+  const targetFlops = config.budgetTarget <= 1 ? config.budgetTarget * exitFlops[K - 1]! : config.budgetTarget;
+  if (config.thresholds) {
+    if (config.thresholds.length !== K && config.thresholds.length !== K - 1) {
+      throw new Error(`config key 'thresholds': expected ${K - 1} or ${K} values (one per exit), got ${config.thresholds.length}`);
+    }
+    const fixed = [...config.thresholds.slice(0, K - 1), Number.NEGATIVE_INFINITY];
+    log.info({ thresholds: fixed }, "fixed thresholds from config");
+    const scorer = makeScorer(config.exitScore === "auto" ? "max-softmax" : config.exitScore, await temperatures(manifest, config.exitScore));
+    return { budget: new BudgetManager({ exitFlops, mode: "fixed", targetFlops, table: [], fixedThresholds: fixed, log }), scorer, rules: [] };
+  }
+  const cal = await loadCalibration(manifest);
+  const temps = fitTemperatures(cal);
+  const last = exitFlops[K - 1]!;
+  const candidates = (config.exitScore === "auto" ? [...SCORE_RULES] : [config.exitScore]).map((rule) => {
+    const scorer = makeScorer(rule, temps);
+    const scores = scoresFromLogits(cal, scorer);
+    const table = offlineTable(scores, exitFlops);
+    return { scorer, scores, table, valAccuracy: COMPARE_AT.map((f) => accuracyAtFlops(table, f * last)) };
+  });
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const best = candidates.reduce((a, b) => (mean(b.valAccuracy) > mean(a.valAccuracy) ? b : a));
+  const rules = candidates.map((c) => ({ rule: c.scorer.name, valAccuracy: c.valAccuracy }));
+  log.info({ chosen: best.scorer.name, temperatures: temps.map((t) => +t.toFixed(3)), rules }, "exit scoring rule chosen on the validation split");
+  const budget = new BudgetManager({
+    exitFlops,
+    mode: config.controller ? "controller" : "offline",
+    targetFlops,
+    table: best.table,
+    scores: best.scores,
+    log,
+  });
+  return { budget, scorer: best.scorer, rules };
+}
+
+async function temperatures(manifest: Manifest, rule: string): Promise<number[]> {
+  return rule.includes("temperature") ? fitTemperatures(await loadCalibration(manifest)) : [];
+}
+
+export type { ExitScores, TablePoint };

@@ -1,0 +1,71 @@
+import type { Calibration } from "../engine/calibration.js";
+import { softmaxRow } from "../pipeline/softmax.js";
+
+/**
+ * How an exit turns its logits into the probabilities it answers with and whose maximum is
+ * compared with the exit's threshold. `previous` is the previous exit's output (undefined at
+ * the first exit), so a rule may combine the exits run so far.
+ */
+export interface ExitScorer {
+  readonly name: ScoreRule;
+  score(exit: number, logits: Float32Array, row: number, classes: number, previous: Float32Array | undefined): Float32Array;
+}
+
+export const SCORE_RULES = ["max-softmax", "temperature", "ensemble", "ensemble-temperature"] as const;
+export type ScoreRule = (typeof SCORE_RULES)[number];
+
+/** Builds a rule; temperature rules use one temperature per exit fitted on the calibration split. */
+export function makeScorer(rule: ScoreRule, temperatures: readonly number[]): ExitScorer {
+  const scaled = rule === "temperature" || rule === "ensemble-temperature";
+  const ensemble = rule === "ensemble" || rule === "ensemble-temperature";
+  return {
+    name: rule,
+    score(exit, logits, row, classes, previous) {
+      const t = scaled ? temperatures[exit]! : 1;
+      const src = t === 1 ? logits : scale(logits, row, classes, 1 / t);
+      const probs = softmaxRow(src, t === 1 ? row : 0, classes);
+      if (!ensemble || !previous) return probs;
+      // running mean of the exits' probabilities: previous holds the mean of exits 0..exit-1
+      for (let c = 0; c < classes; c++) probs[c] = (previous[c]! * exit + probs[c]!) / (exit + 1);
+      return probs;
+    },
+  };
+}
+
+function scale(logits: Float32Array, row: number, classes: number, f: number): Float32Array {
+  const out = new Float32Array(classes);
+  for (let c = 0; c < classes; c++) out[c] = logits[row * classes + c]! * f;
+  return out;
+}
+
+/** Per-exit temperature minimising the negative log-likelihood on the calibration split. */
+export function fitTemperatures(cal: Calibration): number[] {
+  const { count, exits, classes } = cal;
+  const nll = (k: number, t: number) => {
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+      const off = (i * exits + k) * classes;
+      let max = -Infinity;
+      for (let c = 0; c < classes; c++) max = Math.max(max, cal.logits[off + c]! / t);
+      let z = 0;
+      for (let c = 0; c < classes; c++) z += Math.exp(cal.logits[off + c]! / t - max);
+      sum += -(cal.logits[off + cal.labels[i]!]! / t - max - Math.log(z));
+    }
+    return sum / count;
+  };
+  return Array.from({ length: exits }, (_, k) => {
+    // golden-section search on log T in [log 0.25, log 8]
+    let a = Math.log(0.25);
+    let b = Math.log(8);
+    const g = (Math.sqrt(5) - 1) / 2;
+    let c = b - g * (b - a);
+    let d = a + g * (b - a);
+    for (let it = 0; it < 40; it++) {
+      if (nll(k, Math.exp(c)) < nll(k, Math.exp(d))) b = d;
+      else a = c;
+      c = b - g * (b - a);
+      d = a + g * (b - a);
+    }
+    return Math.exp((a + b) / 2);
+  });
+}

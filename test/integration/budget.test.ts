@@ -1,0 +1,63 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unary } from "../../src/cli/clients.js";
+import { parityFixtures, startServer, tensorBytes } from "../helpers/fixtures.js";
+
+type Server = Awaited<ReturnType<typeof startServer>>;
+const fixtures = parityFixtures();
+const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code] + ": " + e.details);
+
+describe("budget admin API (controller on)", () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer(["--budget-target", "0.5"]);
+  });
+  afterAll(() => s.stop());
+
+  it("reports the target, mode and the offline start point", async () => {
+    const st = await unary(s.clients.budget, "GetBudget", {});
+    const last = s.app.classifier.exitFlops.at(-1)!;
+    expect(st.mode).toBe("controller");
+    expect(st.target_fraction).toBeCloseTo(0.5, 6);
+    expect(st.target_flops).toBe(Math.round(0.5 * last));
+    expect(st.thresholds).toHaveLength(s.app.classifier.exitFlops.length);
+    expect(st.start_point.expected_flops).toBeLessThanOrEqual(0.5 * last);
+  });
+
+  it("sets a new target at run time and the controller follows the spent FLOPs", async () => {
+    const st = await unary(s.clients.budget, "SetBudget", { target_fraction: 0.3 });
+    expect(st.target_fraction).toBeCloseTo(0.3, 6);
+    const before = st.knob;
+    const expensive = { tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[0]!.input) }, options: { exit: 6 } };
+    for (let i = 0; i < 20; i++) await unary(s.clients.classifier, "Classify", expensive);
+    const after = await unary(s.clients.budget, "GetBudget", {});
+    expect(after.observed_requests).toBeGreaterThanOrEqual(20);
+    expect(after.knob).toBeLessThan(before); // overspending lowers every threshold
+    const flops = await unary(s.clients.budget, "SetBudget", { target_flops: 5_000_000 });
+    expect(flops.target_flops).toBe(5_000_000);
+  });
+
+  it("validates targets and exposes the table and oracle", async () => {
+    expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 1.5 }))).toBe("INVALID_ARGUMENT: target_fraction: expected a fraction in (0, 1], got 1.5");
+    expect(await codeOf(unary(s.clients.budget, "SetBudget", {}))).toMatch(/^INVALID_ARGUMENT: target: expected target_flops/);
+    const table = await unary(s.clients.budget, "GetBudgetTable", {});
+    expect(table.points).toHaveLength(39);
+    expect(table.oracle).toHaveLength(39);
+    table.points.forEach((p: { accuracy: number }, i: number) => expect(table.oracle[i].accuracy).toBeGreaterThanOrEqual(p.accuracy - 1e-9));
+    const md = await unary(s.clients.classifier, "GetModelMetadata", {});
+    expect(md.budget_table).toHaveLength(39);
+  });
+});
+
+describe("budget admin API (fixed thresholds)", () => {
+  let s: Server;
+  beforeAll(async () => {
+    s = await startServer(["--thresholds", "0.9,0.9,0.9,0.9,0.9"]);
+  });
+  afterAll(() => s.stop());
+
+  it("refuses a target with FAILED_PRECONDITION", async () => {
+    expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 0.5 }))).toMatch(/^FAILED_PRECONDITION: the server runs with fixed thresholds/);
+    expect((await unary(s.clients.budget, "GetBudget", {})).thresholds.slice(0, 5)).toEqual(Array(5).fill(expect.closeTo(0.9, 6)));
+  });
+});
