@@ -21,6 +21,12 @@ export class Metrics {
   constructor(exitFlops: readonly number[]) {
     const r = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
+    // prom-client also exports these gauges as *_total, a suffix Prometheus reserves for
+    // counters (promtool check metrics rejects them); the by-type gauges without the suffix
+    // (nodejs_active_handles, nodejs_active_requests, nodejs_active_resources) remain.
+    for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+      this.registry.removeSingleMetric(name);
+    }
     this.exitsTaken = new client.Counter({ name: "ranet_exits_total", help: "Requests answered per exit (1-based)", labelNames: ["exit"], registers: r });
     this.requestFlops = new client.Histogram({
       name: "ranet_request_flops",

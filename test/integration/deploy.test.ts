@@ -1,0 +1,125 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { loadConfig, type Config } from "../../src/config/config.js";
+
+const DEPLOY = path.resolve("deploy");
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : e.name.endsWith(".yaml") ? [path.join(dir, e.name)] : [],
+  );
+}
+
+const docs = yamlFiles(DEPLOY).flatMap((file) =>
+  parseAllDocuments(readFileSync(file, "utf8")).map((d) => ({ file: path.relative(DEPLOY, file), obj: d.toJS() as any })),
+);
+const k8s = docs.filter((d) => d.obj?.apiVersion && d.obj?.kind && !d.obj.apiVersion.startsWith("kustomize.config.k8s.io"));
+const find = (kind: string, file?: string) => k8s.find((d) => d.obj.kind === kind && (!file || d.file === file))!.obj;
+
+/** The kubernetes-models class for an object, by apiVersion and kind. */
+async function modelFor(apiVersion: string, kind: string): Promise<any> {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  if (group === "monitoring.coreos.com") return (await import(`@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`))[kind];
+  const mod = group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
+  return (await import(mod))[kind];
+}
+
+describe("Kubernetes manifests", () => {
+  it("every manifest validates against its API schema (patches merged onto their base object)", async () => {
+    const validated: string[] = [];
+    for (const d of k8s) {
+      if (d.obj.apiVersion.startsWith("serving.kserve.io")) continue; // checked below: no published schema package
+      let obj = d.obj;
+      if (d.file.startsWith("overlays/")) {
+        // a strategic-merge patch: validate it merged onto the base object of the same kind
+        const base = k8s.find((b) => b.file.startsWith("base/") && b.obj.kind === obj.kind && b.obj.metadata.name === obj.metadata.name)!.obj;
+        obj = merge(structuredClone(base), obj);
+      }
+      const Model = await modelFor(obj.apiVersion, obj.kind);
+      expect(() => new Model(obj).validate(), `${d.file} (${obj.kind})`).not.toThrow();
+      validated.push(`${obj.kind}`);
+    }
+    // the schemas do reject a broken object
+    const Deployment = await modelFor("apps/v1", "Deployment");
+    const broken = structuredClone(find("Deployment", "base/deployment.yaml"));
+    broken.spec.replicas = "two";
+    expect(() => new Deployment(broken).validate()).toThrow();
+    for (const kind of ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"]) {
+      expect(validated).toContain(kind);
+    }
+  });
+
+  it("every file a kustomization names exists", () => {
+    for (const d of docs.filter((x) => x.obj?.kind === "Kustomization")) {
+      const dir = path.join(DEPLOY, path.dirname(d.file));
+      for (const r of [...(d.obj.resources ?? []), ...(d.obj.patches ?? []).map((p: any) => p.path)]) {
+        expect(existsSync(path.resolve(dir, r)), `${d.file}: ${r}`).toBe(true);
+      }
+    }
+  });
+
+  it("ConfigMap keys are valid server settings and ports agree with probes, Service and ServiceMonitor", () => {
+    const cm = find("ConfigMap", "base/configmap.yaml");
+    const config = loadConfig([], cm.data) as Config;
+    for (const key of Object.keys(cm.data)) expect(key).toMatch(/^RANET_/);
+    const gpu = find("ConfigMap", "overlays/gpu/configmap-gpu.yaml");
+    expect((loadConfig([], { ...cm.data, ...gpu.data }) as Config).executionProviders).toEqual(["cuda", "cpu"]);
+    const dep = find("Deployment", "base/deployment.yaml");
+    const c = dep.spec.template.spec.containers[0];
+    const port = (name: string) => c.ports.find((p: any) => p.name === name).containerPort;
+    expect(port("grpc")).toBe(config.port);
+    expect(port("metrics")).toBe(config.metricsPort);
+    for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+      expect(c[probe].grpc).toEqual({ port: config.port, service: "" });
+    }
+    expect(dep.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownGraceMs + 5000);
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(dep.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+    const svc = find("Service", "base/service.yaml");
+    expect(svc.spec.ports.map((p: any) => p.port)).toEqual([config.port, config.metricsPort]);
+    expect(find("ServiceMonitor").spec.endpoints[0].port).toBe("metrics");
+    const np = find("NetworkPolicy");
+    expect(np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)).sort()).toEqual([config.port, config.metricsPort].sort());
+    const gpuDep = find("Deployment", "overlays/gpu/deployment-gpu.yaml");
+    expect(gpuDep.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
+  });
+
+  it("the PrometheusRule carries exactly the groups of deploy/prometheus/rules.yaml", () => {
+    const plain = parseAllDocuments(readFileSync(path.join(DEPLOY, "prometheus/rules.yaml"), "utf8"))[0]!.toJS();
+    expect(find("PrometheusRule").spec.groups).toEqual(plain.groups);
+  });
+
+  it("the KServe runtime speaks grpc-v2 and passes valid server flags", () => {
+    const rt = find("ServingRuntime");
+    expect(rt.spec.protocolVersions).toEqual(["grpc-v2"]);
+    const args: string[] = rt.spec.containers[0].args;
+    const cfg = loadConfig(args, {}) as Config;
+    expect(rt.spec.containers[0].ports[0].containerPort).toBe(cfg.port);
+    const isvc = find("InferenceService");
+    expect(isvc.spec.predictor.model.runtime).toBe(rt.metadata.name);
+    expect(isvc.spec.predictor.model.modelFormat.name).toBe(rt.spec.supportedModelFormats[0].name);
+  });
+});
+
+/** Strategic-merge subset: objects merge by key, lists of named objects merge by name. */
+function merge(base: any, patch: any): any {
+  if (Array.isArray(base) && Array.isArray(patch)) {
+    if (patch.every((p) => p && typeof p === "object" && "name" in p)) {
+      const out = [...base];
+      for (const p of patch) {
+        const i = out.findIndex((b) => b?.name === p.name);
+        if (i >= 0) out[i] = merge(out[i], p);
+        else out.push(p);
+      }
+      return out;
+    }
+    return patch;
+  }
+  if (base && patch && typeof base === "object" && typeof patch === "object") {
+    for (const [k, v] of Object.entries(patch)) base[k] = k in base ? merge(base[k], v) : v;
+    return base;
+  }
+  return patch;
+}
