@@ -62,6 +62,9 @@ export class Metrics {
     });
     this.dropped = new client.Counter({ name: "ranet_dropped_total", help: "Admitted requests that left before an answer", labelNames: ["reason"], registers: r });
     this.modelInfo = new client.Gauge({ name: "ranet_model_info", help: "Served model", labelNames: ["model", "version", "execution_provider"], registers: r });
+    // export every known series from the start, so rates and ratios exist before the first event
+    exitFlops.forEach((_, k) => this.exitsTaken.inc({ exit: k + 1 }, 0));
+    for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ reason }, 0);
   }
 
   /** Serves GET /metrics (and nothing else) on host:port; resolves with the bound port. */
