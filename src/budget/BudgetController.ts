@@ -6,7 +6,11 @@ export interface BudgetControllerOptions {
   /** Thresholds of the offline table point for the target: the controller's starting point. */
   baseThresholds: readonly number[];
   targetFlops: number;
-  /** Knob step per request for a cost error of one last-exit FLOPs (integral gain). */
+  /**
+   * Knob step per request for a cost error of one last-exit FLOPs (integral gain, default 0.2).
+   * A shift that moves the knob by d costs d/gain last-exit FLOPs of overspend before it is
+   * corrected; 0.2 keeps that under 1% of a half-FLOPs target over 1,000 requests for d = 1.
+   */
   gain?: number;
   /** Aim this fraction under the target, so noise stays on the safe side. */
   margin?: number;
@@ -49,7 +53,7 @@ export class BudgetController implements ExitPolicy {
   constructor(private readonly opts: BudgetControllerOptions) {
     const K = opts.exitFlops.length;
     if (opts.baseThresholds.length < K - 1) throw new RangeError(`need ${K - 1} base thresholds, got ${opts.baseThresholds.length}`);
-    this.gain = opts.gain ?? 0.05;
+    this.gain = opts.gain ?? 0.2;
     this.margin = opts.margin ?? 0.01;
     this.range = opts.range ?? 12;
     this.target = opts.targetFlops;
