@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { BudgetManager } from "./budget/BudgetManager.js";
 import { createBudget } from "./budget/createBudget.js";
@@ -92,7 +93,20 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       "inference.GRPCInferenceService": new InferenceService(classifier, () => health.current === "SERVING", observe, grpcLog, SERVER_VERSION).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
-    { host: config.host, port: config.port, maxMessageBytes: config.maxMessageBytes },
+    {
+      host: config.host,
+      port: config.port,
+      maxMessageBytes: config.maxMessageBytes,
+      keepaliveTimeMs: config.keepaliveTimeMs,
+      keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+      tls: config.tlsCertFile
+        ? {
+            cert: await readFile(config.tlsCertFile),
+            key: await readFile(config.tlsKeyFile!),
+            clientCa: config.tlsClientCaFile ? await readFile(config.tlsClientCaFile) : undefined,
+          }
+        : undefined,
+    },
   );
   const grpcPort = await server.listen();
   const metricsServer = config.metricsEnabled ? await metrics.serve(config.metricsHost, config.metricsPort) : undefined;
@@ -102,7 +116,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     log.info({ ms: Date.now() - t0 }, "warm-up done");
   }
   health.set("SERVING");
-  log.info({ grpcPort, metricsPort: metricsServer?.port, model: manifest.name, version: manifest.version, exits: manifest.exits.length }, "serving");
+  log.info({ grpcPort, tls: Boolean(config.tlsCertFile), mutualTls: Boolean(config.tlsClientCaFile), metricsPort: metricsServer?.port, model: manifest.name, version: manifest.version, exits: manifest.exits.length }, "serving");
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>

@@ -11,10 +11,9 @@ export interface Clients {
   close(): void;
 }
 
-/** gRPC clients of the server's services on one address (insecure channel). */
-export function makeClients(address: string, options: grpc.ClientOptions = {}): Clients {
+/** gRPC clients of the server's services on one address (insecure channel unless creds are given). */
+export function makeClients(address: string, options: grpc.ClientOptions = {}, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()): Clients {
   const pkg = grpc.loadPackageDefinition(loadProtos()) as any;
-  const creds = grpc.credentials.createInsecure();
   const opts = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024, ...options };
   const classifier = new (pkg.ranet.v1.Classifier as Ctor)(address, creds, opts);
   const inference = new (pkg.inference.GRPCInferenceService as Ctor)(address, creds, opts);

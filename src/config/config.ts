@@ -29,6 +29,11 @@ const FIELDS = {
     "exit confidence rule: max-softmax (the paper), temperature (per-exit, fitted on the validation split), ensemble (mean softmax of the exits run so far), ensemble-temperature, or auto (best on the validation split)",
   ],
   thresholds: [list(z.coerce.number().min(0).max(1)).optional(), undefined, "fixed confidence threshold per exit, comma-separated (disables the budget table and controller)"],
+  tlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the server: serve gRPC over TLS (with tlsKeyFile)"],
+  tlsKeyFile: [z.string().min(1).optional(), undefined, "PEM private key of the server certificate"],
+  tlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: require and verify client certificates (mutual TLS)"],
+  keepaliveTimeMs: [int(1000), 60_000, "interval of server keepalive pings on idle connections, in ms"],
+  keepaliveTimeoutMs: [int(100), 20_000, "time to wait for a keepalive ping ack before closing the connection, in ms"],
   maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, in bytes"],
   maxImagePixels: [int(1), 16_777_216, "largest decoded image (width*height) accepted; guards against decompression bombs"],
   shutdownGraceMs: [int(0), 10_000, "time admitted requests get to finish after SIGTERM/SIGINT, in ms"],
@@ -111,5 +116,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const got = key in merged ? ` (got ${JSON.stringify(merged[key])})` : "";
     throw new ConfigError(`config key '${key}' from ${where}: ${issue.message}${got}`);
   }
+  const cfg = parsed.data as Record<string, unknown>;
+  if (Boolean(cfg.tlsCertFile) !== Boolean(cfg.tlsKeyFile)) {
+    throw new ConfigError("config keys 'tlsCertFile' and 'tlsKeyFile' go together: set both to serve TLS, or neither");
+  }
+  if (cfg.tlsClientCaFile && !cfg.tlsCertFile) throw new ConfigError("config key 'tlsClientCaFile' needs 'tlsCertFile' and 'tlsKeyFile' (mutual TLS is TLS)");
   return Object.freeze(parsed.data) as Config;
 }

@@ -6,6 +6,10 @@ export interface GrpcServerOptions {
   host: string;
   port: number;
   maxMessageBytes: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** TLS (PEM contents); with clientCa, client certificates are required (mutual TLS). */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
 }
 
 /** A grpc-js server with the given services plus server reflection. */
@@ -20,6 +24,8 @@ export class GrpcServer {
     this.server = new grpc.Server({
       "grpc.max_receive_message_length": opts.maxMessageBytes,
       "grpc.max_send_message_length": opts.maxMessageBytes,
+      "grpc.keepalive_time_ms": opts.keepaliveTimeMs,
+      "grpc.keepalive_timeout_ms": opts.keepaliveTimeoutMs,
     });
     const loaded = grpc.loadPackageDefinition(packageDefinition);
     for (const [fullName, impl] of Object.entries(services)) {
@@ -32,10 +38,16 @@ export class GrpcServer {
   /** Binds and starts; resolves with the bound port. */
   listen(): Promise<number> {
     return new Promise((resolve, reject) =>
-      this.server.bindAsync(`${this.opts.host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      this.server.bindAsync(`${this.opts.host}:${this.opts.port}`, this.credentials(), (err, port) =>
         err ? reject(err) : resolve(port),
       ),
     );
+  }
+
+  private credentials(): grpc.ServerCredentials {
+    const tls = this.opts.tls;
+    if (!tls) return grpc.ServerCredentials.createInsecure();
+    return grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], Boolean(tls.clientCa));
   }
 
   /** Stops accepting calls; waits for running calls up to graceMs, then cancels the rest. */

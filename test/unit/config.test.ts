@@ -46,3 +46,11 @@ describe("config", () => {
     expect(text).toContain("RANET_MAX_QUEUE_DELAY_MS");
   });
 });
+
+describe("config: TLS keys", () => {
+  it("needs certificate and key together, and TLS for client verification", () => {
+    expect(() => load(["--tls-cert-file", "a.pem"])).toThrow(/'tlsCertFile' and 'tlsKeyFile' go together/);
+    expect(() => load(["--tls-client-ca-file", "ca.pem"])).toThrow(/'tlsClientCaFile' needs/);
+    expect(load(["--tls-cert-file", "a.pem", "--tls-key-file", "a.key"]).tlsCertFile).toBe("a.pem");
+  });
+});

@@ -1,0 +1,60 @@
+import * as grpc from "@grpc/grpc-js";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeClients, unary } from "../../src/cli/clients.js";
+import { startServer } from "../helpers/fixtures.js";
+
+/** A throw-away CA, a server certificate for 127.0.0.1/localhost and a client certificate. */
+function makeCerts(): Record<"ca" | "caKey" | "serverCert" | "serverKey" | "clientCert" | "clientKey", string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "certs-"));
+  const f = (n: string) => path.join(dir, n);
+  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "1", "-subj", "/CN=ranet-test-ca");
+  writeFileSync(f("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  for (const who of ["server", "client"]) {
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${who}.key`), "-out", f(`${who}.csr`), "-subj", `/CN=ranet-test-${who}`);
+    ssl("x509", "-req", "-in", f(`${who}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${who}.pem`), "-days", "1", ...(who === "server" ? ["-extfile", f("server.ext")] : []));
+  }
+  return { ca: f("ca.pem"), caKey: f("ca.key"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key") };
+}
+
+const certs = makeCerts();
+const read = (p: string) => readFileSync(p);
+const ping = (c: ReturnType<typeof makeClients>) => unary(c.inference, "ServerLive", {}, 5000).then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code]);
+
+describe("TLS", () => {
+  let s: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    s = await startServer(["--tls-cert-file", certs.serverCert, "--tls-key-file", certs.serverKey]);
+  });
+  afterAll(() => s.stop());
+
+  it("serves clients that trust the CA and refuses plaintext", async () => {
+    const secure = makeClients(`127.0.0.1:${s.app.grpcPort}`, {}, grpc.credentials.createSsl(read(certs.ca)));
+    expect(await ping(secure)).toBe("OK");
+    secure.close();
+    const plain = makeClients(`127.0.0.1:${s.app.grpcPort}`);
+    expect(await ping(plain)).toBe("UNAVAILABLE");
+    plain.close();
+  });
+});
+
+describe("mutual TLS", () => {
+  let s: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    s = await startServer(["--tls-cert-file", certs.serverCert, "--tls-key-file", certs.serverKey, "--tls-client-ca-file", certs.ca]);
+  });
+  afterAll(() => s.stop());
+
+  it("requires a client certificate signed by the configured CA", async () => {
+    const withCert = makeClients(`127.0.0.1:${s.app.grpcPort}`, {}, grpc.credentials.createSsl(read(certs.ca), read(certs.clientKey), read(certs.clientCert)));
+    expect(await ping(withCert)).toBe("OK");
+    withCert.close();
+    const without = makeClients(`127.0.0.1:${s.app.grpcPort}`, {}, grpc.credentials.createSsl(read(certs.ca)));
+    expect(await ping(without)).toBe("UNAVAILABLE");
+    without.close();
+  });
+});
