@@ -251,10 +251,12 @@ function splitBytes(b: Buffer): Buffer[] {
   const out: Buffer[] = [];
   let off = 0;
   while (off < b.length) {
-    if (off + 4 > b.length) throw new ServingError("invalid_argument", "raw_input_contents[0]: truncated BYTES element length");
+    if (off + 4 > b.length) throw invalidArgument("raw_input_contents[0]", "BYTES elements, each a 4-byte little-endian length then the bytes", `${b.length - off} trailing bytes`);
     const len = b.readUInt32LE(off);
     off += 4;
-    if (off + len > b.length) throw new ServingError("invalid_argument", `raw_input_contents[0]: BYTES element of ${len} bytes runs past the end`);
+    if (off + len > b.length) {
+      throw invalidArgument("raw_input_contents[0]", "BYTES elements, each a 4-byte little-endian length then the bytes", `an element of ${len} bytes with ${b.length - off} left`);
+    }
     out.push(b.subarray(off, off + len));
     off += len;
   }
