@@ -13,6 +13,8 @@ export interface LoadResult {
 export interface LoadOptions {
   address: string;
   concurrency: number;
+  /** unary Classify calls, or requests multiplexed on ClassifyStream streams (4 streams). */
+  api?: "unary" | "stream";
   durationMs: number;
   warmupMs?: number;
   /** Builds request i (the body of ranet.v1 ClassifyRequest). */
@@ -25,6 +27,36 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let i = 0;
   const record = { on: false, n: 0, flops: 0, lat: [] as number[], errors: {} as Record<string, number>, exits: [] as number[] };
   let stop = false;
+  const recordAnswer = (res: { flops: number; exit: number; error?: { code: number } | null }, t0: number) => {
+    if (!record.on) return;
+    if (res.error) {
+      record.errors[String(res.error.code)] = (record.errors[String(res.error.code)] ?? 0) + 1;
+      return;
+    }
+    record.n++;
+    record.flops += res.flops;
+    record.lat.push(performance.now() - t0);
+    record.exits[res.exit - 1] = (record.exits[res.exit - 1] ?? 0) + 1;
+  };
+  const streamWorker = (inflight: number) =>
+    new Promise<void>((resolve, reject) => {
+      const call = c.classifier.ClassifyStream();
+      const sent = new Map<string, number>();
+      const send = () => {
+        const id = String(i);
+        sent.set(id, performance.now());
+        call.write({ ...(o.request(i++) as object), request_id: id });
+      };
+      call.on("data", (res: { request_id: string; flops: number; exit: number; error?: { code: number } | null }) => {
+        recordAnswer(res, sent.get(res.request_id)!);
+        sent.delete(res.request_id);
+        if (!stop) send();
+        else if (sent.size === 0) call.end();
+      });
+      call.on("end", resolve);
+      call.on("error", reject);
+      for (let k = 0; k < inflight; k++) send();
+    });
   const worker = async () => {
     while (!stop) {
       const t0 = performance.now();
@@ -42,7 +74,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       }
     }
   };
-  const workers = Array.from({ length: o.concurrency }, worker);
+  const STREAMS = 4;
+  const workers =
+    o.api === "stream"
+      ? Array.from({ length: STREAMS }, (_, k) => streamWorker(Math.floor(o.concurrency / STREAMS) + (k < o.concurrency % STREAMS ? 1 : 0)))
+      : Array.from({ length: o.concurrency }, worker);
   await new Promise((r) => setTimeout(r, o.warmupMs ?? 1500));
   record.on = true;
   const t0 = performance.now();
