@@ -28,14 +28,20 @@ export class OrtEngine implements StageRunner {
       try {
         const sessions: ort.InferenceSession[] = [];
         for (const stage of manifest.stages) {
-          sessions.push(
-            await ort.InferenceSession.create(path.join(manifest.dir, stage.file), {
-              executionProviders: [ep],
-              ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
-              ...(opts.interOpThreads ? { interOpNumThreads: opts.interOpThreads } : {}),
-              graphOptimizationLevel: "all",
-            }),
-          );
+          const file = path.join(manifest.dir, stage.file);
+          try {
+            sessions.push(
+              await ort.InferenceSession.create(file, {
+                executionProviders: [ep],
+                ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+                ...(opts.interOpThreads ? { interOpNumThreads: opts.interOpThreads } : {}),
+                graphOptimizationLevel: "all",
+              }),
+            );
+          } catch (err) {
+            await Promise.all(sessions.map((s) => s.release()));
+            throw new Error(`cannot load stage ${file} with the ${ep} execution provider: ${(err as Error).message}`);
+          }
         }
         checkSessions(manifest, sessions);
         log.info({ executionProvider: ep, stages: sessions.length }, "model sessions created");

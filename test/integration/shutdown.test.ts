@@ -1,4 +1,6 @@
 import { spawn } from "node:child_process";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import { once } from "node:events";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -42,6 +44,16 @@ describe("process lifecycle", () => {
     const [code] = await once(s.proc, "exit");
     expect(code).toBe(1);
     expect(s.lines.find((l) => l.level === 60)?.msg).toMatch(/cannot read model manifest \/nonexistent\/model\/manifest.json/);
+  });
+
+  it("exits non-zero naming the file when a stage file is corrupt", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "model-"));
+    cpSync("models/ranet-fmnist", dir, { recursive: true });
+    writeFileSync(path.join(dir, "stage3.onnx"), Buffer.from("not an onnx graph"));
+    const s = await spawnServer(["--model-dir", dir, "--port", "0", "--metrics-port", "0"]);
+    const [code] = await once(s.proc, "exit");
+    expect(code).toBe(1);
+    expect(s.lines.find((l) => l.level === 60)?.msg).toContain(`cannot load stage ${path.join(dir, "stage3.onnx")}`);
   });
 
   it("rejects a bad config key with exit code 2 naming the key", async () => {
