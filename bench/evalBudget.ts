@@ -23,6 +23,7 @@ import { exitLogits } from "./lib/exitLogits.js";
 import { imageOf, loadFashionMnist, normalise, type ImageSet } from "./lib/fashionMnist.js";
 import { startServerProcess } from "./lib/serverProcess.js";
 import { plotPng } from "./lib/svgPlot.js";
+import { rng } from "./lib/rng.js";
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,15 +34,6 @@ const outDir = arg("out-dir", "docs");
 const concurrency = Number(arg("concurrency", "8"));
 const WINDOW = 1000;
 const BLOCK = 2000;
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Corruption = "clean" | "noise" | "low-contrast-blur";
 

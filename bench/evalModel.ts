@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import pino from "pino";
-import { evaluateThresholds, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
+import { accuracyAtFlops, evaluateThresholds, exitAccuracies, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
 import { loadCalibration } from "../src/engine/calibration.js";
 import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
@@ -19,18 +19,6 @@ import { exitLogits } from "./lib/exitLogits.js";
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
-
-/** Linear interpolation of accuracy at `flops` along a curve sorted by cost. */
-export function accuracyAt(curve: { flops: number; accuracy: number }[], flops: number): number {
-  const pts = [...curve].sort((a, b) => a.flops - b.flops);
-  if (flops <= pts[0]!.flops) return pts[0]!.accuracy;
-  for (let i = 1; i < pts.length; i++) {
-    const a = pts[i - 1]!;
-    const b = pts[i]!;
-    if (flops <= b.flops) return a.accuracy + ((b.accuracy - a.accuracy) * (flops - a.flops)) / (b.flops - a.flops || 1);
-  }
-  return pts[pts.length - 1]!.accuracy;
 }
 
 async function main(): Promise<void> {
@@ -45,16 +33,13 @@ async function main(): Promise<void> {
   const K = manifest.exits.length;
   const flops = manifest.exits.map((e) => e.flops);
   const testScores = scoresFromLogits({ count: test.count, exits: K, classes: manifest.labels.length, logits, labels: Int32Array.from(test.labels) });
-  const perExit = flops.map((f, k) => {
-    let right = 0;
-    for (let i = 0; i < test.count; i++) right += testScores.correct[i * K + k]!;
-    return { exit: k + 1, flops: f, accuracy: right / test.count };
-  });
+  const accuracies = exitAccuracies(testScores);
+  const perExit = flops.map((f, k) => ({ exit: k + 1, flops: f, accuracy: accuracies[k]! }));
   const valScores = scoresFromLogits(await loadCalibration(manifest));
   const table = offlineTable(valScores, flops);
   const curve = table.map((pt) => {
     const r = evaluateThresholds(testScores, pt.thresholds, flops);
-    return { p: pt.p, flops: r.expectedFlops, accuracy: r.accuracy };
+    return { p: pt.p, expectedFlops: r.expectedFlops, accuracy: r.accuracy };
   });
   const last = flops[K - 1]!;
   const fractions = [0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
@@ -75,13 +60,13 @@ async function main(): Promise<void> {
     "",
     "| target (% of last exit) | MMACs | adaptive test top-1 | oracle (upper bound) | last exit |",
     "|---:|---:|---:|---:|---:|",
-    ...fractions.map((f, i) => `| ${(100 * f).toFixed(0)}% | ${((f * last) / 1e6).toFixed(2)} | ${pct(accuracyAt(curve, f * last))}% | ${pct(oracle[i]!)}% | ${pct(perExit[K - 1]!.accuracy)}% |`),
+    ...fractions.map((f, i) => `| ${(100 * f).toFixed(0)}% | ${((f * last) / 1e6).toFixed(2)} | ${pct(accuracyAtFlops(curve, f * last))}% | ${pct(oracle[i]!)}% | ${pct(perExit[K - 1]!.accuracy)}% |`),
     "",
     "Adaptive accuracy at a target is interpolated along the curve of the 39 table points (p = 0.05 ... 1.95):",
     "",
     "| p | test MMACs | test top-1 |",
     "|---:|---:|---:|",
-    ...curve.map((c) => `| ${c.p.toFixed(2)} | ${(c.flops / 1e6).toFixed(2)} | ${pct(c.accuracy)}% |`),
+    ...curve.map((c) => `| ${c.p.toFixed(2)} | ${(c.expectedFlops / 1e6).toFixed(2)} | ${pct(c.accuracy)}% |`),
     "",
   ];
   const text = lines.join("\n");

@@ -1,13 +1,23 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 
-/** Runs `src/main.ts` in its own process (log level info: it waits for the "serving" line); resolves once serving. */
-export async function startServerProcess(args: string[]): Promise<{ address: string; proc: ChildProcess; stop(): Promise<void> }> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+export interface SpawnedServer {
+  proc: ChildProcess;
+  /** Every JSON log line so far. */
+  lines: any[];
+  /** Resolves with the "serving" log line; rejects if the process exits first. */
+  serving: Promise<{ grpcPort: number; metricsPort?: number }>;
+  stderr(): string;
+}
+
+/** Runs `src/main.ts` with `args` in its own process, collecting its JSON log lines. */
+export function spawnServer(args: string[]): SpawnedServer {
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: any[] = [];
   let buf = "";
-  const port = await new Promise<number>((resolve, reject) => {
+  let stderr = "";
+  proc.stderr!.on("data", (d) => (stderr += d));
+  const serving = new Promise<{ grpcPort: number; metricsPort?: number }>((resolve, reject) => {
     proc.stdout!.on("data", (d) => {
       buf += d;
       let i;
@@ -16,22 +26,30 @@ export async function startServerProcess(args: string[]): Promise<{ address: str
         buf = buf.slice(i + 1);
         try {
           const j = JSON.parse(line);
-          if (j.msg === "serving") resolve(j.grpcPort);
-          if (j.level >= 50) process.stderr.write(line + "\n");
+          lines.push(j);
+          if (j.msg === "serving") resolve(j);
         } catch {
-          /* ignore */
+          /* not a log line */
         }
       }
     });
-    proc.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    proc.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
-  proc.stdout!.resume();
+  serving.catch(() => {}); // awaited only by callers that expect the server to start
+  return { proc, lines, serving, stderr: () => stderr };
+}
+
+/** Starts a server process on a free loopback port (log level info: it waits for "serving"). */
+export async function startServerProcess(args: string[]): Promise<{ address: string; proc: ChildProcess; stop(): Promise<void> }> {
+  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", ...args]);
+  s.proc.stderr!.pipe(process.stderr);
+  const { grpcPort } = await s.serving;
   return {
-    address: `127.0.0.1:${port}`,
-    proc,
+    address: `127.0.0.1:${grpcPort}`,
+    proc: s.proc,
     stop: async () => {
-      proc.kill("SIGTERM");
-      await once(proc, "exit");
+      s.proc.kill("SIGTERM");
+      await once(s.proc, "exit");
     },
   };
 }

@@ -38,6 +38,15 @@ export function scoresFromLogits(cal: Calibration, scorer?: ExitScorer): ExitSco
   return { count, exits, confidence, correct };
 }
 
+/** Top-1 accuracy of every exit on its own. */
+export function exitAccuracies(s: ExitScores): number[] {
+  return Array.from({ length: s.exits }, (_, k) => {
+    let right = 0;
+    for (let i = 0; i < s.count; i++) right += s.correct[i * s.exits + k]!;
+    return right / s.count;
+  });
+}
+
 /** Exit index of sample i under thresholds (first k with confidence >= T_k). */
 export function exitOf(s: ExitScores, i: number, thresholds: readonly number[]): number {
   for (let k = 0; k < s.exits - 1; k++) if (s.confidence[i * s.exits + k]! >= thresholds[k]!) return k;

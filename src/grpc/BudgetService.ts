@@ -2,7 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { BudgetManager, BudgetStatus } from "../budget/BudgetManager.js";
 import type { TablePoint } from "../budget/thresholdTable.js";
 import { invalidArgument } from "../pipeline/errors.js";
-import { statusFor } from "./statusFor.js";
+import { unaryHandler } from "./unaryHandler.js";
 
 /** Clamps thresholds into [0,1] for the wire (+inf = no exit there, -inf = everything exits). */
 export const wireThresholds = (t: readonly number[]) => t.map((x) => Math.min(1, Math.max(0, x)));
@@ -27,15 +27,7 @@ export class BudgetService {
   constructor(private readonly budget: BudgetManager) {}
 
   handlers(): grpc.UntypedServiceImplementation {
-    const unary =
-      <Req>(fn: (req: Req) => unknown) =>
-      (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        try {
-          cb(null, fn(call.request));
-        } catch (err) {
-          cb(statusFor(err));
-        }
-      };
+    const unary = unaryHandler;
     return {
       GetBudget: unary(() => wireStatus(this.budget.status())),
       SetBudget: unary((req: { target?: string; target_flops?: number; target_fraction?: number }) => {

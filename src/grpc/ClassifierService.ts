@@ -7,6 +7,7 @@ import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
 import type { CallObserver } from "./CallObserver.js";
 import { wirePoint, wireThresholds } from "./BudgetService.js";
 import { statusFor } from "./statusFor.js";
+import { unaryHandler } from "./unaryHandler.js";
 
 interface ClassifyOptionsMsg {
   flops_budget: number;
@@ -92,14 +93,10 @@ export class ClassifierService {
           for (const c of pending) c();
         });
       },
-      GetModelMetadata: (call: grpc.ServerUnaryCall<{ model: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        try {
-          this.classifier.checkModel(call.request.model);
-          cb(null, this.metadata());
-        } catch (err) {
-          cb(statusFor(err));
-        }
-      },
+      GetModelMetadata: unaryHandler((req: { model: string }) => {
+        this.classifier.checkModel(req.model);
+        return this.metadata();
+      }),
     };
   }
 

@@ -5,6 +5,7 @@ import { invalidArgument, ServingError } from "../pipeline/errors.js";
 import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
 import type { CallObserver } from "./CallObserver.js";
 import { statusFor } from "./statusFor.js";
+import { unaryHandler } from "./unaryHandler.js";
 
 interface InferParameter {
   parameter_choice?: "bool_param" | "int64_param" | "string_param" | "double_param" | "uint64_param";
@@ -57,15 +58,7 @@ export class InferenceService {
 
   handlers(): grpc.UntypedServiceImplementation {
     const c = this.classifier;
-    const unary =
-      <Req>(fn: (req: Req) => unknown) =>
-      (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        try {
-          cb(null, fn(call.request));
-        } catch (err) {
-          cb(statusFor(err));
-        }
-      };
+    const unary = unaryHandler;
     return {
       ServerLive: unary(() => ({ live: true })),
       ServerReady: unary(() => ({ ready: this.ready() })),

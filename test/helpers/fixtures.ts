@@ -1,3 +1,5 @@
+import type * as grpc from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
@@ -46,4 +48,12 @@ export async function startServer(flags: string[] = []): Promise<{ app: App; cli
       await app.shutdown();
     },
   };
+}
+
+/** "OK", or "<CODE>: <details>" of a failed call. */
+export function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => "OK",
+    (e: grpc.ServiceError) => `${status[e.code]}: ${e.details}`,
+  );
 }

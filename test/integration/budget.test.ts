@@ -1,11 +1,9 @@
-import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
-import { parityFixtures, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { codeOf, parityFixtures, startServer, tensorBytes } from "../helpers/fixtures.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code] + ": " + e.details);
 
 describe("budget admin API (controller on)", () => {
   let s: Server;

@@ -4,16 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
 import { argmax } from "../../src/pipeline/softmax.js";
 import { parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../bench/lib/rng.js";
 
 const fixtures = parityFixtures();
 const N = 10_000;

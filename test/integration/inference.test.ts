@@ -1,12 +1,10 @@
-import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
 import { argmax } from "../../src/pipeline/softmax.js";
-import { parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code] + ": " + e.details);
 
 function decodeOutputs(res: any): Record<string, { shape: number[]; values: (number | string)[] }> {
   const out: Record<string, { shape: number[]; values: (number | string)[] }> = {};

@@ -3,7 +3,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { exitLogits } from "../../bench/lib/exitLogits.js";
 import { FMNIST_DIR, loadFashionMnist } from "../../bench/lib/fashionMnist.js";
-import { accuracyAtFlops, evaluateThresholds, offlineTable, scoresFromLogits } from "../../src/budget/thresholdTable.js";
+import { accuracyAtFlops, evaluateThresholds, exitAccuracies, offlineTable, scoresFromLogits } from "../../src/budget/thresholdTable.js";
 import { loadCalibration } from "../../src/engine/calibration.js";
 import { loadManifest } from "../../src/engine/manifest.js";
 import { OrtEngine } from "../../src/engine/OrtEngine.js";
@@ -20,11 +20,7 @@ describe.runIf(existsSync(FMNIST_DIR))("bundled model on the Fashion-MNIST test 
     const K = manifest.exits.length;
     const flops = manifest.exits.map((e) => e.flops);
     const scores = scoresFromLogits({ count: test.count, exits: K, classes: manifest.labels.length, logits, labels: Int32Array.from(test.labels) });
-    const acc = flops.map((_, k) => {
-      let right = 0;
-      for (let i = 0; i < test.count; i++) right += scores.correct[i * K + k]!;
-      return right / test.count;
-    });
+    const acc = exitAccuracies(scores);
     // the manifest's test accuracy (PyTorch) agrees with the ONNX stages
     acc.forEach((a, k) => expect(Math.abs(a - manifest.exits[k]!.accuracy!.test!)).toBeLessThan(0.002));
     expect(K).toBeGreaterThanOrEqual(4);

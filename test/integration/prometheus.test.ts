@@ -1,4 +1,3 @@
-import * as grpc from "@grpc/grpc-js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -120,4 +119,3 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
   });
 });
 
-void grpc;

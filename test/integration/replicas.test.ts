@@ -1,19 +1,9 @@
-import * as grpc from "@grpc/grpc-js";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { startServer, tensorBytes } from "../helpers/fixtures.js";
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../bench/lib/rng.js";
 
 describe.runIf(existsSync(FMNIST_DIR))("three replicas behind a round-robin client", () => {
   const TARGET = 0.5;
@@ -63,4 +53,3 @@ describe.runIf(existsSync(FMNIST_DIR))("three replicas behind a round-robin clie
   }, 300_000);
 });
 
-void grpc;

@@ -5,12 +5,11 @@ import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/li
 import { unary } from "../../src/cli/clients.js";
 import type { HostTensor } from "../../src/engine/StageRunner.js";
 import { argmax, softmaxRow } from "../../src/pipeline/softmax.js";
-import { parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 
 const fixtures = parityFixtures();
-const codeOf = (p: Promise<unknown>) => p.then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code] + ": " + e.details);
 
 describe("gRPC server (static thresholds)", () => {
   let s: Server;

@@ -1,42 +1,13 @@
-import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { once } from "node:events";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { spawnServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { parityFixtures, tensorBytes } from "../helpers/fixtures.js";
 
 const fixture = parityFixtures()[0]!;
-
-/** Starts `src/main.ts` as a real process and waits for its "serving" log line. */
-async function spawnServer(args: string[]) {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: path.resolve("."), stdio: ["ignore", "pipe", "pipe"] });
-  const lines: any[] = [];
-  let buf = "";
-  let stderr = "";
-  proc.stderr.on("data", (d) => (stderr += d));
-  const serving = new Promise<any>((resolve, reject) => {
-    proc.stdout.on("data", (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try {
-          const j = JSON.parse(line);
-          lines.push(j);
-          if (j.msg === "serving") resolve(j);
-        } catch {
-          /* not JSON */
-        }
-      }
-    });
-    proc.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-  });
-  serving.catch(() => {}); // awaited only by tests that expect the server to start
-  return { proc, lines, serving, stderr: () => stderr };
-}
 
 describe("process lifecycle", () => {
   it("exits non-zero with a clear message when the model is missing", async () => {

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BudgetController } from "../../src/budget/BudgetController.js";
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../bench/lib/rng.js";
 
 const FLOPS = [4, 8, 11, 12, 15, 16];
 const LAST = 16;

@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fitTemperatures, makeScorer } from "../../src/budget/exitScorers.js";
 import { softmaxRow } from "../../src/pipeline/softmax.js";
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../bench/lib/rng.js";
 
 describe("exit scorers", () => {
   it("fits the temperature that calibrates over-confident logits", () => {
