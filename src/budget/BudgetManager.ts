@@ -30,6 +30,9 @@ export interface BudgetManagerOptions {
   scores?: ExitScores;
   fixedThresholds?: readonly number[];
   averageWindow?: number;
+  /** BudgetController gain and margin (its defaults if unset). */
+  gain?: number;
+  margin?: number;
   log: Logger;
 }
 
@@ -86,7 +89,13 @@ export class BudgetManager implements ExitPolicy {
     this.target = flops;
     this.point = pointForBudget(this.opts.table, flops);
     if (this.opts.mode === "controller") {
-      this.controller = new BudgetController({ exitFlops: this.opts.exitFlops, baseThresholds: this.point.thresholds, targetFlops: flops });
+      this.controller = new BudgetController({
+        exitFlops: this.opts.exitFlops,
+        baseThresholds: this.point.thresholds,
+        targetFlops: flops,
+        gain: this.opts.gain,
+        margin: this.opts.margin,
+      });
     } else {
       this.staticThresholds = Object.freeze([...this.point.thresholds]);
     }

@@ -56,6 +56,8 @@ export async function createBudget(
     targetFlops,
     table: best.table,
     scores: best.scores,
+    gain: config.controllerGain,
+    margin: config.controllerMargin,
     log,
   });
   return { budget, scorer: best.scorer, rules };
