@@ -8,7 +8,7 @@
  * rules; writes docs/budget-eval.md and two PNG plots.
  *
  *   npm run eval:budget -- [--target 0.3,0.5,0.7] [--concurrency 8] [--model-dir DIR] [--out-dir docs] [--limit N]
- *                          [--gain 0.2] [--margin 0.01]   (the controller settings of the server under test)
+ *                          [--gain 0.4] [--margin 0.01]   (the controller settings of the server under test)
  *   (a target <= 1 is a fraction of the last exit's FLOPs, larger values are multiply-adds)
  */
 import { writeFileSync } from "node:fs";
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
 
   const iid = sequence(set, manifest.input, false);
   const shifted = sequence(set, manifest.input, true);
-  const on = await startServerProcess(["--model-dir", modelDir, "--controller", "true", "--controller-gain", arg("gain", "0.2"), "--controller-margin", arg("margin", "0.01")]);
+  const on = await startServerProcess(["--model-dir", modelDir, "--controller", "true", "--controller-gain", arg("gain", "0.4"), "--controller-margin", arg("margin", "0.01")]);
   const off = await startServerProcess(["--model-dir", modelDir, "--controller", "false"]);
   const setTarget = async (address: string, flops: number) => {
     const c = makeClients(address);
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
   const text = [
     `# Budget control on ${manifest.name} v${manifest.version}: Fashion-MNIST test set over gRPC`,
     "",
-    `\`npm run eval:budget -- --target ${arg("target", "0.3,0.5,0.7")} --concurrency ${concurrency} --gain ${arg("gain", "0.2")} --margin ${arg("margin", "0.01")}\`, ${new Date().toISOString().slice(0, 16)}Z.`,
+    `\`npm run eval:budget -- --target ${arg("target", "0.3,0.5,0.7")} --concurrency ${concurrency} --gain ${arg("gain", "0.4")} --margin ${arg("margin", "0.01")}\`, ${new Date().toISOString().slice(0, 16)}Z.`,
     `Each run streams all 10,000 test images (unary Classify, ${concurrency} in flight) after SetBudget; windows are ${WINDOW} consecutive answers.`,
     `Shifted order: ${shifted.blocks.join(" -> ")} blocks of ${Math.ceil(set.count / shifted.blocks.length)} (noise: Gaussian sigma 0.35 of full scale; low-contrast-blur: 3x3 box blur, contrast x0.35).`,
     "",

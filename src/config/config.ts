@@ -23,7 +23,7 @@ const FIELDS = {
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
   budgetTarget: [z.coerce.number().positive(), 0.5, "FLOPs target per request: a fraction of the last exit's FLOPs if <= 1, else multiply-adds"],
   controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
-  controllerGain: [z.coerce.number().positive().max(10), 0.2, "controller step per request for a cost error of one last-exit FLOPs (higher reacts faster, jitters more)"],
+  controllerGain: [z.coerce.number().positive().max(10), 0.4, "controller step per request for a cost error of one last-exit FLOPs (higher reacts faster, jitters more)"],
   controllerMargin: [z.coerce.number().min(0).max(0.5), 0.01, "the controller aims this fraction under the target"],
   exitScore: [
     z.enum(["auto", "max-softmax", "temperature", "ensemble", "ensemble-temperature"]),

@@ -47,8 +47,8 @@ describe("BudgetController", () => {
       const costs = run(ctrl, hardness, n);
       const m = mean(costs);
       const setpoint = target * (1 - 0.01);
-      // |mean - setpoint| <= 2 * range * F_K / (gain * T) = 2*12*16/(0.2*20000) = 0.096
-      expect(Math.abs(m - setpoint)).toBeLessThanOrEqual((2 * 12 * LAST) / (0.2 * n));
+      // |mean - setpoint| <= 2 * range * F_K / (gain * T) = 2*12*16/(0.4*20000) = 0.048
+      expect(Math.abs(m - setpoint)).toBeLessThanOrEqual((2 * 12 * LAST) / (0.4 * n));
       expect(m).toBeLessThanOrEqual(target);
       expect(m).toBeGreaterThan(0.97 * target);
     });
