@@ -18,8 +18,6 @@ export interface BudgetControllerOptions {
   margin?: number;
   /** Knob range in logit units; at its ends every sample goes to the first / last exit. */
   range?: number;
-  /** Smoothing of the realised-cost average reported to metrics (requests). */
-  averageWindow?: number;
 }
 
 const EPS = 1e-6;
@@ -48,9 +46,6 @@ export class BudgetController implements ExitPolicy {
   private readonly range: number;
   private readonly baseLogits: number[];
   private current: number[];
-  private average: number;
-  private readonly alpha: number;
-  private observed = 0;
 
   constructor(private readonly opts: BudgetControllerOptions) {
     const K = opts.exitFlops.length;
@@ -61,8 +56,6 @@ export class BudgetController implements ExitPolicy {
     this.target = opts.targetFlops;
     this.baseLogits = opts.baseThresholds.slice(0, K - 1).map((t) => logit(Math.min(1 - EPS, Math.max(EPS, t))));
     this.current = this.compute();
-    this.average = opts.targetFlops;
-    this.alpha = 1 / (opts.averageWindow ?? 1000);
   }
 
   thresholds(): readonly number[] {
@@ -74,8 +67,6 @@ export class BudgetController implements ExitPolicy {
     const setpoint = this.target * (1 - this.margin);
     this.theta = Math.min(this.range, Math.max(-this.range, this.theta - (this.gain * (flops - setpoint)) / last));
     this.current = this.compute();
-    this.observed++;
-    this.average += (flops - this.average) * Math.max(this.alpha, 1 / this.observed);
   }
 
   /** Changes the target at run time; the knob carries on from where it is. */
@@ -89,11 +80,6 @@ export class BudgetController implements ExitPolicy {
 
   get knob(): number {
     return this.theta;
-  }
-
-  /** Exponential moving average of the realised cost (about averageWindow requests). */
-  get realizedFlops(): number {
-    return this.average;
   }
 
   private compute(): number[] {

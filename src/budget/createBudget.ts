@@ -4,7 +4,7 @@ import { loadCalibration } from "../engine/calibration.js";
 import type { Manifest } from "../engine/manifest.js";
 import { BudgetManager } from "./BudgetManager.js";
 import { fitTemperatures, makeScorer, SCORE_RULES, type ExitScorer, type ScoreRule } from "./exitScorers.js";
-import { accuracyAtFlops, offlineTable, scoresFromLogits, type ExitScores, type TablePoint } from "./thresholdTable.js";
+import { accuracyAtFlops, offlineTable, scoresFromLogits } from "./thresholdTable.js";
 
 /** Budgets (fractions of the last exit) at which rules are compared on the validation split. */
 const COMPARE_AT = [0.3, 0.5, 0.7];
@@ -67,4 +67,3 @@ async function temperatures(manifest: Manifest, rule: string): Promise<number[]>
   return rule.includes("temperature") ? fitTemperatures(await loadCalibration(manifest)) : [];
 }
 
-export type { ExitScores, TablePoint };
