@@ -95,7 +95,7 @@ function checkContract(m: Manifest, file: string): void {
 }
 
 /** For each stage, the carried names whose last reader is that stage (free them after it). */
-export function lastReaders(m: Pick<Manifest, "stages">): Map<string, number> {
+export function lastReaders(m: { stages: readonly { inputs: readonly string[] }[] }): Map<string, number> {
   const last = new Map<string, number>();
   m.stages.forEach((s, k) => s.inputs.forEach((n) => last.set(n, k)));
   return last;

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { lastReaders } from "../engine/manifest.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { Batcher } from "./Batcher.js";
 import type { Clock } from "./Clock.js";
@@ -90,7 +91,7 @@ export interface Submission {
  */
 export class Pipeline {
   private readonly batchers: Batcher<Sample>[];
-  private readonly lastReader = new Map<string, number>();
+  private readonly lastReader: Map<string, number>;
   private readonly perSampleDims = new Map<string, number[]>();
   private inflight = 0;
   private closed = false;
@@ -106,7 +107,7 @@ export class Pipeline {
   ) {
     this.log = opts.log;
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
-    model.stages.forEach((s, k) => s.inputs.forEach((n) => this.lastReader.set(n, k)));
+    this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
     this.batchers = model.stages.map(
       (_, k) =>
@@ -305,7 +306,7 @@ export class Pipeline {
         this.finish(s, p, probs, "confident");
         return;
       }
-      for (const [name, t] of s.tensors) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
+      for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
       for (const name of carried) {
         const t = out[name]!;
         const size = t.data.length / batch.length;
