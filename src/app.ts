@@ -1,96 +1,113 @@
 import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type { Logger } from "pino";
-import type { BudgetManager } from "./budget/BudgetManager.js";
-import { createBudget } from "./budget/createBudget.js";
 import type { Config } from "./config/config.js";
-import { loadManifest } from "./engine/manifest.js";
-import { OrtEngine } from "./engine/OrtEngine.js";
 import { BudgetService } from "./grpc/BudgetService.js";
 import { ClassifierService } from "./grpc/ClassifierService.js";
 import { metricsObserver } from "./grpc/CallObserver.js";
 import { GrpcServer } from "./grpc/GrpcServer.js";
 import { HealthService } from "./grpc/HealthService.js";
 import { InferenceService } from "./grpc/InferenceService.js";
+import { ModelAdminService } from "./grpc/ModelAdminService.js";
 import { loadProtos } from "./grpc/protos.js";
+import { loadManifest } from "./engine/manifest.js";
 import { Metrics } from "./metrics/Metrics.js";
-import { Classifier } from "./pipeline/Classifier.js";
+import { loadServedModel, type ServedModel } from "./model/loadServedModel.js";
+import { ModelHost, type ModelSource, type ReloadResult } from "./model/ModelHost.js";
+import { resolveModelDir } from "./model/resolveModelDir.js";
 import { systemClock, type Clock } from "./pipeline/Clock.js";
-import { Pipeline } from "./pipeline/Pipeline.js";
+import type { PipelineHooks } from "./pipeline/Pipeline.js";
 import { SERVER_VERSION } from "./version.js";
 
 export interface App {
   grpcPort: number;
   metricsPort: number | undefined;
-  classifier: Classifier;
-  engine: OrtEngine;
+  /** The served model version (it changes on reload). */
+  models: ModelSource<ServedModel>;
   metrics: Metrics;
-  budget: BudgetManager;
+  /**
+   * Loads the model in `modelDir` (inside config.modelRoot; empty = config.modelDir) and serves
+   * it; on failure the current version keeps serving and the error says why.
+   */
+  reload(modelDir?: string): Promise<ReloadResult<ServedModel>>;
   /** Drain: NOT_SERVING, refuse new calls, finish admitted ones within the grace period. */
   shutdown(): Promise<void>;
 }
 
-const SERVICES = ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "inference.GRPCInferenceService"];
+const SERVICES = ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin", "inference.GRPCInferenceService"];
 
-/** Wires config -> metrics -> engine -> pipeline -> budget -> gRPC server (the composition root's body). */
+/** Wires config -> metrics -> model (engine, budget, pipeline) -> gRPC server (the composition root's body). */
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
-  const manifest = await loadManifest(config.modelDir);
-  const metrics = new Metrics(manifest.exits.map((e) => e.flops));
-  const health = new HealthService(SERVICES);
-  const engine = await OrtEngine.create(
-    manifest,
-    { executionProviders: config.executionProviders, intraOpThreads: config.intraOpThreads, interOpThreads: config.interOpThreads },
-    log.child({ component: "engine" }),
-  );
-  metrics.modelInfo.set({ model: manifest.name, version: manifest.version, execution_provider: engine.provider }, 1);
-  const { budget, scorer } = await createBudget(manifest, config, log.child({ component: "budget" }));
+  const modelRoot = path.resolve(config.modelRoot ?? path.dirname(path.resolve(config.modelDir)));
+  const loadLog = log.child({ component: "model" });
+  // histogram buckets at the exits' FLOPs: the first version's (they stay until a restart)
+  const m = new Metrics((await loadManifest(config.modelDir)).exits.map((e) => e.flops));
+  const hooks: PipelineHooks = {
+    batchRun: (stage, size, seconds) => {
+      m.stageBatchSize.observe({ stage: stage + 1 }, size);
+      m.stageDuration.observe({ stage: stage + 1 }, seconds);
+    },
+    queueDepth: (stage, depth) => m.queueDepth.set({ stage: stage + 1 }, depth),
+    exitTaken: (exit, flops) => {
+      m.exitsTaken.inc({ exit: exit + 1 });
+      m.requestFlops.observe(flops);
+    },
+    dropped: (reason) => m.dropped.inc({ reason }),
+  };
+  const load = (dir: string) => loadServedModel(dir, { config, clock, log: loadLog, hooks });
+  const first = await load(path.resolve(config.modelDir));
+  const publishModel = (served: ServedModel) => {
+    m.modelInfo.reset();
+    m.modelInfo.set({ model: served.manifest.name, version: served.manifest.version, execution_provider: served.provider }, 1);
+    m.exitThreshold.reset();
+  };
+  const host = new ModelHost<ServedModel>(first, {
+    load,
+    log: loadLog,
+    onSwap: (next, previous) => {
+      // an operator's run-time budget target carries over, as the same fraction of the last exit
+      const prev = previous.budget.status();
+      if (previous.budget.mode !== "fixed" && next.budget.mode !== "fixed") {
+        next.budget.setTarget((prev.targetFlops / prev.lastExitFlops) * next.budget.status().lastExitFlops);
+      }
+      publishModel(next);
+    },
+  });
+  publishModel(first);
   const publishBudget = () => {
-    const st = budget.status();
-    st.thresholds.forEach((t, k) => Number.isFinite(t) && metrics.exitThreshold.set({ exit: k + 1 }, t));
-    metrics.budgetTargetFlops.set(st.targetFlops);
-    metrics.budgetRealizedFlops.set(st.realizedFlops);
+    const served = host.current;
+    const st = served.budget.status();
+    st.thresholds.forEach((t, k) => Number.isFinite(t) && m.exitThreshold.set({ exit: k + 1 }, t));
+    m.budgetTargetFlops.set(st.targetFlops);
+    m.budgetRealizedFlops.set(st.realizedFlops);
+    m.queueWaitEstimate.set(served.pipeline.estimatedWaitMs() / 1000);
   };
   publishBudget();
   const budgetTimer = setInterval(publishBudget, 1000).unref();
-  const pipeline = new Pipeline(
-    {
-      inputName: manifest.input.name,
-      inputShape: manifest.input.shape,
-      stages: manifest.stages,
-      exitFlops: manifest.exits.map((e) => e.flops),
-      classes: manifest.labels.length,
-    },
-    engine,
-    budget,
-    {
-      maxBatchSize: config.maxBatchSize,
-      maxQueueDelayMs: config.maxQueueDelayMs,
-      maxQueueSize: config.maxQueueSize,
-      clock,
-      log: log.child({ component: "pipeline" }),
-      scorer,
-      hooks: {
-        batchRun: (stage, size, seconds) => {
-          metrics.stageBatchSize.observe({ stage: stage + 1 }, size);
-          metrics.stageDuration.observe({ stage: stage + 1 }, seconds);
-        },
-        queueDepth: (stage, depth) => metrics.queueDepth.set({ stage: stage + 1 }, depth),
-        exitTaken: (exit, flops) => {
-          metrics.exitsTaken.inc({ exit: exit + 1 });
-          metrics.requestFlops.observe(flops);
-        },
-        dropped: (reason) => metrics.dropped.inc({ reason }),
-      },
-    },
-  );
-  const classifier = new Classifier(manifest, pipeline, budget, clock, config.maxImagePixels);
-  const observe = metricsObserver(metrics);
+  const reload = async (modelDir = "") => {
+    try {
+      const dir = await resolveModelDir(modelDir, modelRoot, config.modelDir);
+      const r = await host.reload(dir);
+      m.modelReloads.inc({ result: "success" });
+      publishBudget();
+      return r;
+    } catch (err) {
+      m.modelReloads.inc({ result: "failure" });
+      loadLog.error({ modelDir: modelDir || config.modelDir, reason: (err as Error).message }, "model reload failed; the current version keeps serving");
+      throw err;
+    }
+  };
+
+  const health = new HealthService(SERVICES);
+  const observe = metricsObserver(m);
   const grpcLog = log.child({ component: "grpc" });
   const server = new GrpcServer(
     loadProtos(),
     {
-      "ranet.v1.Classifier": new ClassifierService(classifier, budget, observe, grpcLog).handlers(),
-      "ranet.v1.BudgetAdmin": new BudgetService(budget).handlers(),
-      "inference.GRPCInferenceService": new InferenceService(classifier, () => health.current === "SERVING", observe, grpcLog, SERVER_VERSION).handlers(),
+      "ranet.v1.Classifier": new ClassifierService(host, observe, grpcLog).handlers(),
+      "ranet.v1.BudgetAdmin": new BudgetService(() => host.current.budget).handlers(),
+      "ranet.v1.ModelAdmin": new ModelAdminService(() => host.current, reload).handlers(),
+      "inference.GRPCInferenceService": new InferenceService(host, () => health.current === "SERVING", observe, grpcLog, SERVER_VERSION).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
     {
@@ -109,31 +126,30 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     },
   );
   const grpcPort = await server.listen();
-  const metricsServer = config.metricsEnabled ? await metrics.serve(config.metricsHost, config.metricsPort) : undefined;
-  if (config.warmup) {
-    const t0 = Date.now();
-    await engine.warmUp([1, config.maxBatchSize]);
-    log.info({ ms: Date.now() - t0 }, "warm-up done");
-  }
+  const metricsServer = config.metricsEnabled ? await m.serve(config.metricsHost, config.metricsPort) : undefined;
   health.set("SERVING");
-  log.info({ grpcPort, tls: Boolean(config.tlsCertFile), mutualTls: Boolean(config.tlsClientCaFile), metricsPort: metricsServer?.port, model: manifest.name, version: manifest.version, exits: manifest.exits.length }, "serving");
+  const manifest = first.manifest;
+  log.info(
+    { grpcPort, tls: Boolean(config.tlsCertFile), mutualTls: Boolean(config.tlsClientCaFile), metricsPort: metricsServer?.port, model: manifest.name, version: manifest.version, exits: manifest.exits.length, modelRoot },
+    "serving",
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       health.set("NOT_SERVING");
-      log.info({ inflight: pipeline.inflightCount, graceMs: config.shutdownGraceMs }, "draining");
+      log.info({ inflight: host.current.pipeline.inflightCount, graceMs: config.shutdownGraceMs }, "draining");
       const drained = await Promise.race([
-        pipeline.drain().then(() => true),
+        host.drain().then(() => true),
         new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownGraceMs).unref()),
       ]);
-      if (!drained) log.warn({ inflight: pipeline.inflightCount }, "grace period over; cancelling remaining calls");
+      if (!drained) log.warn({ inflight: host.current.pipeline.inflightCount }, "grace period over; cancelling remaining calls");
       health.close();
       await server.shutdown(drained ? 1000 : 0);
       clearInterval(budgetTimer);
       await metricsServer?.close();
-      await engine.dispose();
+      await host.dispose();
       log.info("stopped");
     })());
-  return { grpcPort, metricsPort: metricsServer?.port, classifier, engine, metrics, budget, shutdown };
+  return { grpcPort, metricsPort: metricsServer?.port, models: host, metrics: m, reload, shutdown };
 }

@@ -34,6 +34,10 @@ async function main(): Promise<number> {
         resolve();
       });
     };
+    process.on("SIGHUP", () => {
+      log.info({ signal: "SIGHUP", modelDir: config.modelDir }, "reloading the model");
+      app.reload().catch(() => {}); // app.reload logs the failure; the current version keeps serving
+    });
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });

@@ -7,6 +7,7 @@ export interface Clients {
   classifier: grpc.Client & Record<string, any>;
   inference: grpc.Client & Record<string, any>;
   budget: grpc.Client & Record<string, any>;
+  modelAdmin: grpc.Client & Record<string, any>;
   health: grpc.Client & Record<string, any>;
   close(): void;
 }
@@ -19,12 +20,14 @@ export function makeClients(address: string, options: grpc.ClientOptions = {}, c
   const inference = new (pkg.inference.GRPCInferenceService as Ctor)(address, creds, opts);
   const health = new (pkg.grpc.health.v1.Health as Ctor)(address, creds, opts);
   const budget = new (pkg.ranet.v1.BudgetAdmin as Ctor)(address, creds, opts);
+  const modelAdmin = new (pkg.ranet.v1.ModelAdmin as Ctor)(address, creds, opts);
   return {
     classifier: classifier as Clients["classifier"],
     inference: inference as Clients["inference"],
     health: health as Clients["health"],
     budget: budget as Clients["budget"],
-    close: () => [classifier, inference, health, budget].forEach((c) => c.close()),
+    modelAdmin: modelAdmin as Clients["modelAdmin"],
+    close: () => [classifier, inference, health, budget, modelAdmin].forEach((c) => c.close()),
   };
 }
 

@@ -24,23 +24,24 @@ function wireStatus(s: BudgetStatus): unknown {
 
 /** ranet.v1.BudgetAdmin handlers. */
 export class BudgetService {
-  constructor(private readonly budget: BudgetManager) {}
+  /** `budget` returns the served version's budget state (it changes on model reload). */
+  constructor(private readonly budget: () => BudgetManager) {}
 
   handlers(): grpc.UntypedServiceImplementation {
     const unary = unaryHandler;
     return {
-      GetBudget: unary(() => wireStatus(this.budget.status())),
+      GetBudget: unary(() => wireStatus(this.budget().status())),
       SetBudget: unary((req: { target?: string; target_flops?: number; target_fraction?: number }) => {
-        const last = this.budget.status().lastExitFlops;
-        if (req.target === "target_flops") return wireStatus(this.budget.setTarget(req.target_flops!));
+        const last = this.budget().status().lastExitFlops;
+        if (req.target === "target_flops") return wireStatus(this.budget().setTarget(req.target_flops!));
         if (req.target === "target_fraction") {
           const f = req.target_fraction!;
           if (!(f > 0 && f <= 1)) throw invalidArgument("target_fraction", "a fraction in (0, 1]", String(f));
-          return wireStatus(this.budget.setTarget(f * last));
+          return wireStatus(this.budget().setTarget(f * last));
         }
         throw invalidArgument("target", "target_flops (multiply-adds) or target_fraction", "neither");
       }),
-      GetBudgetTable: unary(() => ({ points: this.budget.table.map(wirePoint), oracle: this.budget.oracle() })),
+      GetBudgetTable: unary(() => ({ points: this.budget().table.map(wirePoint), oracle: this.budget().oracle() })),
     };
   }
 }

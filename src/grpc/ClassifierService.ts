@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { BudgetManager } from "../budget/BudgetManager.js";
+import type { ServedModel } from "../model/loadServedModel.js";
+import type { ModelSource } from "../model/ModelHost.js";
 import type { Classifier } from "../pipeline/Classifier.js";
 import { invalidArgument } from "../pipeline/errors.js";
 import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
@@ -31,8 +32,7 @@ const DEFAULT_TOP_K = 5;
 /** ranet.v1.Classifier handlers. */
 export class ClassifierService {
   constructor(
-    private readonly classifier: Classifier,
-    private readonly budget: BudgetManager,
+    private readonly models: ModelSource<ServedModel>,
     private readonly observe: CallObserver,
     private readonly log: Logger,
   ) {}
@@ -43,7 +43,7 @@ export class ClassifierService {
         const done = this.observe("Classify");
         let cancel = () => {};
         call.on("cancelled", () => cancel());
-        this.classify(call.request, call.getDeadline(), (c) => (cancel = c)).then(
+        this.models.use((m) => this.classify(m.classifier, call.request, call.getDeadline(), (c) => (cancel = c))).then(
           (res) => {
             done(grpc.status.OK);
             cb(null, res);
@@ -67,7 +67,8 @@ export class ClassifierService {
           let cancel = () => {};
           const entry = () => cancel();
           pending.add(entry);
-          this.classify(req, call.getDeadline(), (c) => (cancel = c))
+          this.models
+            .use((m) => this.classify(m.classifier, req, call.getDeadline(), (c) => (cancel = c)))
             .then(
               (res) => {
                 done(grpc.status.OK);
@@ -94,14 +95,15 @@ export class ClassifierService {
         });
       },
       GetModelMetadata: unaryHandler((req: { model: string }) => {
-        this.classifier.checkModel(req.model);
-        return this.metadata();
+        const m = this.models.current;
+        m.classifier.checkModel(req.model);
+        return this.metadata(m);
       }),
     };
   }
 
-  metadata(): unknown {
-    const c = this.classifier;
+  metadata(m: ServedModel): unknown {
+    const c = m.classifier;
     const thresholds = wireThresholds(c.thresholds());
     return {
       name: c.name,
@@ -123,12 +125,11 @@ export class ClassifierService {
         test_accuracy: e.accuracy?.test ?? 0,
         threshold: thresholds[k],
       })),
-      budget_table: this.budget.table.map(wirePoint),
+      budget_table: m.budget.table.map(wirePoint),
     };
   }
 
-  private async classify(req: ClassifyRequestMsg, deadline: grpc.Deadline, onCancel: (c: () => void) => void): Promise<unknown> {
-    const c = this.classifier;
+  private async classify(c: Classifier, req: ClassifyRequestMsg, deadline: grpc.Deadline, onCancel: (c: () => void) => void): Promise<unknown> {
     c.checkModel(req.model);
     const o = req.options ?? undefined;
     const exits = c.exitFlops.length;
@@ -144,11 +145,10 @@ export class ClassifierService {
     };
     const sub = c.submit(input, opts);
     onCancel(sub.cancel);
-    return this.response(req.request_id, await sub.result, topK);
+    return this.response(c, req.request_id, await sub.result, topK);
   }
 
-  private response(requestId: string, r: ClassifyResult, topK: number): unknown {
-    const c = this.classifier;
+  private response(c: Classifier, requestId: string, r: ClassifyResult, topK: number): unknown {
     const order = Array.from(r.probabilities.keys()).sort((a, b) => r.probabilities[b]! - r.probabilities[a]!);
     return {
       request_id: requestId,

@@ -1,5 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { ServedModel } from "../model/loadServedModel.js";
+import type { ModelSource } from "../model/ModelHost.js";
 import type { Classifier } from "../pipeline/Classifier.js";
 import { invalidArgument, ServingError } from "../pipeline/errors.js";
 import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
@@ -49,7 +51,7 @@ const PARAMS = ["flops_budget", "exit", "anytime"];
 /** Open Inference Protocol (KServe v2 / Triton) front door on the same pipeline. */
 export class InferenceService {
   constructor(
-    private readonly classifier: Classifier,
+    private readonly models: ModelSource<ServedModel>,
     private readonly ready: () => boolean,
     private readonly observe: CallObserver,
     private readonly log: Logger,
@@ -57,17 +59,17 @@ export class InferenceService {
   ) {}
 
   handlers(): grpc.UntypedServiceImplementation {
-    const c = this.classifier;
     const unary = unaryHandler;
     return {
       ServerLive: unary(() => ({ live: true })),
       ServerReady: unary(() => ({ ready: this.ready() })),
       ModelReady: unary((req: { name: string; version: string }) => {
-        c.checkModel(req.name || "?", req.version);
+        this.models.current.classifier.checkModel(req.name || "?", req.version);
         return { ready: this.ready() };
       }),
       ServerMetadata: unary(() => ({ name: "ranet-serving", version: this.serverVersion, extensions: ["parameters"] })),
       ModelMetadata: unary((req: { name: string; version: string }) => {
+        const c = this.models.current.classifier;
         c.checkModel(req.name || "?", req.version);
         return {
           name: c.name,
@@ -88,7 +90,7 @@ export class InferenceService {
         const done = this.observe("ModelInfer");
         const cancels: (() => void)[] = [];
         call.on("cancelled", () => cancels.forEach((f) => f()));
-        this.infer(call.request, call.getDeadline(), cancels).then(
+        this.models.use((m) => this.infer(m.classifier, call.request, call.getDeadline(), cancels)).then(
           (res) => {
             done(grpc.status.OK);
             cb(null, res);
@@ -105,11 +107,10 @@ export class InferenceService {
     };
   }
 
-  private async infer(req: ModelInferRequest, deadline: grpc.Deadline, cancels: (() => void)[]): Promise<unknown> {
-    const c = this.classifier;
+  private async infer(c: Classifier, req: ModelInferRequest, deadline: grpc.Deadline, cancels: (() => void)[]): Promise<unknown> {
     c.checkModel(req.model_name || "?", req.model_version);
-    const opts = this.options(req.parameters, deadline);
-    const inputs = await this.inputs(req);
+    const opts = this.options(c, req.parameters, deadline);
+    const inputs = await this.inputs(c, req);
     const subs = inputs.map((x) => c.submit(x, opts));
     subs.forEach((s) => cancels.push(s.cancel));
     const results = await Promise.all(subs.map((s) => s.result));
@@ -128,11 +129,11 @@ export class InferenceService {
         datatype: OUTPUTS[name as OutputName],
         shape: name === "probabilities" ? [n, c.labels.length] : [n],
       })),
-      raw_output_contents: wanted.map((name) => this.encode(name as OutputName, results)),
+      raw_output_contents: wanted.map((name) => this.encode(c, name as OutputName, results)),
     };
   }
 
-  private options(params: Record<string, InferParameter>, deadline: grpc.Deadline): RequestOptions {
+  private options(c: Classifier, params: Record<string, InferParameter>, deadline: grpc.Deadline): RequestOptions {
     const num = (key: string): number | undefined => {
       const p = params[key];
       if (!p) return undefined;
@@ -145,7 +146,7 @@ export class InferenceService {
     for (const key of Object.keys(params)) {
       if (!PARAMS.includes(key)) throw invalidArgument("parameters", `only ${PARAMS.join(", ")}`, `'${key}'`);
     }
-    const exits = this.classifier.exitFlops.length;
+    const exits = c.exitFlops.length;
     const exit = num("exit");
     if (exit !== undefined && exit > exits) throw invalidArgument("parameters.exit", `0 (adaptive) or 1 to ${exits}`, String(exit));
     const budget = num("flops_budget");
@@ -155,13 +156,12 @@ export class InferenceService {
       flopsBudget: budget || undefined,
       fixedExit: exit ? exit - 1 : undefined,
       anytime: anytime?.bool_param ?? false,
-      deadlineMs: this.classifier.deadlineFrom(deadline instanceof Date ? deadline : Number(deadline)),
+      deadlineMs: c.deadlineFrom(deadline instanceof Date ? deadline : Number(deadline)),
     };
   }
 
   /** One preprocessed tensor per sample of the (single) input. */
-  private async inputs(req: ModelInferRequest): Promise<Float32Array[]> {
-    const c = this.classifier;
+  private async inputs(c: Classifier, req: ModelInferRequest): Promise<Float32Array[]> {
     const spec = c.input;
     if (req.inputs.length !== 1) throw invalidArgument("inputs", `exactly one input named '${spec.name}'`, `${req.inputs.length} inputs`);
     const input = req.inputs[0]!;
@@ -201,8 +201,8 @@ export class InferenceService {
     return Array.from({ length: n }, (_, i) => all.slice(i * per, (i + 1) * per));
   }
 
-  private encode(name: OutputName, rs: ClassifyResult[]): Buffer {
-    const labels = this.classifier.labels;
+  private encode(c: Classifier, name: OutputName, rs: ClassifyResult[]): Buffer {
+    const labels = c.labels;
     switch (name) {
       case "class":
       case "flops": {

@@ -17,6 +17,8 @@ export class Metrics {
   readonly requestDuration: client.Histogram<"method">;
   readonly dropped: client.Counter<"reason">;
   readonly modelInfo: client.Gauge<"model" | "version" | "execution_provider">;
+  readonly modelReloads: client.Counter<"result">;
+  readonly queueWaitEstimate: client.Gauge;
 
   constructor(exitFlops: readonly number[]) {
     const r = [this.registry];
@@ -62,9 +64,16 @@ export class Metrics {
     });
     this.dropped = new client.Counter({ name: "ranet_dropped_total", help: "Admitted requests that left before an answer", labelNames: ["reason"], registers: r });
     this.modelInfo = new client.Gauge({ name: "ranet_model_info", help: "Served model", labelNames: ["model", "version", "execution_provider"], registers: r });
+    this.modelReloads = new client.Counter({ name: "ranet_model_reloads_total", help: "Model reloads by result (success, failure)", labelNames: ["result"], registers: r });
+    this.queueWaitEstimate = new client.Gauge({
+      name: "ranet_queue_wait_estimate_seconds",
+      help: "Estimated queueing time of a new request (admission refuses above maxQueueWaitMs)",
+      registers: r,
+    });
     // export every known series from the start, so rates and ratios exist before the first event
     exitFlops.forEach((_, k) => this.exitsTaken.inc({ exit: k + 1 }, 0));
     for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ reason }, 0);
+    for (const result of ["success", "failure"]) this.modelReloads.inc({ result }, 0);
   }
 
   /** Serves GET /metrics (and nothing else) on host:port; resolves with the bound port. */

@@ -23,6 +23,11 @@ export interface PipelineOptions {
   maxQueueDelayMs: number;
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */
   maxQueueSize: number;
+  /**
+   * Admission bound on queueing time: a request is refused when the batches queued ahead of
+   * it (all stages, at their measured batch times) would take longer than this. 0 = off.
+   */
+  maxQueueWaitMs?: number;
   clock: Clock;
   log: Logger;
   hooks?: PipelineHooks;
@@ -98,6 +103,8 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
+  /** Moving average of each stage's batch run time, in ms (undefined until it has run). */
+  private readonly batchMs: (number | undefined)[];
 
   constructor(
     private readonly model: PipelineModel,
@@ -109,6 +116,7 @@ export class Pipeline {
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
+    this.batchMs = model.stages.map(() => undefined);
     this.batchers = model.stages.map(
       (_, k) =>
         new Batcher<Sample>({
@@ -131,6 +139,20 @@ export class Pipeline {
 
   queueDepths(): number[] {
     return this.batchers.map((b) => b.depth);
+  }
+
+  /**
+   * Time to work through the batches waiting at every stage, plus the new request's own first
+   * stage batch, at each stage's measured batch time (0 before any batch has run).
+   */
+  estimatedWaitMs(): number {
+    const B = this.opts.maxBatchSize;
+    let ms = 0;
+    this.batchers.forEach((b, k) => {
+      const items = b.depth + (k === 0 ? 1 : 0);
+      ms += Math.ceil(items / B) * (this.batchMs[k] ?? 0);
+    });
+    return ms;
   }
 
   setPolicy(policy: ExitPolicy): void {
@@ -164,6 +186,18 @@ export class Pipeline {
       maxExit = this.maxExitFor(opts);
     } catch (err) {
       return rejected(err as Error);
+    }
+    const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
+    if (maxWaitMs > 0) {
+      const waitMs = this.estimatedWaitMs();
+      if (waitMs > maxWaitMs) {
+        return rejected(
+          new ServingError(
+            "resource_exhausted",
+            `overloaded: the queued work would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
+          ),
+        );
+      }
     }
     let sample!: Sample;
     const result = new Promise<ClassifyResult>((resolve, reject) => {
@@ -268,6 +302,8 @@ export class Pipeline {
       return;
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
+    const prev = this.batchMs[k];
+    this.batchMs[k] = prev === undefined ? seconds * 1000 : prev + (seconds * 1000 - prev) * BATCH_TIME_ALPHA;
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
     this.log.debug({ stage: k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
     this.scatter(k, batch, out);
@@ -318,6 +354,9 @@ export class Pipeline {
     if (next) this.opts.hooks?.queueDepth?.(k + 1, next.depth);
   }
 }
+
+/** Weight of the newest batch in the moving average of batch run times. */
+const BATCH_TIME_ALPHA = 0.2;
 
 function rejected(err: Error): Submission {
   const result = Promise.reject(err);

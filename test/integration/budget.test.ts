@@ -14,11 +14,11 @@ describe("budget admin API (controller on)", () => {
 
   it("reports the target, mode and the offline start point", async () => {
     const st = await unary(s.clients.budget, "GetBudget", {});
-    const last = s.app.classifier.exitFlops.at(-1)!;
+    const last = s.app.models.current.classifier.exitFlops.at(-1)!;
     expect(st.mode).toBe("controller");
     expect(st.target_fraction).toBeCloseTo(0.5, 6);
     expect(st.target_flops).toBe(Math.round(0.5 * last));
-    expect(st.thresholds).toHaveLength(s.app.classifier.exitFlops.length);
+    expect(st.thresholds).toHaveLength(s.app.models.current.classifier.exitFlops.length);
     expect(st.start_point.expected_flops).toBeLessThanOrEqual(0.5 * last);
   });
 

@@ -26,7 +26,7 @@ describe("fuzz: malformed requests over both APIs, mixed with valid ones", () =>
 
   function makeCase(r: () => number, i: number): Case {
     const f = fixtures[i % fixtures.length]!;
-    const name = s.app.classifier.name;
+    const name = s.app.models.current.classifier.name;
     const good = tensorBytes(f.input);
     const pick = Math.floor(r() * 24);
     const t = (shape: number[], data: Buffer) => ({ tensor: { shape, data } });
@@ -119,7 +119,7 @@ describe("fuzz: malformed requests over both APIs, mixed with valid ones", () =>
     expect(codes.UNKNOWN ?? 0).toBe(0);
     expect(Object.values(codes).reduce((a, b) => a + b, 0)).toBe(N);
     expect(codes.OK).toBeGreaterThanOrEqual(N / 5);
-    expect(s.app.classifier["pipeline"].inflightCount).toBe(0);
+    expect(s.app.models.current.pipeline.inflightCount).toBe(0);
     (globalThis as { gc?: () => void }).gc?.();
     const grownMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
     console.log(`fuzz: ${N} requests, codes ${JSON.stringify(codes)}, heap growth ${grownMiB.toFixed(1)} MiB`);

@@ -33,7 +33,7 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
 
   it("answers liveness, readiness and metadata", async () => {
     const inf = s.clients.inference;
-    const name = s.app.classifier.name;
+    const name = s.app.models.current.classifier.name;
     expect((await unary(inf, "ServerLive", {})).live).toBe(true);
     expect((await unary(inf, "ServerReady", {})).ready).toBe(true);
     expect((await unary(inf, "ModelReady", { name })).ready).toBe(true);
@@ -45,7 +45,7 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
   });
 
   it("infers a batch from raw_input_contents (N=4) and from typed contents (N=1)", async () => {
-    const name = s.app.classifier.name;
+    const name = s.app.models.current.classifier.name;
     const batch = fixtures.slice(0, 4);
     const res = await unary(s.clients.inference, "ModelInfer", {
       model_name: name,
@@ -60,7 +60,7 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     expect(out.probabilities!.shape).toEqual([4, 10]);
     expect(out.exit!.values).toEqual([6, 6, 6, 6]);
     expect(out.class!.values).toEqual(batch.map((f) => argmax(f.logits[5]!)));
-    expect(out.label!.values).toEqual(batch.map((f) => s.app.classifier.labels[argmax(f.logits[5]!)]));
+    expect(out.label!.values).toEqual(batch.map((f) => s.app.models.current.classifier.labels[argmax(f.logits[5]!)]));
     const typed = await unary(s.clients.inference, "ModelInfer", {
       model_name: name,
       inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28], contents: { fp32_contents: fixtures[0]!.input } }],
@@ -70,14 +70,14 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     const t = decodeOutputs(typed);
     expect(Object.keys(t)).toEqual(["class", "flops"]);
     expect(t.class!.values).toEqual([argmax(fixtures[0]!.logits[0]!)]);
-    expect(t.flops!.values).toEqual([s.app.classifier.exitFlops[0]]);
+    expect(t.flops!.values).toEqual([s.app.models.current.classifier.exitFlops[0]]);
   });
 
   it("accepts encoded images as BYTES and a per-request FLOPs budget in parameters", async () => {
     const imgs = await Promise.all(fixtures.slice(0, 3).map((f) => pngOf(f.pixels)));
-    const budget = s.app.classifier.exitFlops[2]!;
+    const budget = s.app.models.current.classifier.exitFlops[2]!;
     const res = await unary(s.clients.inference, "ModelInfer", {
-      model_name: s.app.classifier.name,
+      model_name: s.app.models.current.classifier.name,
       inputs: [{ name: "image", datatype: "BYTES", shape: [3], contents: { bytes_contents: imgs } }],
       parameters: { flops_budget: { int64_param: budget } },
     });
@@ -87,7 +87,7 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
   });
 
   it("rejects bad requests with INVALID_ARGUMENT naming the field", async () => {
-    const name = s.app.classifier.name;
+    const name = s.app.models.current.classifier.name;
     const infer = (req: unknown) => codeOf(unary(s.clients.inference, "ModelInfer", { model_name: name, ...(req as object) }));
     expect(await infer({ inputs: [{ name: "image", datatype: "INT32", shape: [1, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)] })).toBe(
       "INVALID_ARGUMENT: inputs[0].datatype: expected FP32 (preprocessed tensor) or BYTES (encoded images), got 'INT32'",

@@ -74,7 +74,7 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
         if (i % 10 === 0) await unary(s.clients.classifier, "Classify", { tensor: { shape: [2], values: [1, 2] } }).catch(() => {});
         if (i % 7 === 0)
           await unary(s.clients.inference, "ModelInfer", {
-            model_name: s.app.classifier.name,
+            model_name: s.app.models.current.classifier.name,
             inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }],
             raw_input_contents: [tensorBytes(fixtures[0]!.input)],
           });

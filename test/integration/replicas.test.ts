@@ -18,7 +18,7 @@ describe.runIf(existsSync(FMNIST_DIR))("three replicas behind a round-robin clie
 
   it("keeps the combined mean FLOPs per request under the shared per-replica target on mixed traffic", async () => {
     const set = loadFashionMnist("test");
-    const c0 = servers[0]!.app.classifier;
+    const c0 = servers[0]!.app.models.current.classifier;
     const flops = c0.exitFlops;
     const target = TARGET * flops.at(-1)!;
     const address = `ipv4:${servers.map((s) => `127.0.0.1:${s.app.grpcPort}`).join(",")}`;

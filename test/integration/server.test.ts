@@ -27,7 +27,7 @@ describe("gRPC server (static thresholds)", () => {
 
   it("returns model metadata with labels, input spec and per-exit FLOPs", async () => {
     const md = await unary(s.clients.classifier, "GetModelMetadata", {});
-    const m = s.app.classifier.manifest;
+    const m = s.app.models.current.classifier.manifest;
     expect(md.name).toBe(m.name);
     expect(md.labels).toEqual(m.labels);
     expect(md.input.shape).toEqual(m.input.shape);
@@ -35,7 +35,7 @@ describe("gRPC server (static thresholds)", () => {
   });
 
   it("classifies a PNG image and a raw tensor, reporting exit and FLOPs", async () => {
-    const m = s.app.classifier.manifest;
+    const m = s.app.models.current.classifier.manifest;
     const png = await unary(s.clients.classifier, "Classify", { request_id: "a", image: await pngOf(fixtures[0]!.pixels) });
     expect(png.request_id).toBe("a");
     expect(m.labels).toContain(png.label);
@@ -56,7 +56,7 @@ describe("gRPC server (static thresholds)", () => {
   });
 
   it("a FLOPs budget caps the exit (anytime)", async () => {
-    const m = s.app.classifier.manifest;
+    const m = s.app.models.current.classifier.manifest;
     const budget = m.exits[1]!.flops;
     for (const f of fixtures.slice(0, 4)) {
       const r = await unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(f.input) }, options: { flops_budget: budget } });
@@ -67,16 +67,16 @@ describe("gRPC server (static thresholds)", () => {
 
   it.runIf(existsSync(FMNIST_DIR))("answers over gRPC exactly as the stages do in-process (same exit, same class)", async () => {
     const set = loadFashionMnist("test");
-    const spec = s.app.classifier.input;
-    const m = s.app.classifier.manifest;
+    const spec = s.app.models.current.classifier.input;
+    const m = s.app.models.current.classifier.manifest;
     const n = 200;
     const inputs = Array.from({ length: n }, (_, i) => normalise(imageOf(set, i * 37), spec));
     // in-process: chain all stages on the whole batch, then apply the server's thresholds
-    const thresholds = s.app.classifier.thresholds();
+    const thresholds = s.app.models.current.classifier.thresholds();
     const env: Record<string, HostTensor> = { image: { data: Float32Array.from(inputs.flatMap((x) => Array.from(x))), dims: [n, ...m.input.shape] } };
     const expected: { exit: number; cls: number }[] = new Array(n);
     for (let k = 0; k < m.stages.length; k++) {
-      const out = await s.app.engine.runStage(k, Object.fromEntries(m.stages[k]!.inputs.map((x) => [x, env[x]!])));
+      const out = await s.app.models.current.engine.runStage(k, Object.fromEntries(m.stages[k]!.inputs.map((x) => [x, env[x]!])));
       Object.assign(env, out);
       for (let i = 0; i < n; i++) {
         if (expected[i]) continue;
@@ -192,15 +192,15 @@ describe("gRPC server under pressure", () => {
   it("a deadline that passes in the queue answers DEADLINE_EXCEEDED and frees the slot", async () => {
     expect(await codeOf(unary(s.clients.classifier, "Classify", req(), 100))).toMatch(/^DEADLINE_EXCEEDED/);
     await new Promise((r) => setTimeout(r, 50));
-    expect(s.app.classifier["pipeline"].inflightCount).toBe(0);
+    expect(s.app.models.current.pipeline.inflightCount).toBe(0);
   });
 
   it("a cancelled call leaves the queue", async () => {
     const call = s.clients.classifier.Classify(req(), () => {});
     await new Promise((r) => setTimeout(r, 50));
-    expect(s.app.classifier["pipeline"].inflightCount).toBe(1);
+    expect(s.app.models.current.pipeline.inflightCount).toBe(1);
     call.cancel();
     await new Promise((r) => setTimeout(r, 50));
-    expect(s.app.classifier["pipeline"].inflightCount).toBe(0);
+    expect(s.app.models.current.pipeline.inflightCount).toBe(0);
   });
 });

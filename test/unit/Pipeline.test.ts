@@ -25,10 +25,14 @@ const model: PipelineModel = {
 class ToyRunner implements StageRunner {
   calls: { stage: number; n: number }[] = [];
   failStage = -1;
+  /** Simulated run time of every batch, on the fake clock. */
+  batchMs = 0;
+  constructor(private readonly clock: FakeClock) {}
   async runStage(stage: number, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     const input = Object.values(feeds)[0]!;
     const n = input.dims[0]!;
     this.calls.push({ stage, n });
+    if (this.batchMs > 0) await new Promise((r) => this.clock.setTimer(r, this.batchMs));
     if (stage === this.failStage) throw new Error("kernel exploded");
     const x = Array.from(input.data, (v) => (stage === 0 ? v : (v - (stage - 1)) / 10));
     const logits = new Float32Array(n * 2);
@@ -39,9 +43,9 @@ class ToyRunner implements StageRunner {
   }
 }
 
-function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQueueSize?: number } = {}) {
+function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQueueSize?: number; maxQueueWaitMs?: number } = {}) {
   const clock = new FakeClock();
-  const runner = new ToyRunner();
+  const runner = new ToyRunner(clock);
   const observed: number[] = [];
   const policy = new StaticExitPolicy(thresholds);
   policy.observe = (f: number) => void observed.push(f);
@@ -49,6 +53,7 @@ function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQ
     maxBatchSize: opts.maxBatchSize ?? 8,
     maxQueueDelayMs: 1,
     maxQueueSize: opts.maxQueueSize ?? 100,
+    maxQueueWaitMs: opts.maxQueueWaitMs,
     clock,
     log: pino({ level: "silent" }),
   });
@@ -108,6 +113,38 @@ describe("Pipeline", () => {
     expect([r.exit, r.reason, r.flops]).toEqual([1, "budget", 25]);
     const bad = p.submit(x(0.5), { flopsBudget: 5 });
     await expect(bad.result).rejects.toMatchObject({ kind: "invalid_argument", message: expect.stringContaining("at least 10") });
+  });
+
+  it("refuses admission when the queued batches would take longer than maxQueueWaitMs, and admits again once they ran", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 2, maxQueueWaitMs: 25 });
+    runner.batchMs = 10;
+    expect(p.estimatedWaitMs()).toBe(0); // nothing measured yet: admission by queue size only
+    const first = p.submit(x(0.5), {});
+    await clock.advance(20);
+    await first.result;
+    expect(p.estimatedWaitMs()).toBe(10); // its own batch
+    // 2 start running at once; then 4 wait (2 batches, 20 ms + own batch); the 7th would wait 30 ms
+    const subs = Array.from({ length: 8 }, () => p.submit(x(0.5), {}));
+    const settled = subs.map((s) => s.result.then(() => "ok", (e: ServingError) => e.kind));
+    await clock.advance(100);
+    expect(await Promise.all(settled)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok", "resource_exhausted", "resource_exhausted"]);
+    await expect(subs[6]!.result).rejects.toThrow(/about 30 ms \(limit maxQueueWaitMs 25 ms\)/);
+    expect(p.inflightCount).toBe(0);
+    const again = p.submit(x(0.5), {});
+    await clock.advance(20);
+    await expect(again.result).resolves.toMatchObject({ exit: 0 });
+  });
+
+  it("admits by queue size only when maxQueueWaitMs is 0", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 2, maxQueueWaitMs: 0 });
+    runner.batchMs = 10;
+    const warm = p.submit(x(0.5), {});
+    await clock.advance(20);
+    await warm.result;
+    const subs = Array.from({ length: 20 }, () => p.submit(x(0.5), {}));
+    await clock.advance(200);
+    const rs = await Promise.all(subs.map((s) => s.result));
+    expect(rs).toHaveLength(20);
   });
 
   it("refuses admission with resource_exhausted when the first queue is full", async () => {

@@ -1,0 +1,89 @@
+import type { Logger } from "pino";
+import type { BudgetManager } from "../budget/BudgetManager.js";
+import { createBudget } from "../budget/createBudget.js";
+import type { Config } from "../config/config.js";
+import { loadManifest, type Manifest } from "../engine/manifest.js";
+import { OrtEngine } from "../engine/OrtEngine.js";
+import { Classifier } from "../pipeline/Classifier.js";
+import type { Clock } from "../pipeline/Clock.js";
+import { Pipeline, type PipelineHooks } from "../pipeline/Pipeline.js";
+import type { StageRunner } from "../engine/StageRunner.js";
+import type { HostedModel } from "./ModelHost.js";
+
+/** One loaded model version: its sessions, budget state, pipeline and request front. */
+export interface ServedModel extends HostedModel {
+  readonly manifest: Manifest;
+  /** The execution provider its sessions run on. */
+  readonly provider: string;
+  readonly classifier: Classifier;
+  readonly budget: BudgetManager;
+  readonly pipeline: Pipeline;
+  /** Runs single stages directly (tests and tools; requests go through the pipeline). */
+  readonly engine: StageRunner;
+}
+
+export interface ServedModelDeps {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  /** Metrics callbacks shared by every version's pipeline. */
+  hooks: PipelineHooks;
+}
+
+/**
+ * Loads manifest, stage sessions and calibration from `dir`, builds the budget state and the
+ * staged pipeline, and (with config.warmup) runs every stage once, so the version is ready to
+ * take traffic when this resolves. On failure nothing stays allocated.
+ */
+export async function loadServedModel(dir: string, deps: ServedModelDeps): Promise<ServedModel> {
+  const { config, log } = deps;
+  const manifest = await loadManifest(dir);
+  const engine = await OrtEngine.create(
+    manifest,
+    { executionProviders: config.executionProviders, intraOpThreads: config.intraOpThreads, interOpThreads: config.interOpThreads },
+    log.child({ component: "engine" }),
+  );
+  try {
+    const { budget, scorer } = await createBudget(manifest, config, log.child({ component: "budget" }));
+    if (config.warmup) {
+      const t0 = Date.now();
+      await engine.warmUp([1, config.maxBatchSize]);
+      log.info({ ms: Date.now() - t0, model: manifest.name, version: manifest.version }, "warm-up done");
+    }
+    const pipeline = new Pipeline(
+      {
+        inputName: manifest.input.name,
+        inputShape: manifest.input.shape,
+        stages: manifest.stages,
+        exitFlops: manifest.exits.map((e) => e.flops),
+        classes: manifest.labels.length,
+      },
+      engine,
+      budget,
+      {
+        maxBatchSize: config.maxBatchSize,
+        maxQueueDelayMs: config.maxQueueDelayMs,
+        maxQueueSize: config.maxQueueSize,
+        maxQueueWaitMs: config.maxQueueWaitMs,
+        clock: deps.clock,
+        log: log.child({ component: "pipeline" }),
+        scorer,
+        hooks: deps.hooks,
+      },
+    );
+    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels);
+    return {
+      manifest,
+      provider: engine.provider,
+      classifier,
+      budget,
+      pipeline,
+      engine,
+      drain: () => pipeline.drain(),
+      dispose: () => engine.dispose(),
+    };
+  } catch (err) {
+    await engine.dispose();
+    throw err;
+  }
+}
