@@ -32,7 +32,7 @@ class ToyRunner implements StageRunner {
     const input = Object.values(feeds)[0]!;
     const n = input.dims[0]!;
     this.calls.push({ stage, n });
-    if (this.batchMs > 0) await new Promise((r) => this.clock.setTimer(r, this.batchMs));
+    if (this.batchMs > 0) await new Promise<void>((r) => this.clock.setTimer(() => r(), this.batchMs));
     if (stage === this.failStage) throw new Error("kernel exploded");
     const x = Array.from(input.data, (v) => (stage === 0 ? v : (v - (stage - 1)) / 10));
     const logits = new Float32Array(n * 2);
