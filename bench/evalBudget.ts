@@ -165,7 +165,7 @@ async function main(): Promise<void> {
 
   // offline curves on the test set (thresholds from the validation split), per scoring rule
   log("offline curves: chaining all stages over the test set ...");
-  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0 }, pino({ level: "warn" }));
+  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "warn" }));
   const testLogits = await exitLogits(engine, set);
   await engine.dispose();
   const cal = await loadCalibration(manifest);

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const modelDir = arg("model-dir", "models/ranet-fmnist");
   const outFile = arg("out", "docs/model-eval.md");
   const manifest = await loadManifest(modelDir);
-  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0 }, pino({ level: "warn" }));
+  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "warn" }));
   const test = loadFashionMnist("test");
   const t0 = Date.now();
   const logits = await exitLogits(engine, test, 500, (done) => process.stderr.write(`\rtest images ${done}/${test.count}`));

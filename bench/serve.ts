@@ -35,7 +35,7 @@ function tensorBytes(x: Float32Array): Buffer {
 
 async function rawThroughput(inputs: Float32Array[]): Promise<number> {
   const manifest = await loadManifest(modelDir);
-  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0 }, pino({ level: "warn" }));
+  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "warn" }));
   const per = inputs[0]!.length;
   const run = async (start: number) => {
     const data = new Float32Array(batch * per);

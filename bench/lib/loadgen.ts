@@ -1,4 +1,5 @@
 import { makeClients, unary } from "../../src/cli/clients.js";
+import { status as grpcStatus } from "@grpc/grpc-js";
 
 export interface LoadResult {
   requests: number;
@@ -20,6 +21,8 @@ export interface LoadOptions {
   /** Builds request i (the body of ranet.v1 ClassifyRequest). */
   request: (i: number) => unknown;
 }
+
+const RETRY_BACKOFF_MS = 10;
 
 /** Closed-loop load: `concurrency` callers each send the next unary Classify when the last returns. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
@@ -50,8 +53,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       call.on("data", (res: { request_id: string; flops: number; exit: number; error?: { code: number } | null }) => {
         recordAnswer(res, sent.get(res.request_id)!);
         sent.delete(res.request_id);
-        if (!stop) send();
-        else if (sent.size === 0) call.end();
+        if (!stop) {
+          // a refused request is retried after a pause, as the API asks of clients
+          if (res.error) setTimeout(() => (stop ? sent.size === 0 && call.end() : send()), RETRY_BACKOFF_MS);
+          else send();
+        } else if (sent.size === 0) call.end();
       });
       call.on("end", resolve);
       call.on("error", reject);
@@ -71,6 +77,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       } catch (err) {
         const code = String((err as { code?: number }).code ?? "?");
         if (record.on) record.errors[code] = (record.errors[code] ?? 0) + 1;
+        await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
       }
     }
   };
@@ -98,5 +105,85 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     meanFlops: record.flops / Math.max(1, record.n),
     latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99) },
     exits: Array.from(record.exits, (x) => x ?? 0),
+  };
+}
+
+export interface OpenLoopOptions {
+  address: string;
+  /** Offered requests per second, sent on schedule whatever the answers. */
+  rate: number;
+  durationMs: number;
+  /** ClassifyStream streams the requests are spread over. */
+  streams?: number;
+  request: (i: number) => unknown;
+}
+
+export interface OpenLoopResult {
+  sent: number;
+  /** Offered rate actually achieved (the sender can fall behind on a busy machine). */
+  sentPerSecond: number;
+  /** Answers by gRPC status name ("OK", "RESOURCE_EXHAUSTED", ...). */
+  codes: Record<string, number>;
+  /** Requests never answered (stream ended or broke first). */
+  unanswered: number;
+  okPerSecond: number;
+  /** Latency of the OK answers, send to answer. */
+  okLatencyMs: { p50: number; p99: number; max: number };
+  /** p99 latency of the OK answers by the second they were sent in. */
+  okP99BySecondMs: number[];
+}
+
+/** Open-loop load over ClassifyStream: requests leave at a fixed rate, answered or not. */
+export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
+  const c = makeClients(o.address);
+  const streams = Array.from({ length: o.streams ?? 4 }, () => c.classifier.ClassifyStream());
+  const sentAt = new Map<string, number>();
+  const codes: Record<string, number> = {};
+  const lat: number[] = [];
+  const bySecond: number[][] = [];
+  let start = 0;
+  const ended = streams.map(
+    (call) =>
+      new Promise<void>((resolve) => {
+        call.on("data", (res: { request_id: string; error?: { code: number } | null }) => {
+          const t0 = sentAt.get(res.request_id);
+          sentAt.delete(res.request_id);
+          const code = res.error ? (grpcStatus[res.error.code] ?? String(res.error.code)) : "OK";
+          codes[code] = (codes[code] ?? 0) + 1;
+          if (!res.error && t0 !== undefined) {
+            const ms = performance.now() - t0;
+            lat.push(ms);
+            (bySecond[Math.floor((t0 - start) / 1000)] ??= []).push(ms);
+          }
+        });
+        call.on("end", resolve);
+        call.on("error", () => resolve());
+      }),
+  );
+  let sent = 0;
+  const t0 = (start = performance.now());
+  while (performance.now() - t0 < o.durationMs) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * o.rate);
+    for (; sent < due; sent++) {
+      const id = String(sent);
+      sentAt.set(id, performance.now());
+      streams[sent % streams.length]!.write({ ...(o.request(sent) as object), request_id: id });
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  streams.forEach((s) => s.end());
+  await Promise.all(ended);
+  c.close();
+  const quantile = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+  const q = (p: number) => quantile(lat, p);
+  return {
+    okP99BySecondMs: Array.from(bySecond, (xs) => quantile(xs ?? [], 0.99)),
+    sent,
+    sentPerSecond: sent / seconds,
+    codes,
+    unanswered: sentAt.size,
+    okPerSecond: (codes.OK ?? 0) / seconds,
+    okLatencyMs: { p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1] ?? NaN },
   };
 }

@@ -40,12 +40,13 @@ export function spawnServer(args: string[]): SpawnedServer {
 }
 
 /** Starts a server process on a free loopback port (log level info: it waits for "serving"). */
-export async function startServerProcess(args: string[]): Promise<{ address: string; proc: ChildProcess; stop(): Promise<void> }> {
+export async function startServerProcess(args: string[]): Promise<{ address: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
   const s = spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", ...args]);
   s.proc.stderr!.pipe(process.stderr);
-  const { grpcPort } = await s.serving;
+  const { grpcPort, metricsPort } = await s.serving;
   return {
     address: `127.0.0.1:${grpcPort}`,
+    metricsPort,
     proc: s.proc,
     stop: async () => {
       s.proc.kill("SIGTERM");

@@ -4,7 +4,15 @@ export interface HostTensor {
   dims: readonly number[];
 }
 
+export interface RunOptions {
+  /**
+   * The caller hands the feeds' buffers over: the runner may move them to another thread,
+   * leaving them detached (empty) in the caller. Default false: feeds are copied.
+   */
+  transferInputs?: boolean;
+}
+
 /** What the pipeline needs from an inference engine: run stage k on named batch tensors. */
 export interface StageRunner {
-  runStage(stage: number, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
+  runStage(stage: number, feeds: Record<string, HostTensor>, opts?: RunOptions): Promise<Record<string, HostTensor>>;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
 import { createBudget } from "../budget/createBudget.js";
@@ -40,7 +41,12 @@ export async function loadServedModel(dir: string, deps: ServedModelDeps): Promi
   const manifest = await loadManifest(dir);
   const engine = await OrtEngine.create(
     manifest,
-    { executionProviders: config.executionProviders, intraOpThreads: config.intraOpThreads, interOpThreads: config.interOpThreads },
+    {
+      executionProviders: config.executionProviders,
+      intraOpThreads: config.intraOpThreads,
+      interOpThreads: config.interOpThreads,
+      workers: config.engineWorkers || Math.max(1, availableParallelism() - 1),
+    },
     log.child({ component: "engine" }),
   );
   try {

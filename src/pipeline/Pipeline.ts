@@ -23,10 +23,7 @@ export interface PipelineOptions {
   maxQueueDelayMs: number;
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */
   maxQueueSize: number;
-  /**
-   * Admission bound on queueing time: a request is refused when the batches queued ahead of
-   * it (all stages, at their measured batch times) would take longer than this. 0 = off.
-   */
+  /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */
   maxQueueWaitMs?: number;
   clock: Clock;
   log: Logger;
@@ -103,8 +100,9 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
-  /** Moving average of each stage's batch run time, in ms (undefined until it has run). */
-  private readonly batchMs: (number | undefined)[];
+  /** Moving average and latest value of the first stage's batch time (dispatch to answer), in ms. */
+  private firstBatchMs: number | undefined;
+  private lastFirstBatchMs = 0;
 
   constructor(
     private readonly model: PipelineModel,
@@ -116,7 +114,6 @@ export class Pipeline {
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
-    this.batchMs = model.stages.map(() => undefined);
     this.batchers = model.stages.map(
       (_, k) =>
         new Batcher<Sample>({
@@ -142,17 +139,16 @@ export class Pipeline {
   }
 
   /**
-   * Time to work through the batches waiting at every stage, plus the new request's own first
-   * stage batch, at each stage's measured batch time (0 before any batch has run).
+   * How long a request admitted now would wait for its first-stage answer: the first stage runs
+   * one batch at a time, so the queue ahead of it (and its own batch) drains one batch per
+   * first-stage batch time: the larger of its moving average and the latest (so a slowdown
+   * counts at once), 0 before any batch has run. Later stages are not
+   * counted: the engine runs them first, so once through the first stage a request is not
+   * kept waiting behind new ones.
    */
   estimatedWaitMs(): number {
-    const B = this.opts.maxBatchSize;
-    let ms = 0;
-    this.batchers.forEach((b, k) => {
-      const items = b.depth + (k === 0 ? 1 : 0);
-      ms += Math.ceil(items / B) * (this.batchMs[k] ?? 0);
-    });
-    return ms;
+    const batchMs = Math.max(this.firstBatchMs ?? 0, this.lastFirstBatchMs);
+    return Math.ceil((this.batchers[0]!.depth + 1) / this.opts.maxBatchSize) * batchMs;
   }
 
   setPolicy(policy: ExitPolicy): void {
@@ -194,7 +190,7 @@ export class Pipeline {
         return rejected(
           new ServingError(
             "resource_exhausted",
-            `overloaded: the queued work would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
+            `overloaded: the first stage's queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
           ),
         );
       }
@@ -291,7 +287,7 @@ export class Pipeline {
     const t0 = this.opts.clock.now();
     let out: Record<string, HostTensor>;
     try {
-      out = await this.runner.runStage(k, feeds);
+      out = await this.runner.runStage(k, feeds, { transferInputs: true }); // gather made them for this run
     } catch (err) {
       this.log.error({ stage: k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
       for (const s of batch) {
@@ -302,8 +298,11 @@ export class Pipeline {
       return;
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
-    const prev = this.batchMs[k];
-    this.batchMs[k] = prev === undefined ? seconds * 1000 : prev + (seconds * 1000 - prev) * BATCH_TIME_ALPHA;
+    if (k === 0) {
+      const ms = seconds * 1000;
+      this.lastFirstBatchMs = ms;
+      this.firstBatchMs = this.firstBatchMs === undefined ? ms : this.firstBatchMs + (ms - this.firstBatchMs) * BATCH_TIME_ALPHA;
+    }
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
     this.log.debug({ stage: k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
     this.scatter(k, batch, out);

@@ -13,7 +13,7 @@ import { MODEL_DIR } from "../helpers/fixtures.js";
 describe.runIf(existsSync(FMNIST_DIR))("bundled model on the Fashion-MNIST test set", () => {
   it("meets its accuracy and cost goals and its manifest reports the measured accuracy", async () => {
     const manifest = await loadManifest(MODEL_DIR);
-    const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0 }, pino({ level: "silent" }));
+    const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "silent" }));
     const test = loadFashionMnist("test");
     const logits = await exitLogits(engine, test);
     await engine.dispose();

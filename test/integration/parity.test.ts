@@ -23,7 +23,7 @@ async function chain(engine: OrtEngine, inputs: number[][]): Promise<number[][][
 
 describe("ONNX stages match PyTorch", async () => {
   const manifest = await loadManifest(MODEL_DIR);
-  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 1, interOpThreads: 1 }, pino({ level: "silent" }));
+  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 1, interOpThreads: 1, workers: 1 }, pino({ level: "silent" }));
   const fixtures = parityFixtures();
 
   const expectClose = (got: number[][], want: number[][]) => {

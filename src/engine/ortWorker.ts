@@ -1,0 +1,68 @@
+/**
+ * Worker-thread side of OrtEngine: holds one onnxruntime InferenceSession per stage and runs
+ * stage batches off the main thread (onnxruntime-node's session.run computes synchronously on
+ * the calling thread, so in the main thread it would stall gRPC I/O and admission).
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import * as ort from "onnxruntime-node";
+import type { WorkerReply, WorkerRequest, WorkerSetup, WireTensor } from "./workerProtocol.js";
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const sessions: ort.InferenceSession[] = [];
+
+const post = (msg: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+async function load(): Promise<void> {
+  for (const file of setup.files) {
+    try {
+      sessions.push(
+        await ort.InferenceSession.create(file, {
+          executionProviders: [setup.executionProvider],
+          ...(setup.intraOpThreads ? { intraOpNumThreads: setup.intraOpThreads } : {}),
+          ...(setup.interOpThreads ? { interOpNumThreads: setup.interOpThreads } : {}),
+          graphOptimizationLevel: "all",
+        }),
+      );
+    } catch (err) {
+      await Promise.all(sessions.map((s) => s.release()));
+      post({ type: "failed", message: `cannot load stage ${file} with the ${setup.executionProvider} execution provider: ${(err as Error).message}` });
+      return;
+    }
+  }
+  post({ type: "ready", signatures: sessions.map((s) => ({ inputs: [...s.inputNames], outputs: [...s.outputNames] })) });
+}
+
+/** A tensor's data as a buffer of its own (so it can be transferred, not copied). */
+function owned(data: Float32Array): Float32Array {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : data.slice();
+}
+
+async function run(id: number, stage: number, feeds: Record<string, WireTensor>): Promise<void> {
+  try {
+    const session = sessions[stage];
+    if (!session) throw new Error(`no stage ${stage + 1}`);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+    const out = await session.run(ortFeeds);
+    const outputs: Record<string, WireTensor> = {};
+    const transfer: ArrayBuffer[] = [];
+    for (const [name, t] of Object.entries(out)) {
+      const data = owned(t.data as Float32Array);
+      outputs[name] = { data, dims: [...t.dims] };
+      transfer.push(data.buffer as ArrayBuffer);
+    }
+    post({ type: "result", id, outputs }, transfer);
+  } catch (err) {
+    post({ type: "error", id, message: (err as Error).message });
+  }
+}
+
+port.on("message", (msg: WorkerRequest) => {
+  if (msg.type === "run") void run(msg.id, msg.stage, msg.feeds);
+  else if (msg.type === "release") {
+    void Promise.all(sessions.map((s) => s.release())).finally(() => post({ type: "released" }));
+  }
+});
+
+void load();

@@ -1,0 +1,26 @@
+/** Messages between OrtEngine (main thread) and its ortWorker threads. */
+
+export interface WireTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** workerData of an ortWorker: what to load, and how. */
+export interface WorkerSetup {
+  /** Stage files in stage order. */
+  files: string[];
+  executionProvider: string;
+  intraOpThreads: number;
+  interOpThreads: number;
+}
+
+export type WorkerRequest =
+  | { type: "run"; id: number; stage: number; feeds: Record<string, WireTensor> }
+  | { type: "release" };
+
+export type WorkerReply =
+  | { type: "ready"; signatures: { inputs: string[]; outputs: string[] }[] }
+  | { type: "failed"; message: string }
+  | { type: "result"; id: number; outputs: Record<string, WireTensor> }
+  | { type: "error"; id: number; message: string }
+  | { type: "released" };
