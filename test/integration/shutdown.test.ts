@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { once } from "node:events";
 import path from "node:path";
+import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { spawnServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
@@ -62,5 +63,60 @@ describe("process lifecycle", () => {
     const drainIdx = s.lines.findIndex((l) => l.msg === "draining");
     expect(drainIdx).toBeGreaterThan(0);
     c.close();
+  });
+});
+
+describe("shutdown under steady load", () => {
+  it("SIGTERM: NOT_SERVING first, every admitted request answered, new ones UNAVAILABLE, exit 0 within the grace period", async () => {
+    const graceMs = 5000;
+    // batches wait up to 100 ms to fill, so admitted requests are still in flight while the server drains
+    const s = spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--shutdown-grace-ms", String(graceMs), "--max-queue-delay-ms", "100"]);
+    const { grpcPort } = await s.serving;
+    const c = makeClients(`127.0.0.1:${grpcPort}`);
+    const req = { tensor: { shape: [1, 28, 28], data: tensorBytes(fixture.input) } };
+    const events: { t: number; what: string }[] = [];
+    const watch = c.health.Watch({ service: "ranet.v1.Classifier" });
+    watch.on("data", (r: { status: string }) => events.push({ t: performance.now(), what: r.status }));
+    watch.on("error", () => {});
+    type Answer = { code: string; details: string };
+    const beforeTerm: Promise<Answer>[] = [];
+    const all: Promise<Answer>[] = [];
+    let termAt = Infinity;
+    // open loop: 2 requests every 5 ms, whatever the answers
+    const sender = setInterval(() => {
+      for (let i = 0; i < 2; i++) {
+        const p = unary(c.classifier, "Classify", req, 10_000).then(
+          (): Answer => ({ code: "OK", details: "" }),
+          (e): Answer => ({ code: status[e.code] as string, details: String(e.details) }),
+        );
+        void p.then((a) => a.code === "UNAVAILABLE" && events.push({ t: performance.now(), what: "UNAVAILABLE" }));
+        all.push(p);
+        if (performance.now() < termAt) beforeTerm.push(p);
+      }
+    }, 5);
+    await new Promise((r) => setTimeout(r, 1500));
+    termAt = performance.now();
+    s.proc.kill("SIGTERM");
+    const [code] = await once(s.proc, "exit");
+    const exitMs = performance.now() - termAt;
+    clearInterval(sender);
+    const before = await Promise.all(beforeTerm);
+    const answers = await Promise.all(all);
+    c.close();
+    const countBy = (xs: Answer[]) => xs.reduce<Record<string, number>>((a, x) => ((a[x.code] = (a[x.code] ?? 0) + 1), a), {});
+    const refusedByServer = answers.filter((a) => a.code === "UNAVAILABLE" && /shutting down/.test(a.details)).length;
+    console.log(
+      `shutdown under load: ${before.length} requests sent before SIGTERM: ${JSON.stringify(countBy(before))}; ` +
+        `all ${answers.length}: ${JSON.stringify(countBy(answers))}, ${refusedByServer} of them refused by the draining server; exit ${code} after ${exitMs.toFixed(0)} ms`,
+    );
+    expect(code).toBe(0);
+    expect(exitMs).toBeLessThan(graceMs);
+    expect(before.every((a) => a.code === "OK")).toBe(true); // admitted before the signal: all answered
+    expect(answers.every((a) => a.code === "OK" || a.code === "UNAVAILABLE")).toBe(true);
+    expect(refusedByServer).toBeGreaterThan(0); // new requests were refused while draining, not dropped
+    const notServing = events.find((e) => e.what === "NOT_SERVING");
+    const firstRefusal = events.find((e) => e.what === "UNAVAILABLE");
+    expect(notServing).toBeDefined();
+    expect(notServing!.t).toBeLessThanOrEqual(firstRefusal!.t);
   });
 });
