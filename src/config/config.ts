@@ -19,7 +19,7 @@ const FIELDS = {
   executionProviders: [list(z.enum(["cpu", "cuda"])).refine((a) => a.length > 0, "expected at least one of cpu, cuda"), ["cpu"], "onnxruntime execution providers in order of preference, e.g. cuda,cpu"],
   intraOpThreads: [int(0, 256), 1, "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Stages run concurrently, so 1 uses the cores without oversubscribing them: 2.1x the throughput of 0 on 2 cores (docs/benchmarks.md)"],
   interOpThreads: [int(0, 256), 0, "onnxruntime threads across operators (0 = default)"],
-  engineWorkers: [int(0, 256), 0, "worker threads running stage batches, each with its own sessions (0 = one per core less one for gRPC I/O, at least 1)"],
+  engineWorkers: [int(0, 256), 0, "worker threads running stage batches, each with its own sessions (0 = automatic: on CPU one per core less one for gRPC I/O, at least 1; on CUDA 1)"],
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
   maxQueueDelayMs: [z.coerce.number().min(0).max(10_000), 2, "longest wait for a stage batch to fill, in ms"],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -12,7 +13,10 @@ export interface EngineOptions {
   /** 0 lets onnxruntime choose. */
   intraOpThreads: number;
   interOpThreads: number;
-  /** Worker threads running stage batches; each holds a session per stage. */
+  /**
+   * Worker threads running stage batches; each holds a session per stage. 0 = automatic: on
+   * CPU one per core less one (the main thread's, for gRPC I/O), at least 1; on a GPU 1.
+   */
   workers: number;
 }
 
@@ -52,7 +56,8 @@ export class OrtEngine implements StageRunner {
     for (let i = 0; i < providers.length; i++) {
       const ep = providers[i]!;
       const setup: WorkerSetup = { files, executionProvider: ep, intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads };
-      const started = Array.from({ length: Math.max(1, opts.workers) }, () => StageWorker.start(setup));
+      const count = opts.workers || (ep === "cpu" ? Math.max(1, availableParallelism() - 1) : 1);
+      const started = Array.from({ length: count }, () => StageWorker.start(setup));
       const results = await Promise.allSettled(started);
       const workers = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");

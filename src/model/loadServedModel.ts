@@ -1,4 +1,3 @@
-import { availableParallelism } from "node:os";
 import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
 import { createBudget } from "../budget/createBudget.js";
@@ -45,7 +44,7 @@ export async function loadServedModel(dir: string, deps: ServedModelDeps): Promi
       executionProviders: config.executionProviders,
       intraOpThreads: config.intraOpThreads,
       interOpThreads: config.interOpThreads,
-      workers: config.engineWorkers || Math.max(1, availableParallelism() - 1),
+      workers: config.engineWorkers,
     },
     log.child({ component: "engine" }),
   );
