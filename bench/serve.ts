@@ -4,7 +4,9 @@
  *      in-process onnxruntime running the same stages at the same batch size (goal >= 0.85);
  *  (b) dynamic batching against max batch size 1, both forced to the last exit (the gain);
  *  (c) early exit at the default thresholds against the forced last exit, compared with the
- *      speed-up the FLOPs ratio predicts (goal >= 85% of it).
+ *      speed-up the FLOPs ratio predicts (goal >= 85% of it);
+ *  (d) engine worker threads: the automatic count (cores - 1) against one per core.
+ * The raw baseline runs the engine directly (its worker thread, stages back to back, no gRPC).
  * Prints a table and writes docs/benchmarks.md.
  *
  *   npm run bench:serve -- [--seconds 10] [--concurrency 64] [--batch 32] [--model-dir DIR]
@@ -90,6 +92,10 @@ async function main(): Promise<void> {
   log("served, batch size 1, forced last exit ...");
   const single = await served(["--max-batch-size", "1", "--max-queue-delay-ms", "0"], req(K));
   log(`  ${single.throughput.toFixed(0)} img/s`);
+  const perCore = os.availableParallelism();
+  log(`served, forced last exit, ${perCore} engine workers ...`);
+  const allCores = await served([...common, "--engine-workers", String(perCore)], req(K));
+  log(`  ${allCores.throughput.toFixed(0)} img/s`);
   log("served, early exit at the default thresholds (offline table point for the default target, controller off) ...");
   const early = await served([...common, "--controller", "false"], req(0));
   log(`  ${early.throughput.toFixed(0)} img/s, mean ${(early.meanFlops / 1e6).toFixed(2)} MMACs`);
@@ -106,10 +112,11 @@ async function main(): Promise<void> {
     "",
     "| run | images/s | mean MMACs | latency p50 / p95 / p99 ms | requests | errors |",
     "|---|---:|---:|---:|---:|---:|",
-    `| raw onnxruntime in-process, batch ${batch}, all stages | ${raw.toFixed(0)} | ${(last / 1e6).toFixed(2)} | - | - | - |`,
+    `| raw engine (onnxruntime in its worker thread, default intra-op threads), batch ${batch}, all stages | ${raw.toFixed(0)} | ${(last / 1e6).toFixed(2)} | - | - | - |`,
     row(`served (unary Classify), forced last exit, max batch ${batch}`, lastExit),
     row(`served (ClassifyStream), forced last exit, max batch ${batch}`, lastExitStream),
     row("served, forced last exit, max batch 1", single),
+    row(`served, forced last exit, max batch ${batch}, ${perCore} engine workers`, allCores),
     row(`served, early exit (default thresholds), max batch ${batch}`, early),
     "",
     "| ratio | measured | goal |",
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
     `| (a) served forced-last / raw onnxruntime, unary calls | ${(lastExit.throughput / raw).toFixed(3)} | >= 0.85 |`,
     `| (a) served forced-last / raw onnxruntime, ClassifyStream | ${(lastExitStream.throughput / raw).toFixed(3)} | >= 0.85 |`,
     `| (b) dynamic batching / batch size 1 | ${(lastExit.throughput / single.throughput).toFixed(2)}x | report |`,
+    `| (d) ${perCore} engine workers / automatic (${Math.max(1, perCore - 1)}) | ${(allCores.throughput / lastExit.throughput).toFixed(2)}x | report |`,
     `| (c) early-exit speed-up / FLOPs-predicted speed-up | ${achieved.toFixed(2)}x / ${predicted.toFixed(2)}x = ${(achieved / predicted).toFixed(3)} | >= 0.85 |`,
     "",
     `Exit distribution of the early-exit run: ${early.exits.map((n, k) => `exit ${k + 1}: ${((100 * n) / early.requests).toFixed(1)}%`).join(", ")}.`,

@@ -10,6 +10,7 @@ import { HealthService } from "./grpc/HealthService.js";
 import { InferenceService } from "./grpc/InferenceService.js";
 import { ModelAdminService } from "./grpc/ModelAdminService.js";
 import { loadProtos } from "./grpc/protos.js";
+import { LoadGovernor } from "./budget/LoadGovernor.js";
 import { loadManifest } from "./engine/manifest.js";
 import { Metrics } from "./metrics/Metrics.js";
 import { loadServedModel, type ServedModel } from "./model/loadServedModel.js";
@@ -33,6 +34,9 @@ export interface App {
   /** Drain: NOT_SERVING, refuse new calls, finish admitted ones within the grace period. */
   shutdown(): Promise<void>;
 }
+
+/** How often load-adaptive mode looks at the queue. */
+const LOAD_GOVERNOR_INTERVAL_MS = 100;
 
 const SERVICES = ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin", "inference.GRPCInferenceService"];
 
@@ -70,9 +74,25 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       if (previous.budget.mode !== "fixed" && next.budget.mode !== "fixed") {
         next.budget.setTarget((prev.targetFlops / prev.lastExitFlops) * next.budget.status().lastExitFlops);
       }
+      if (governor) next.budget.setLoadFactor(governor.loadFactor);
       publishModel(next);
     },
   });
+  const governor = config.loadAdaptive
+    ? new LoadGovernor({
+        clock,
+        intervalMs: LOAD_GOVERNOR_INTERVAL_MS,
+        waitMs: () => host.current.pipeline.estimatedWaitMs(),
+        maxWaitMs: config.maxQueueWaitMs,
+        minFactor: config.loadAdaptiveMinFactor,
+        apply: (f) => {
+          host.current.budget.setLoadFactor(f);
+          m.budgetLoadFactor.set(f);
+        },
+      })
+    : undefined;
+  m.budgetLoadFactor.set(1);
+  governor?.start();
   publishModel(first);
   const publishBudget = () => {
     const served = host.current;
@@ -147,6 +167,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       health.close();
       await server.shutdown(drained ? 1000 : 0);
       clearInterval(budgetTimer);
+      governor?.stop();
       await metricsServer?.close();
       await host.dispose();
       log.info("stopped");

@@ -116,6 +116,8 @@ export interface OpenLoopOptions {
   /** ClassifyStream streams the requests are spread over. */
   streams?: number;
   request: (i: number) => unknown;
+  /** Called with every OK answer and the index of its request. */
+  onAnswer?: (i: number, res: { class_index: number; exit: number; flops: number }) => void;
 }
 
 export interface OpenLoopResult {
@@ -129,6 +131,8 @@ export interface OpenLoopResult {
   okPerSecond: number;
   /** Latency of the OK answers, send to answer. */
   okLatencyMs: { p50: number; p99: number; max: number };
+  /** Mean multiply-adds spent per OK answer. */
+  okMeanFlops: number;
   /** p99 latency of the OK answers by the second they were sent in. */
   okP99BySecondMs: number[];
 }
@@ -141,15 +145,20 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const codes: Record<string, number> = {};
   const lat: number[] = [];
   const bySecond: number[][] = [];
+  let okFlops = 0;
   let start = 0;
   const ended = streams.map(
     (call) =>
       new Promise<void>((resolve) => {
-        call.on("data", (res: { request_id: string; error?: { code: number } | null }) => {
+        call.on("data", (res: { request_id: string; class_index: number; exit: number; flops: number; error?: { code: number } | null }) => {
           const t0 = sentAt.get(res.request_id);
           sentAt.delete(res.request_id);
           const code = res.error ? (grpcStatus[res.error.code] ?? String(res.error.code)) : "OK";
           codes[code] = (codes[code] ?? 0) + 1;
+          if (!res.error) {
+            okFlops += res.flops;
+            o.onAnswer?.(Number(res.request_id), res);
+          }
           if (!res.error && t0 !== undefined) {
             const ms = performance.now() - t0;
             lat.push(ms);
@@ -178,6 +187,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const quantile = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
   const q = (p: number) => quantile(lat, p);
   return {
+    okMeanFlops: okFlops / Math.max(1, codes.OK ?? 0),
     okP99BySecondMs: Array.from(bySecond, (xs) => quantile(xs ?? [], 0.99)),
     sent,
     sentPerSecond: sent / seconds,

@@ -8,7 +8,10 @@ export type BudgetMode = "controller" | "offline" | "fixed";
 
 export interface BudgetStatus {
   mode: BudgetMode;
+  /** The operator's target (config or SetBudget). */
   targetFlops: number;
+  /** Fraction of the operator's target in force (below 1 while the load governor lowers it). */
+  loadFactor: number;
   lastExitFlops: number;
   /** Exponential moving average of spent FLOPs per request (about `averageWindow` requests). */
   realizedFlops: number;
@@ -46,6 +49,7 @@ export class BudgetManager implements ExitPolicy {
   private staticThresholds: readonly number[] = [];
   private point: TablePoint | undefined;
   private target: number;
+  private loadFactor = 1;
   private average: number;
   private observed = 0;
   private readonly alpha: number;
@@ -87,12 +91,13 @@ export class BudgetManager implements ExitPolicy {
     }
     if (!(flops > 0) || !Number.isFinite(flops)) throw new ServingError("invalid_argument", `target: expected a positive number of multiply-adds, got ${flops}`);
     this.target = flops;
-    this.point = pointForBudget(this.opts.table, flops);
+    const effective = flops * this.loadFactor;
+    this.point = pointForBudget(this.opts.table, effective);
     if (this.opts.mode === "controller") {
       this.controller = new BudgetController({
         exitFlops: this.opts.exitFlops,
         baseThresholds: this.point.thresholds,
-        targetFlops: flops,
+        targetFlops: effective,
         gain: this.opts.gain,
         margin: this.opts.margin,
       });
@@ -100,16 +105,31 @@ export class BudgetManager implements ExitPolicy {
       this.staticThresholds = Object.freeze([...this.point.thresholds]);
     }
     this.opts.log.info(
-      { mode: this.opts.mode, targetFlops: Math.round(flops), p: this.point.p, expectedFlops: Math.round(this.point.expectedFlops), calibrationAccuracy: this.point.accuracy },
+      { mode: this.opts.mode, targetFlops: Math.round(flops), loadFactor: this.loadFactor, p: this.point.p, expectedFlops: Math.round(this.point.expectedFlops), calibrationAccuracy: this.point.accuracy },
       "budget target set",
     );
     return this.status();
+  }
+
+  /**
+   * Scales the target in force to `factor` x the operator's target (load-adaptive mode): the
+   * controller carries on from its knob towards the new target; offline mode re-picks its table
+   * point. No effect with fixed thresholds.
+   */
+  setLoadFactor(factor: number): void {
+    if (this.opts.mode === "fixed" || factor === this.loadFactor) return;
+    this.loadFactor = factor;
+    const effective = this.target * factor;
+    if (this.controller) this.controller.setTarget(effective);
+    else this.staticThresholds = Object.freeze([...pointForBudget(this.opts.table, effective).thresholds]);
+    this.opts.log.debug({ loadFactor: factor, effectiveTargetFlops: Math.round(effective) }, "load factor changed");
   }
 
   status(): BudgetStatus {
     return {
       mode: this.opts.mode,
       targetFlops: this.target,
+      loadFactor: this.loadFactor,
       lastExitFlops: this.opts.exitFlops[this.opts.exitFlops.length - 1]!,
       realizedFlops: this.average,
       observed: this.observed,

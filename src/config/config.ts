@@ -17,13 +17,15 @@ const FIELDS = {
   modelDir: [z.string().min(1), "models/ranet-fmnist", "folder with manifest.json and the ONNX stages; SIGHUP reloads it"],
   modelRoot: [z.string().min(1).optional(), undefined, "folder that ReloadModel may load versions from (relative model_dir values resolve against it); default: modelDir's parent"],
   executionProviders: [list(z.enum(["cpu", "cuda"])).refine((a) => a.length > 0, "expected at least one of cpu, cuda"), ["cpu"], "onnxruntime execution providers in order of preference, e.g. cuda,cpu"],
-  intraOpThreads: [int(0, 256), 1, "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Stages run concurrently, so 1 uses the cores without oversubscribing them: 2.1x the throughput of 0 on 2 cores (docs/benchmarks.md)"],
+  intraOpThreads: [int(0, 256), 1, "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores: 1 gave 1.69x the throughput of 0 on 2 cores with one worker (README, Benchmarks)"],
   interOpThreads: [int(0, 256), 0, "onnxruntime threads across operators (0 = default)"],
   engineWorkers: [int(0, 256), 0, "worker threads running stage batches, each with its own sessions (0 = automatic: on CPU one per core less one for gRPC I/O, at least 1; on CUDA 1)"],
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
   maxQueueDelayMs: [z.coerce.number().min(0).max(10_000), 2, "longest wait for a stage batch to fill, in ms"],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
   maxQueueWaitMs: [z.coerce.number().min(0).max(600_000), 500, "refuse a request with RESOURCE_EXHAUSTED when the batches queued ahead of it would take longer than this, in ms, at the measured batch times (0 = only maxQueueSize bounds the queue)"],
+  loadAdaptive: [bool, false, "lower the FLOPs target while the first stage's queue is long (estimated wait over half of maxQueueWaitMs), so more requests exit early, and raise it back when the queue is short"],
+  loadAdaptiveMinFactor: [z.coerce.number().gt(0).max(1), 0.3, "with loadAdaptive, the lowest FLOPs target as a fraction of the operator's target"],
   budgetTarget: [z.coerce.number().positive(), 0.5, "FLOPs target per request: a fraction of the last exit's FLOPs if <= 1, else multiply-adds"],
   controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
   controllerGain: [z.coerce.number().positive().max(10), 0.4, "controller step per request for a cost error of one last-exit FLOPs (higher reacts faster, jitters more)"],
@@ -124,6 +126,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const cfg = parsed.data as Record<string, unknown>;
   if (Boolean(cfg.tlsCertFile) !== Boolean(cfg.tlsKeyFile)) {
     throw new ConfigError("config keys 'tlsCertFile' and 'tlsKeyFile' go together: set both to serve TLS, or neither");
+  }
+  if (cfg.loadAdaptive && !((cfg.maxQueueWaitMs as number) > 0)) {
+    throw new ConfigError("config key 'loadAdaptive' needs 'maxQueueWaitMs' > 0 (the queueing time it steers by)");
   }
   if (cfg.tlsClientCaFile && !cfg.tlsCertFile) throw new ConfigError("config key 'tlsClientCaFile' needs 'tlsCertFile' and 'tlsKeyFile' (mutual TLS is TLS)");
   return Object.freeze(parsed.data) as Config;

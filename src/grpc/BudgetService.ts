@@ -19,6 +19,7 @@ function wireStatus(s: BudgetStatus): unknown {
     knob: s.knob,
     thresholds: wireThresholds(s.thresholds),
     start_point: s.point ? wirePoint(s.point) : null,
+    load_factor: s.loadFactor,
   };
 }
 

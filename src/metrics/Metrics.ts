@@ -9,6 +9,7 @@ export class Metrics {
   readonly requestFlops: client.Histogram;
   readonly budgetTargetFlops: client.Gauge;
   readonly budgetRealizedFlops: client.Gauge;
+  readonly budgetLoadFactor: client.Gauge;
   readonly exitThreshold: client.Gauge<"exit">;
   readonly stageBatchSize: client.Histogram<"stage">;
   readonly stageDuration: client.Histogram<"stage">;
@@ -38,6 +39,11 @@ export class Metrics {
     });
     this.budgetTargetFlops = new client.Gauge({ name: "ranet_budget_target_flops", help: "FLOPs target per request (multiply-adds)", registers: r });
     this.budgetRealizedFlops = new client.Gauge({ name: "ranet_budget_realized_flops", help: "Running mean FLOPs per request seen by the controller", registers: r });
+    this.budgetLoadFactor = new client.Gauge({
+      name: "ranet_budget_load_factor",
+      help: "Fraction of the FLOPs target in force (below 1 while load-adaptive mode lowers it)",
+      registers: r,
+    });
     this.exitThreshold = new client.Gauge({ name: "ranet_exit_threshold", help: "Current confidence threshold per exit", labelNames: ["exit"], registers: r });
     this.stageBatchSize = new client.Histogram({
       name: "ranet_stage_batch_size",

@@ -1,14 +1,16 @@
 import { once } from "node:events";
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
-import { runLoad, runOpenLoop } from "../../bench/lib/loadgen.js";
+import { runLoad, runOpenLoop, type OpenLoopResult } from "../../bench/lib/loadgen.js";
 import { spawnServer, type SpawnedServer } from "../../bench/lib/serverProcess.js";
+import { makeClients, unary } from "../../src/cli/clients.js";
 import { loadManifest } from "../../src/engine/manifest.js";
 import { MODEL_DIR } from "../helpers/fixtures.js";
 
 const MAX_QUEUE_WAIT_MS = 100;
 const MAX_QUEUE_DELAY_MS = 2;
+const OVERLOAD_SECONDS = 8;
 
 /** Admitted requests that left unanswered (cancelled or past their deadline), from /metrics. */
 async function dropped(metricsPort: number): Promise<number> {
@@ -23,62 +25,101 @@ function stageP99Ms(server: SpawnedServer, from: number, stages: number): number
   return times.map((xs) => xs.sort((a, b) => a - b)[Math.floor(0.99 * (xs.length - 1))] ?? 0);
 }
 
-// Every image runs to the last exit unless very confident (budget target 1): the costliest traffic.
+// Budget target 1: every image runs to the last exit unless very confident, the costliest traffic.
 describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity", () => {
-  let server: SpawnedServer;
-  let address: string;
-  let metricsPort: number;
   let stages: number;
+  let lastExitFlops: number;
   let request: (i: number) => unknown;
+  let server: SpawnedServer | undefined;
   beforeAll(async () => {
     const manifest = await loadManifest(MODEL_DIR);
     const set = loadFashionMnist("test");
     const bytes = Array.from({ length: 2000 }, (_, i) => Buffer.from(normalise(imageOf(set, i), manifest.input).buffer));
     request = (i) => ({ tensor: { shape: [1, 28, 28], data: bytes[i % bytes.length] } });
     stages = manifest.stages.length;
-    server = spawnServer([
-      "--host", "127.0.0.1", "--port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
-      "--model-dir", MODEL_DIR,
-      "--budget-target", "1",
-      "--max-queue-wait-ms", String(MAX_QUEUE_WAIT_MS),
-      "--max-queue-delay-ms", String(MAX_QUEUE_DELAY_MS),
-      "--log-level", "debug", // one line per batch: the stage times
-    ]);
-    const serving = await server.serving;
-    address = `127.0.0.1:${serving.grpcPort}`;
-    metricsPort = serving.metricsPort!;
+    lastExitFlops = manifest.exits.at(-1)!.flops;
   });
-  afterAll(async () => {
+  afterEach(async () => {
     server?.proc.kill("SIGTERM");
     if (server?.proc.exitCode === null) await once(server.proc, "exit");
   });
 
-  it("sheds at admission with RESOURCE_EXHAUSTED, answers every admitted request, and bounds their latency", async () => {
+  /** Starts a server, measures its capacity (closed loop), then offers twice that for OVERLOAD_SECONDS. */
+  async function overload(flags: string[], during?: (address: string) => Promise<void>) {
+    server = spawnServer([
+      "--host", "127.0.0.1", "--port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
+      "--model-dir", MODEL_DIR, "--budget-target", "1",
+      "--max-queue-wait-ms", String(MAX_QUEUE_WAIT_MS), "--max-queue-delay-ms", String(MAX_QUEUE_DELAY_MS),
+      "--log-level", "debug", // one line per batch: the stage times
+      ...flags,
+    ]);
+    const serving = await server.serving;
+    const address = `127.0.0.1:${serving.grpcPort}`;
     const capacity = await runLoad({ address, concurrency: 64, api: "stream", durationMs: 4000, warmupMs: 1000, request });
-    const droppedBefore = await dropped(metricsPort);
+    const droppedBefore = await dropped(serving.metricsPort!);
     const from = server.lines.length;
-    const load = await runOpenLoop({ address, rate: 2 * capacity.throughput, durationMs: 8000, request });
+    const [load] = await Promise.all([
+      runOpenLoop({ address, rate: 2 * capacity.throughput, durationMs: OVERLOAD_SECONDS * 1000, request }),
+      during?.(address),
+    ]);
     const stageMs = stageP99Ms(server, from, stages);
     // admission bounds the wait for the first stage's answer; then the request passes the later
     // stages, at each waiting at most for the batch running there and for its own, and each of
     // its batches may wait maxQueueDelayMs to fill
-    const later = stageMs.slice(1).reduce((a, b) => a + b, 0);
-    const boundMs = MAX_QUEUE_WAIT_MS + 2 * later + stages * MAX_QUEUE_DELAY_MS;
-    const ok = load.codes.OK ?? 0;
-    const shed = load.codes.RESOURCE_EXHAUSTED ?? 0;
+    const boundMs = MAX_QUEUE_WAIT_MS + 2 * stageMs.slice(1).reduce((a, b) => a + b, 0) + stages * MAX_QUEUE_DELAY_MS;
+    const droppedAfter = await dropped(serving.metricsPort!);
+    return { address, capacity: capacity.throughput, load, stageMs, boundMs, droppedAdmitted: droppedAfter - droppedBefore };
+  }
+
+  function report(name: string, r: Awaited<ReturnType<typeof overload>>): void {
+    const l = r.load;
+    const shed = l.codes.RESOURCE_EXHAUSTED ?? 0;
     console.log(
-      `overload: capacity ${capacity.throughput.toFixed(0)}/s, offered ${load.sentPerSecond.toFixed(0)}/s for 8 s: ` +
-        `${load.sent} sent, ${ok} OK, ${shed} RESOURCE_EXHAUSTED (${((100 * shed) / load.sent).toFixed(1)}%), ${load.unanswered} unanswered; ` +
-        `OK latency p50 ${load.okLatencyMs.p50.toFixed(0)} ms, p99 ${load.okLatencyMs.p99.toFixed(0)} ms, max ${load.okLatencyMs.max.toFixed(0)} ms; ` +
-        `p99 by second ${load.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}; p99 stage batch ms ${stageMs.map((t) => t.toFixed(1)).join(" ")}; bound ${boundMs.toFixed(0)} ms`,
+      `${name}: capacity ${r.capacity.toFixed(0)}/s, offered ${l.sentPerSecond.toFixed(0)}/s for ${OVERLOAD_SECONDS} s: ` +
+        `${l.sent} sent, ${l.codes.OK ?? 0} OK (mean ${(l.okMeanFlops / 1e6).toFixed(2)} MMACs), ${shed} RESOURCE_EXHAUSTED (${((100 * shed) / l.sent).toFixed(1)}%), ${l.unanswered} unanswered; ` +
+        `OK latency p50 ${l.okLatencyMs.p50.toFixed(0)} ms, p99 ${l.okLatencyMs.p99.toFixed(0)} ms, max ${l.okLatencyMs.max.toFixed(0)} ms; ` +
+        `p99 by second ${l.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}; p99 stage batch ms ${r.stageMs.map((t) => t.toFixed(1)).join(" ")}; bound ${r.boundMs.toFixed(0)} ms`,
     );
-    expect(load.sentPerSecond).toBeGreaterThan(1.8 * capacity.throughput); // the client kept up
-    expect(load.unanswered).toBe(0);
-    expect(Object.keys(load.codes).sort()).toEqual(["OK", "RESOURCE_EXHAUSTED"]);
-    expect(ok + shed).toBe(load.sent);
-    expect(shed).toBeGreaterThan(0.2 * load.sent);
-    expect(await dropped(metricsPort)).toBe(droppedBefore); // nothing admitted was cancelled or timed out
-    expect(ok / 8).toBeGreaterThan(0.6 * capacity.throughput); // goodput holds up under overload
-    expect(load.okLatencyMs.p99).toBeLessThan(boundMs);
+  }
+
+  /** What holds in every overload run: only OK or RESOURCE_EXHAUSTED, nothing admitted lost, latency bounded. */
+  function expectShedNotLost(r: Awaited<ReturnType<typeof overload>>, l: OpenLoopResult): void {
+    expect(l.sentPerSecond).toBeGreaterThan(1.8 * r.capacity); // the client kept up
+    expect(l.unanswered).toBe(0);
+    expect(Object.keys(l.codes).every((c) => c === "OK" || c === "RESOURCE_EXHAUSTED")).toBe(true);
+    expect((l.codes.OK ?? 0) + (l.codes.RESOURCE_EXHAUSTED ?? 0)).toBe(l.sent);
+    expect(r.droppedAdmitted).toBe(0); // nothing admitted was cancelled or timed out
+    expect(l.okLatencyMs.p99).toBeLessThan(r.boundMs);
+  }
+
+  it("sheds at admission with RESOURCE_EXHAUSTED, answers every admitted request, and bounds their latency", async () => {
+    const r = await overload([]);
+    report("overload", r);
+    expectShedNotLost(r, r.load);
+    expect(r.load.codes.RESOURCE_EXHAUSTED ?? 0).toBeGreaterThan(0.2 * r.load.sent);
+    expect((r.load.codes.OK ?? 0) / OVERLOAD_SECONDS).toBeGreaterThan(0.6 * r.capacity); // goodput holds up
+  });
+
+  it("load-adaptive mode lowers the FLOPs target under the long queue and restores it after", async () => {
+    const factors: number[] = [];
+    const r = await overload(["--load-adaptive", "true"], async (address) => {
+      const c = makeClients(address);
+      for (let s = 0; s < OVERLOAD_SECONDS; s++) {
+        await new Promise((res) => setTimeout(res, 1000));
+        factors.push((await unary(c.budget, "GetBudget", {})).load_factor);
+      }
+      c.close();
+    });
+    report("overload, load-adaptive", r);
+    console.log(`load factor each second: ${factors.map((f) => f.toFixed(2)).join(" ")}`);
+    expectShedNotLost(r, r.load);
+    expect(Math.min(...factors)).toBeLessThan(0.7);
+    expect(r.load.okMeanFlops).toBeLessThan(0.8 * lastExitFlops); // more early exits while overloaded
+    const c = makeClients(r.address);
+    const end = Date.now() + 10_000;
+    let factor = 0;
+    while ((factor = (await unary(c.budget, "GetBudget", {})).load_factor) < 1 && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+    c.close();
+    expect(factor).toBe(1); // idle again: the operator's target is back
   });
 });
