@@ -5,7 +5,8 @@
  * only the queue-size bound), and with load-adaptive mode (the FLOPs target lowered while the
  * queue is long). Writes docs/overload.md.
  *
- *   npm run bench:overload -- [--seconds 8] [--factor 2] [--max-queue-wait-ms 100] [--model-dir DIR]
+ *   npm run bench:overload -- [--seconds 8] [--factor 2] [--max-queue-wait-ms 100] [--engine-workers N]
+ *                             [--model-dir DIR] [--out docs/overload.md]
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -23,6 +24,7 @@ const factor = Number(arg("factor", "2"));
 const waitMs = arg("max-queue-wait-ms", "100");
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const out = arg("out", "docs/overload.md");
+const engineWorkers = arg("engine-workers", "0");
 const log = (s: string) => process.stderr.write(s + "\n");
 
 interface Run {
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
     let capacity = 0; // measured on the first configuration, offered alike to all three
     for (const [wait, adaptive] of [[waitMs, false], [waitMs, true], ["0", false]] as const) {
       const admission = wait === "0" ? "queue size only (maxQueueWaitMs 0)" : `maxQueueWaitMs ${wait}${adaptive ? " + loadAdaptive" : ""}`;
-      const server = await startServerProcess(["--model-dir", modelDir, "--budget-target", target, "--max-queue-wait-ms", wait, "--load-adaptive", String(adaptive)]);
+      const server = await startServerProcess(["--model-dir", modelDir, "--budget-target", target, "--max-queue-wait-ms", wait, "--load-adaptive", String(adaptive), "--engine-workers", engineWorkers]);
       try {
         if (capacity === 0) {
           log(`${traffic}: capacity ...`);
@@ -70,7 +72,7 @@ async function main(): Promise<void> {
   const text = [
     "# Overload benchmark",
     "",
-    `\`npm run bench:overload -- --seconds ${seconds} --factor ${factor} --max-queue-wait-ms ${waitMs}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
+    `\`npm run bench:overload -- --seconds ${seconds} --factor ${factor} --max-queue-wait-ms ${waitMs} --engine-workers ${engineWorkers}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
     `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}; server (default settings otherwise) and load generator share the machine.`,
     `Capacity: closed loop, 64 requests in flight on 4 ClassifyStream streams (refused ones retried after 10 ms), measured on the first configuration of each traffic kind. Overload: ${factor}x that rate, open loop, for ${seconds} s, the same for all three configurations. Images: the first 2,000 of the Fashion-MNIST test set, cycled.`,
     "",
