@@ -25,11 +25,8 @@ import { imageOf, loadFashionMnist, normalise, type ImageSet } from "./lib/fashi
 import { startServerProcess } from "./lib/serverProcess.js";
 import { plotPng } from "./lib/svgPlot.js";
 import { rng } from "./lib/rng.js";
+import { arg, runMain } from "./lib/cli.js";
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-};
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const outDir = arg("out-dir", "docs");
 const concurrency = Number(arg("concurrency", "8"));
@@ -301,7 +298,4 @@ async function main(): Promise<void> {
   console.log(text);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

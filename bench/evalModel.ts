@@ -15,11 +15,7 @@ import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
 import { loadFashionMnist } from "./lib/fashionMnist.js";
 import { exitLogits } from "./lib/exitLogits.js";
-
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
+import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
   const modelDir = arg("model-dir", "models/ranet-fmnist");
@@ -76,7 +72,4 @@ async function main(): Promise<void> {
   await engine.dispose();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

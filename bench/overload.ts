@@ -14,11 +14,8 @@ import { loadManifest } from "../src/engine/manifest.js";
 import { imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
 import { runLoad, runOpenLoop, type OpenLoopResult } from "./lib/loadgen.js";
 import { startServerProcess } from "./lib/serverProcess.js";
+import { arg, runMain } from "./lib/cli.js";
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-};
 const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));
 const waitMs = arg("max-queue-wait-ms", "100");
@@ -91,7 +88,4 @@ async function main(): Promise<void> {
   console.log(text);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

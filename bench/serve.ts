@@ -20,11 +20,8 @@ import type { HostTensor } from "../src/engine/StageRunner.js";
 import { imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
 import { runLoad, type LoadResult } from "./lib/loadgen.js";
 import { startServerProcess } from "./lib/serverProcess.js";
+import { arg, runMain } from "./lib/cli.js";
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-};
 const seconds = Number(arg("seconds", "10"));
 const concurrency = Number(arg("concurrency", "64"));
 const batch = Number(arg("batch", "32"));
@@ -134,7 +131,4 @@ async function main(): Promise<void> {
   console.log(text);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);
