@@ -184,7 +184,9 @@ export class Pipeline {
       return rejected(err as Error);
     }
     const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
-    if (maxWaitMs > 0) {
+    // only a queue ahead is a reason to refuse: with none, a stale slow batch time must not
+    // lock admission (nothing would run to measure a new one)
+    if (maxWaitMs > 0 && this.batchers[0]!.depth > 0) {
       const waitMs = this.estimatedWaitMs();
       if (waitMs > maxWaitMs) {
         return rejected(

@@ -135,6 +135,19 @@ describe("Pipeline", () => {
     await expect(again.result).resolves.toMatchObject({ exit: 0 });
   });
 
+  it("admits into an empty queue even after a batch slower than maxQueueWaitMs", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 2, maxQueueWaitMs: 25 });
+    runner.batchMs = 100; // one very slow batch (a hiccup)
+    const slow = p.submit(x(0.5), {});
+    await clock.advance(200);
+    await slow.result;
+    expect(p.estimatedWaitMs()).toBe(100);
+    runner.batchMs = 5;
+    const next = p.submit(x(0.5), {}); // nothing queued ahead: admitted, and it refreshes the estimate
+    await clock.advance(20);
+    await expect(next.result).resolves.toMatchObject({ exit: 0 });
+  });
+
   it("admits by queue size only when maxQueueWaitMs is 0", async () => {
     const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 2, maxQueueWaitMs: 0 });
     runner.batchMs = 10;
