@@ -36,6 +36,13 @@ describe("config", () => {
     expect(() => load(["--config", path.join(dir, "bad.yaml")])).toThrow(/maxBatchSiz/);
   });
 
+  it("checks settings that go together", () => {
+    expect(() => load(["--load-adaptive", "true", "--max-queue-wait-ms", "0"])).toThrow(/'loadAdaptive' needs 'maxQueueWaitMs' > 0/);
+    expect(load(["--load-adaptive", "true"]).loadAdaptive).toBe(true);
+    expect(() => load(["--load-adaptive-min-factor", "0"])).toThrow(/config key 'loadAdaptiveMinFactor'/);
+    expect(() => load(["--tls-cert-file", "a.pem"])).toThrow(/'tlsCertFile' and 'tlsKeyFile' go together/);
+  });
+
   it("--help documents every key with its flag and environment variable", () => {
     expect(loadConfig(["--help"], {})).toBe("help");
     const text = helpText();
