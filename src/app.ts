@@ -65,19 +65,6 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     m.modelInfo.set({ model: served.manifest.name, version: served.manifest.version, execution_provider: served.provider }, 1);
     m.exitThreshold.reset();
   };
-  const host = new ModelHost<ServedModel>(first, {
-    load,
-    log: loadLog,
-    onSwap: (next, previous) => {
-      // an operator's run-time budget target carries over, as the same fraction of the last exit
-      const prev = previous.budget.status();
-      if (previous.budget.mode !== "fixed" && next.budget.mode !== "fixed") {
-        next.budget.setTarget((prev.targetFlops / prev.lastExitFlops) * next.budget.status().lastExitFlops);
-      }
-      if (governor) next.budget.setLoadFactor(governor.loadFactor);
-      publishModel(next);
-    },
-  });
   const governor = config.loadAdaptive
     ? new LoadGovernor({
         clock,
@@ -92,7 +79,19 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       })
     : undefined;
   m.budgetLoadFactor.set(1);
-  governor?.start();
+  const host = new ModelHost<ServedModel>(first, {
+    load,
+    log: loadLog,
+    onSwap: (next, previous) => {
+      // an operator's run-time budget target carries over, as the same fraction of the last exit
+      const prev = previous.budget.status();
+      if (previous.budget.mode !== "fixed" && next.budget.mode !== "fixed") {
+        next.budget.setTarget((prev.targetFlops / prev.lastExitFlops) * next.budget.status().lastExitFlops);
+      }
+      if (governor) next.budget.setLoadFactor(governor.loadFactor);
+      publishModel(next);
+    },
+  });
   publishModel(first);
   const publishBudget = () => {
     const served = host.current;
@@ -145,8 +144,18 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
         : undefined,
     },
   );
-  const grpcPort = await server.listen();
-  const metricsServer = config.metricsEnabled ? await m.serve(config.metricsHost, config.metricsPort) : undefined;
+  let grpcPort: number;
+  let metricsServer: Awaited<ReturnType<Metrics["serve"]>> | undefined;
+  try {
+    grpcPort = await server.listen();
+    metricsServer = config.metricsEnabled ? await m.serve(config.metricsHost, config.metricsPort) : undefined;
+  } catch (err) {
+    clearInterval(budgetTimer);
+    await server.shutdown(0);
+    await host.dispose();
+    throw err;
+  }
+  governor?.start();
   health.set("SERVING");
   const manifest = first.manifest;
   log.info(

@@ -161,8 +161,8 @@ export class OrtEngine implements StageRunner {
 
 /**
  * Batches handed to a worker at once. 1: the rest wait in the engine's queue, in priority order.
- * (2, to hide the message round trip, measured no faster and with a higher overload p99 on
- * 2 cores.)
+ * (2, to hide the message round trip, was no faster and had a higher overload p99 in one
+ * comparison on 2 cores.)
  */
 const RUNS_PER_WORKER = 1;
 

@@ -1,4 +1,5 @@
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import { once } from "node:events";
 import path from "node:path";
@@ -26,6 +27,17 @@ describe("process lifecycle", () => {
     const [code] = await once(s.proc, "exit");
     expect(code).toBe(1);
     expect(s.lines.find((l) => l.level === 60)?.msg).toContain(`cannot load stage ${path.join(dir, "stage3.onnx")}`);
+  });
+
+  it("exits 1 naming the cause when the gRPC port is taken (and frees the model it loaded)", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const s = spawnServer(["--host", "127.0.0.1", "--port", String(port), "--metrics-port", "0"]);
+    const [code] = await once(s.proc, "exit");
+    blocker.close();
+    expect(code).toBe(1);
+    expect(s.lines.find((l) => l.level === 60)?.msg).toMatch(/cannot start: .*(address already in use|EADDRINUSE|No address added)/i);
   });
 
   it("rejects a bad config key with exit code 2 naming the key", async () => {
