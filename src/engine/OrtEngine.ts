@@ -166,6 +166,9 @@ export class OrtEngine implements StageRunner {
  */
 const RUNS_PER_WORKER = 1;
 
+/** How long stop() waits for a worker to release its sessions before terminating it. */
+const STOP_TIMEOUT_MS = 30_000;
+
 interface QueuedRun {
   stage: number;
   feeds: Record<string, HostTensor>;
@@ -240,12 +243,17 @@ class StageWorker {
     });
   }
 
-  /** Releases the sessions and ends the thread. */
+  /**
+   * Releases the sessions and ends the thread. The release waits for the batch the worker is
+   * running: terminating a worker inside session.run aborts the whole process (onnxruntime-node
+   * throws a C++ exception when its environment goes away), so terminate() only follows the
+   * release, or a long timeout for a worker that never answers.
+   */
   async stop(): Promise<void> {
     if (!this.alive) return;
     this.stopping = true;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
+      const timer = setTimeout(resolve, STOP_TIMEOUT_MS);
       this.worker.on("message", (msg: WorkerReply) => {
         if (msg.type === "released") {
           clearTimeout(timer);

@@ -58,10 +58,12 @@ async function run(id: number, stage: number, feeds: Record<string, WireTensor>)
   }
 }
 
+/** Messages are handled one at a time, in order: a release never overtakes a run. */
+let chain = Promise.resolve();
 port.on("message", (msg: WorkerRequest) => {
-  if (msg.type === "run") void run(msg.id, msg.stage, msg.feeds);
+  if (msg.type === "run") chain = chain.then(() => run(msg.id, msg.stage, msg.feeds));
   else if (msg.type === "release") {
-    void Promise.all(sessions.map((s) => s.release())).finally(() => post({ type: "released" }));
+    chain = chain.then(() => Promise.all(sessions.map((s) => s.release())).then(() => {}, () => {})).then(() => post({ type: "released" }));
   }
 });
 
