@@ -139,16 +139,19 @@ export class Pipeline {
   }
 
   /**
-   * How long a request admitted now would wait for its first-stage answer: the first stage runs
-   * one batch at a time, so the queue ahead of it (and its own batch) drains one batch per
-   * first-stage batch time: the larger of its moving average and the latest (so a slowdown
-   * counts at once), 0 before any batch has run. Later stages are not
-   * counted: the engine runs them first, so once through the first stage a request is not
-   * kept waiting behind new ones.
+   * How long a request admitted now would wait for its first-stage answer because of the queue
+   * ahead of it: 0 when nothing waits (then there is nothing to refuse for, and a stale slow
+   * batch time cannot lock admission or keep load-adaptive mode down); otherwise the first
+   * stage runs one batch at a time, so the queue and the request's own batch drain one batch
+   * per first-stage batch time, the larger of its moving average and the latest (a slowdown
+   * counts at once). Later stages are not counted: the engine runs them first, so once through
+   * the first stage a request is not kept waiting behind new ones.
    */
   estimatedWaitMs(): number {
+    const depth = this.batchers[0]!.depth;
+    if (depth === 0) return 0;
     const batchMs = Math.max(this.firstBatchMs ?? 0, this.lastFirstBatchMs);
-    return Math.ceil((this.batchers[0]!.depth + 1) / this.opts.maxBatchSize) * batchMs;
+    return Math.ceil((depth + 1) / this.opts.maxBatchSize) * batchMs;
   }
 
   setPolicy(policy: ExitPolicy): void {
@@ -184,9 +187,7 @@ export class Pipeline {
       return rejected(err as Error);
     }
     const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
-    // only a queue ahead is a reason to refuse: with none, a stale slow batch time must not
-    // lock admission (nothing would run to measure a new one)
-    if (maxWaitMs > 0 && this.batchers[0]!.depth > 0) {
+    if (maxWaitMs > 0) {
       const waitMs = this.estimatedWaitMs();
       if (waitMs > maxWaitMs) {
         return rejected(

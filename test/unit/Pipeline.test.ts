@@ -122,7 +122,7 @@ describe("Pipeline", () => {
     const first = p.submit(x(0.5), {});
     await clock.advance(20);
     await first.result;
-    expect(p.estimatedWaitMs()).toBe(10); // its own batch
+    expect(p.estimatedWaitMs()).toBe(0); // nothing queued: nothing to wait behind
     // 2 start running at once; then 4 wait (2 batches, 20 ms + own batch); the 7th would wait 30 ms
     const subs = Array.from({ length: 8 }, () => p.submit(x(0.5), {}));
     const settled = subs.map((s) => s.result.then(() => "ok", (e: ServingError) => e.kind));
@@ -141,7 +141,7 @@ describe("Pipeline", () => {
     const slow = p.submit(x(0.5), {});
     await clock.advance(200);
     await slow.result;
-    expect(p.estimatedWaitMs()).toBe(100);
+    expect(p.estimatedWaitMs()).toBe(0); // idle: no queue to wait behind
     runner.batchMs = 5;
     const next = p.submit(x(0.5), {}); // nothing queued ahead: admitted, and it refreshes the estimate
     await clock.advance(20);
