@@ -111,7 +111,12 @@ export class ModelHost<M extends HostedModel> implements ModelSource<M> {
       throw new ServingError("unavailable", "server is shutting down; the loaded model was discarded");
     }
     const previous = this.model;
-    this.opts.onSwap?.(next, previous);
+    try {
+      this.opts.onSwap?.(next, previous);
+    } catch (err) {
+      await next.dispose();
+      throw new ServingError("failed_precondition", `cannot serve the model in ${dir}: ${(err as Error).message}; the previous version keeps serving`);
+    }
     this.model = next;
     const loadMs = this.now() - t0;
     this.opts.log.info({ dir, loadMs: Math.round(loadMs) }, "model reloaded; the previous version finishes its requests");

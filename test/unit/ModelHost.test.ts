@@ -94,6 +94,25 @@ describe("ModelHost", () => {
     expect(h.current.name).toBe("v3");
   });
 
+  it("a version the swap hook rejects is disposed and the old one keeps serving", async () => {
+    const loaded: FakeModel[] = [];
+    const h = new ModelHost<FakeModel>(new FakeModel("v1"), {
+      load: async (dir) => {
+        const m = new FakeModel(dir);
+        loaded.push(m);
+        return m;
+      },
+      log,
+      onSwap: () => {
+        throw new Error("budget target out of range");
+      },
+    });
+    const old = h.current;
+    await expect(h.reload("v2")).rejects.toMatchObject({ kind: "failed_precondition", message: expect.stringContaining("budget target out of range") });
+    expect(h.current).toBe(old);
+    expect(loaded[0]!.disposed).toBe(true);
+  });
+
   it("a failed reload does not block the next one", async () => {
     let n = 0;
     const h = host(async (dir) => {
