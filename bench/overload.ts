@@ -11,7 +11,7 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { loadManifest } from "../src/engine/manifest.js";
-import { imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
+import { loadFashionMnist, tensorBytesOf } from "./lib/fashionMnist.js";
 import { runLoad, runOpenLoop, type OpenLoopResult } from "./lib/loadgen.js";
 import { startServerProcess } from "./lib/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
@@ -36,7 +36,7 @@ interface Run {
 async function main(): Promise<void> {
   const manifest = await loadManifest(modelDir);
   const set = loadFashionMnist("test");
-  const bytes = Array.from({ length: 2000 }, (_, i) => Buffer.from(normalise(imageOf(set, i), manifest.input).buffer));
+  const bytes = tensorBytesOf(set, 2000, manifest.input);
   const request = (i: number) => ({ tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] } });
   const runs: Run[] = [];
   for (const [traffic, target] of [["deep (budget target 1.0)", "1"], ["adaptive (budget target 0.5)", "0.5"]] as const) {

@@ -44,8 +44,9 @@ const SERVICES = ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "ranet.v1.Model
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
   const modelRoot = path.resolve(config.modelRoot ?? path.dirname(path.resolve(config.modelDir)));
   const loadLog = log.child({ component: "model" });
+  const firstManifest = await loadManifest(path.resolve(config.modelDir));
   // histogram buckets at the exits' FLOPs: the first version's (they stay until a restart)
-  const m = new Metrics((await loadManifest(config.modelDir)).exits.map((e) => e.flops));
+  const m = new Metrics(firstManifest.exits.map((e) => e.flops));
   const hooks: PipelineHooks = {
     batchRun: (stage, size, seconds) => {
       m.stageBatchSize.observe({ stage: stage + 1 }, size);
@@ -58,8 +59,9 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     },
     dropped: (reason) => m.dropped.inc({ reason }),
   };
-  const load = (dir: string) => loadServedModel(dir, { config, clock, log: loadLog, hooks });
-  const first = await load(path.resolve(config.modelDir));
+  const deps = { config, clock, log: loadLog, hooks };
+  const load = async (dir: string) => loadServedModel(await loadManifest(dir), deps);
+  const first = await loadServedModel(firstManifest, deps);
   const publishModel = (served: ServedModel) => {
     m.modelInfo.reset();
     m.modelInfo.set({ model: served.manifest.name, version: served.manifest.version, execution_provider: served.provider }, 1);

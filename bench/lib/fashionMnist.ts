@@ -39,6 +39,11 @@ export function normalise(pixels: Uint8Array, spec: { pixelScale: number; mean: 
   return out;
 }
 
+/** The first `count` images, preprocessed as `spec` says, as float32 little-endian bytes (tensor inputs). */
+export function tensorBytesOf(set: ImageSet, count: number, spec: { pixelScale: number; mean: readonly number[]; std: readonly number[] }): Buffer[] {
+  return Array.from({ length: count }, (_, i) => Buffer.from(normalise(imageOf(set, i), spec).buffer));
+}
+
 export function imageOf(set: ImageSet, i: number): Uint8Array {
   const n = set.side * set.side;
   return set.pixels.subarray(i * n, (i + 1) * n);

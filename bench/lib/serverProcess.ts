@@ -8,6 +8,8 @@ export interface SpawnedServer {
   /** Resolves with the "serving" log line; rejects if the process exits first. */
   serving: Promise<{ grpcPort: number; metricsPort?: number }>;
   stderr(): string;
+  /** SIGTERM, then resolves with the exit code once the process has exited. */
+  stop(): Promise<number | null>;
 }
 
 /** Runs `src/main.ts` with `args` in its own process, collecting its JSON log lines. */
@@ -36,7 +38,13 @@ export function spawnServer(args: string[]): SpawnedServer {
     proc.once("exit", (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
   serving.catch(() => {}); // awaited only by callers that expect the server to start
-  return { proc, lines, serving, stderr: () => stderr };
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+    proc.kill("SIGTERM");
+    const [code] = await once(proc, "exit");
+    return code as number | null;
+  };
+  return { proc, lines, serving, stderr: () => stderr, stop };
 }
 
 /** Starts a server process on a free loopback port (log level info: it waits for "serving"). */
@@ -48,9 +56,6 @@ export async function startServerProcess(args: string[]): Promise<{ address: str
     address: `127.0.0.1:${grpcPort}`,
     metricsPort,
     proc: s.proc,
-    stop: async () => {
-      s.proc.kill("SIGTERM");
-      await once(s.proc, "exit");
-    },
+    stop: async () => void (await s.stop()),
   };
 }

@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import type { Manifest } from "./manifest.js";
 import type { HostTensor, RunOptions, StageRunner } from "./StageRunner.js";
-import type { WireTensor, WorkerReply, WorkerRequest, WorkerSetup } from "./workerProtocol.js";
+import { ownsBuffer, type WireTensor, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 export interface EngineOptions {
   /** Execution providers in order of preference, e.g. ["cuda", "cpu"]. */
@@ -234,8 +234,7 @@ class StageWorker {
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(feeds)) {
       wire[name] = { data: t.data, dims: [...t.dims] };
-      const whole = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength && t.data.buffer instanceof ArrayBuffer;
-      if (transferInputs && whole) transfer.push(t.data.buffer as ArrayBuffer);
+      if (transferInputs && ownsBuffer(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
     }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

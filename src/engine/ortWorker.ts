@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import type { WorkerReply, WorkerRequest, WorkerSetup, WireTensor } from "./workerProtocol.js";
+import { ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup, type WireTensor } from "./workerProtocol.js";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -33,11 +33,6 @@ async function load(): Promise<void> {
   post({ type: "ready", signatures: sessions.map((s) => ({ inputs: [...s.inputNames], outputs: [...s.outputNames] })) });
 }
 
-/** A tensor's data as a buffer of its own (so it can be transferred, not copied). */
-function owned(data: Float32Array): Float32Array {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : data.slice();
-}
-
 async function run(id: number, stage: number, feeds: Record<string, WireTensor>): Promise<void> {
   try {
     const session = sessions[stage];
@@ -48,7 +43,8 @@ async function run(id: number, stage: number, feeds: Record<string, WireTensor>)
     const outputs: Record<string, WireTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(out)) {
-      const data = owned(t.data as Float32Array);
+      const out = t.data as Float32Array;
+      const data = ownsBuffer(out) ? out : out.slice(); // a buffer of its own, to transfer
       outputs[name] = { data, dims: [...t.dims] };
       transfer.push(data.buffer as ArrayBuffer);
     }

@@ -1,5 +1,10 @@
 /** Messages between OrtEngine (main thread) and its ortWorker threads. */
 
+/** Whether a tensor's data spans its whole ArrayBuffer, so the buffer can be transferred as is. */
+export function ownsBuffer(data: Float32Array): boolean {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+}
+
 export interface WireTensor {
   data: Float32Array;
   dims: number[];

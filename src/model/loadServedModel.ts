@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
 import { createBudget } from "../budget/createBudget.js";
 import type { Config } from "../config/config.js";
-import { loadManifest, type Manifest } from "../engine/manifest.js";
+import type { Manifest } from "../engine/manifest.js";
 import { OrtEngine } from "../engine/OrtEngine.js";
 import { Classifier } from "../pipeline/Classifier.js";
 import type { Clock } from "../pipeline/Clock.js";
@@ -31,13 +31,13 @@ export interface ServedModelDeps {
 }
 
 /**
- * Loads manifest, stage sessions and calibration from `dir`, builds the budget state and the
- * staged pipeline, and (with config.warmup) runs every stage once, so the version is ready to
- * take traffic when this resolves. On failure nothing stays allocated.
+ * Loads the stage sessions and calibration of a model (its manifest read by the caller, see
+ * loadManifest), builds the budget state and the staged pipeline, and (with config.warmup)
+ * runs every stage once, so the version is ready to take traffic when this resolves. On
+ * failure nothing stays allocated.
  */
-export async function loadServedModel(dir: string, deps: ServedModelDeps): Promise<ServedModel> {
+export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps): Promise<ServedModel> {
   const { config, log } = deps;
-  const manifest = await loadManifest(dir);
   const engine = await OrtEngine.create(
     manifest,
     {

@@ -1,7 +1,6 @@
-import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
+import { FMNIST_DIR, loadFashionMnist, tensorBytesOf } from "../../bench/lib/fashionMnist.js";
 import { runLoad, runOpenLoop, type OpenLoopResult } from "../../bench/lib/loadgen.js";
 import { spawnServer, type SpawnedServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
@@ -34,15 +33,12 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
   beforeAll(async () => {
     const manifest = await loadManifest(MODEL_DIR);
     const set = loadFashionMnist("test");
-    const bytes = Array.from({ length: 2000 }, (_, i) => Buffer.from(normalise(imageOf(set, i), manifest.input).buffer));
+    const bytes = tensorBytesOf(set, 2000, manifest.input);
     request = (i) => ({ tensor: { shape: [1, 28, 28], data: bytes[i % bytes.length] } });
     stages = manifest.stages.length;
     lastExitFlops = manifest.exits.at(-1)!.flops;
   });
-  afterEach(async () => {
-    server?.proc.kill("SIGTERM");
-    if (server?.proc.exitCode === null) await once(server.proc, "exit");
-  });
+  afterEach(() => server?.stop());
 
   /** Starts a server, measures its capacity (closed loop), then offers twice that for OVERLOAD_SECONDS. */
   async function overload(flags: string[], during?: (address: string) => Promise<void>) {

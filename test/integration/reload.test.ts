@@ -1,5 +1,4 @@
 import { cpSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -113,9 +112,7 @@ describe("model reload on SIGHUP", () => {
       expect((await unary(c.classifier, "Classify", req)).model_version).toBe("2");
     } finally {
       c.close();
-      p.proc.kill("SIGTERM");
-      const [code] = await once(p.proc, "exit");
-      expect(code).toBe(0);
+      expect(await p.stop()).toBe(0);
     }
   });
 });

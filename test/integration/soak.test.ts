@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnServer, type SpawnedServer } from "../../bench/lib/serverProcess.js";
@@ -38,8 +37,7 @@ describe("soak", () => {
   });
   afterAll(async () => {
     clients?.close();
-    server?.proc.kill("SIGTERM");
-    if (server?.proc.exitCode === null) await once(server.proc, "exit");
+    await server?.stop();
   });
 
   it(`answers ${TOTAL.toLocaleString("en")} mixed requests with stable memory and no handle growth`, async () => {
