@@ -100,9 +100,8 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
-  /** Moving average and latest value of the first stage's batch time (dispatch to answer), in ms. */
+  /** Moving average of the first stage's batch time (dispatch to answer), in ms. */
   private firstBatchMs: number | undefined;
-  private lastFirstBatchMs = 0;
 
   constructor(
     private readonly model: PipelineModel,
@@ -143,15 +142,15 @@ export class Pipeline {
    * ahead of it: 0 when nothing waits (then there is nothing to refuse for, and a stale slow
    * batch time cannot lock admission or keep load-adaptive mode down); otherwise the first
    * stage runs one batch at a time, so the queue and the request's own batch drain one batch
-   * per first-stage batch time, the larger of its moving average and the latest (a slowdown
-   * counts at once). Later stages are not counted: the engine runs them first, so once through
-   * the first stage a request is not kept waiting behind new ones.
+   * per first-stage batch time (its moving average: one slow batch, e.g. while a reload warms
+   * up beside it, must not refuse a lightly loaded server). Later stages are not counted: the
+   * engine runs them first, so once through the first stage a request is not kept waiting
+   * behind new ones.
    */
   estimatedWaitMs(): number {
     const depth = this.batchers[0]!.depth;
     if (depth === 0) return 0;
-    const batchMs = Math.max(this.firstBatchMs ?? 0, this.lastFirstBatchMs);
-    return Math.ceil((depth + 1) / this.opts.maxBatchSize) * batchMs;
+    return Math.ceil((depth + 1) / this.opts.maxBatchSize) * (this.firstBatchMs ?? 0);
   }
 
   setPolicy(policy: ExitPolicy): void {
@@ -303,7 +302,6 @@ export class Pipeline {
     const seconds = (this.opts.clock.now() - t0) / 1000;
     if (k === 0) {
       const ms = seconds * 1000;
-      this.lastFirstBatchMs = ms;
       this.firstBatchMs = this.firstBatchMs === undefined ? ms : this.firstBatchMs + (ms - this.firstBatchMs) * BATCH_TIME_ALPHA;
     }
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
