@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { loadCalibration } from "../engine/calibration.js";
+import { loadCalibration, type Calibration } from "../engine/calibration.js";
 import type { Manifest } from "../engine/manifest.js";
 import { BudgetManager } from "./BudgetManager.js";
-import { fitTemperatures, makeScorer, SCORE_RULES, type ExitScorer, type ScoreRule } from "./exitScorers.js";
+import { fitTemperature, makeScorer, SCORE_RULES, type ExitScorer, type ScoreRule } from "./exitScorers.js";
 import { accuracyAtFlops, offlineTable, scoresFromLogits } from "./thresholdTable.js";
 
 /** Budgets (fractions of the last exit) at which rules are compared on the validation split. */
@@ -38,14 +38,16 @@ export async function createBudget(
     return { budget: new BudgetManager({ exitFlops, mode: "fixed", targetFlops, table: [], fixedThresholds: fixed, log }), scorer, rules: [] };
   }
   const cal = await loadCalibration(manifest);
-  const temps = fitTemperatures(cal);
+  const temps = await temperaturesOf(cal);
   const last = exitFlops[K - 1]!;
-  const candidates = (config.exitScore === "auto" ? [...SCORE_RULES] : [config.exitScore]).map((rule) => {
+  const candidates = [];
+  for (const rule of config.exitScore === "auto" ? [...SCORE_RULES] : [config.exitScore]) {
     const scorer = makeScorer(rule, temps);
     const scores = scoresFromLogits(cal, scorer);
     const table = offlineTable(scores, exitFlops);
-    return { scorer, scores, table, valAccuracy: COMPARE_AT.map((f) => accuracyAtFlops(table, f * last)) };
-  });
+    candidates.push({ scorer, scores, table, valAccuracy: COMPARE_AT.map((f) => accuracyAtFlops(table, f * last)) });
+    await yieldToEventLoop();
+  }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const best = candidates.reduce((a, b) => (mean(b.valAccuracy) > mean(a.valAccuracy) ? b : a));
   const rules = candidates.map((c) => ({ rule: c.scorer.name, valAccuracy: c.valAccuracy }));
@@ -64,6 +66,21 @@ export async function createBudget(
 }
 
 async function temperatures(manifest: Manifest, rule: string): Promise<number[]> {
-  return rule.includes("temperature") ? fitTemperatures(await loadCalibration(manifest)) : [];
+  return rule.includes("temperature") ? temperaturesOf(await loadCalibration(manifest)) : [];
 }
+
+/**
+ * Per-exit temperatures, one exit at a time with the event loop let through in between: a
+ * reload builds its budget beside a serving version, whose requests must not stall meanwhile.
+ */
+async function temperaturesOf(cal: Calibration): Promise<number[]> {
+  const temps: number[] = [];
+  for (let k = 0; k < cal.exits; k++) {
+    temps.push(fitTemperature(cal, k));
+    await yieldToEventLoop();
+  }
+  return temps;
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 

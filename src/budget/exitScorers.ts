@@ -40,8 +40,14 @@ function scale(logits: Float32Array, row: number, classes: number, f: number): F
 
 /** Per-exit temperature minimising the negative log-likelihood on the calibration split. */
 export function fitTemperatures(cal: Calibration): number[] {
+  return Array.from({ length: cal.exits }, (_, k) => fitTemperature(cal, k));
+}
+
+/** Exit k's temperature: golden-section search on log T in [log 0.25, log 8] for the least validation NLL. */
+export function fitTemperature(cal: Calibration, k: number): number {
   const { count, exits, classes } = cal;
-  const nll = (k: number, t: number) => {
+  const nll = (logT: number) => {
+    const t = Math.exp(logT);
     let sum = 0;
     for (let i = 0; i < count; i++) {
       const off = (i * exits + k) * classes;
@@ -53,19 +59,28 @@ export function fitTemperatures(cal: Calibration): number[] {
     }
     return sum / count;
   };
-  return Array.from({ length: exits }, (_, k) => {
-    // golden-section search on log T in [log 0.25, log 8]
-    let a = Math.log(0.25);
-    let b = Math.log(8);
-    const g = (Math.sqrt(5) - 1) / 2;
-    let c = b - g * (b - a);
-    let d = a + g * (b - a);
-    for (let it = 0; it < 40; it++) {
-      if (nll(k, Math.exp(c)) < nll(k, Math.exp(d))) b = d;
-      else a = c;
+  let a = Math.log(0.25);
+  let b = Math.log(8);
+  const g = (Math.sqrt(5) - 1) / 2;
+  let c = b - g * (b - a);
+  let d = a + g * (b - a);
+  let fc = nll(c);
+  let fd = nll(d);
+  // each step keeps one interior point (and its NLL) and evaluates one new one
+  for (let it = 0; it < 40; it++) {
+    if (fc < fd) {
+      b = d;
+      d = c;
+      fd = fc;
       c = b - g * (b - a);
+      fc = nll(c);
+    } else {
+      a = c;
+      c = d;
+      fc = fd;
       d = a + g * (b - a);
+      fd = nll(d);
     }
-    return Math.exp((a + b) / 2);
-  });
+  }
+  return Math.exp((a + b) / 2);
 }

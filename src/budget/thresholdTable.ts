@@ -75,7 +75,7 @@ export function evaluateThresholds(
  * The reference budgeted-batch thresholds (MSDNet/RANet dynamic evaluation): for each p,
  * exit k takes the floor(n * p^(k+1)/sum) most confident samples not yet exited.
  */
-export function thresholdsForP(s: ExitScores, p: number): number[] {
+export function thresholdsForP(s: ExitScores, p: number, orders: readonly Uint32Array[] = confidenceOrders(s)): number[] {
   const K = s.exits;
   const weights = Array.from({ length: K }, (_, k) => Math.pow(p, k + 1));
   const total = weights.reduce((a, b) => a + b, 0);
@@ -83,10 +83,18 @@ export function thresholdsForP(s: ExitScores, p: number): number[] {
   const thresholds: number[] = [];
   for (let k = 0; k < K - 1; k++) {
     const n = Math.floor((s.count * weights[k]!) / total);
-    const order = Array.from({ length: s.count }, (_, i) => i)
-      .filter((i) => !exited[i])
-      .sort((a, b) => s.confidence[b * K + k]! - s.confidence[a * K + k]!);
-    const t = n > 0 && n <= order.length ? s.confidence[order[n - 1]! * K + k]! : Number.POSITIVE_INFINITY;
+    // the n-th most confident sample at exit k among those still in the network
+    let t = Number.POSITIVE_INFINITY;
+    if (n > 0) {
+      let seen = 0;
+      for (const i of orders[k]!) {
+        if (exited[i]) continue;
+        if (++seen === n) {
+          t = s.confidence[i * K + k]!;
+          break;
+        }
+      }
+    }
     thresholds.push(t);
     for (let i = 0; i < s.count; i++) if (s.confidence[i * K + k]! >= t) exited[i] = 1;
   }
@@ -94,12 +102,21 @@ export function thresholdsForP(s: ExitScores, p: number): number[] {
   return thresholds;
 }
 
+/** Per exit, the sample indices by descending confidence at that exit (sorted once per table). */
+export function confidenceOrders(s: ExitScores): Uint32Array[] {
+  const K = s.exits;
+  return Array.from({ length: K }, (_, k) =>
+    Uint32Array.from({ length: s.count }, (_, i) => i).sort((a, b) => s.confidence[b * K + k]! - s.confidence[a * K + k]! || a - b),
+  );
+}
+
 /** p = 0.05, 0.10, ..., 1.95 with each point's expected FLOPs and accuracy, cheapest first. */
 export function offlineTable(s: ExitScores, exitFlops: readonly number[]): TablePoint[] {
   const points: TablePoint[] = [];
+  const orders = confidenceOrders(s);
   for (let i = 1; i <= 39; i++) {
     const p = Math.round(i * 5) / 100;
-    const thresholds = thresholdsForP(s, p);
+    const thresholds = thresholdsForP(s, p, orders);
     const { accuracy, expectedFlops } = evaluateThresholds(s, thresholds, exitFlops);
     points.push({ p, thresholds, expectedFlops, accuracy });
   }
