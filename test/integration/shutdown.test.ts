@@ -116,14 +116,18 @@ describe("shutdown under steady load", () => {
     const answers = await Promise.all(all);
     c.close();
     const countBy = (xs: Answer[]) => xs.reduce<Record<string, number>>((a, x) => ((a[x.code] = (a[x.code] ?? 0) + 1), a), {});
-    const refusedByServer = answers.filter((a) => a.code === "UNAVAILABLE" && /shutting down/.test(a.details)).length;
+    const refusedAtAdmission = (a: Answer) => a.code === "UNAVAILABLE" && /shutting down/.test(a.details);
+    const refusedByServer = answers.filter(refusedAtAdmission).length;
     console.log(
       `shutdown under load: ${before.length} requests sent before SIGTERM: ${JSON.stringify(countBy(before))}; ` +
         `all ${answers.length}: ${JSON.stringify(countBy(answers))}, ${refusedByServer} of them refused by the draining server; exit ${code} after ${exitMs.toFixed(0)} ms`,
     );
     expect(code).toBe(0);
     expect(exitMs).toBeLessThan(graceMs);
-    expect(before.every((a) => a.code === "OK")).toBe(true); // admitted before the signal: all answered
+    // sent before the signal: answered, or (still in transit when draining began) refused at
+    // admission by the server; none admitted and then dropped (cancelled, connection lost)
+    expect(before.filter((a) => a.code !== "OK" && !refusedAtAdmission(a))).toEqual([]);
+    expect(before.filter((a) => a.code === "OK").length).toBeGreaterThan(0.9 * before.length);
     expect(answers.every((a) => a.code === "OK" || a.code === "UNAVAILABLE")).toBe(true);
     expect(refusedByServer).toBeGreaterThan(0); // new requests were refused while draining, not dropped
     const notServing = events.find((e) => e.what === "NOT_SERVING");
