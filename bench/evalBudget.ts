@@ -183,8 +183,8 @@ async function main(): Promise<void> {
   const shifted = sequence(set, manifest.input, true);
   const on = await startServerProcess(["--model-dir", modelDir, "--controller", "true", "--controller-gain", arg("gain", "0.4"), "--controller-margin", arg("margin", "0.01")]);
   const off = await startServerProcess(["--model-dir", modelDir, "--controller", "false"]);
-  const setTarget = async (address: string, flops: number) => {
-    const c = makeClients(address);
+  const setTarget = async (server: { address: string; adminAddress: string }, flops: number) => {
+    const c = makeClients(server.address, {}, undefined, server.adminAddress);
     const st = await unary(c.budget, "SetBudget", { target_flops: Math.round(flops) });
     c.close();
     return st;
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     for (const [ti, target] of targets.entries()) {
       const frac = target / last;
       log(`target ${(100 * frac).toFixed(0)}%: i.i.d. order, controller on ...`);
-      await setTarget(on.address, target);
+      await setTarget(on, target);
       const a = await stream(on.address, iid.items, manifest.input.shape);
       const aStats = windowStats(a.costs, target, []);
       const realized = mean(a.costs);
@@ -208,9 +208,9 @@ async function main(): Promise<void> {
         `| ${(100 * frac).toFixed(0)}% | ${(realized / target).toFixed(4)} | ${(100 * aStats.share).toFixed(2)}% | ${(100 * acc).toFixed(2)}% | ${(100 * refAcc).toFixed(2)}% | ${(100 * (acc - refAcc)).toFixed(2)} |`,
       );
       log(`target ${(100 * frac).toFixed(0)}%: shifted order, controller on and off ...`);
-      await setTarget(on.address, target);
+      await setTarget(on, target);
       const b = await stream(on.address, shifted.items, manifest.input.shape);
-      await setTarget(off.address, target);
+      await setTarget(off, target);
       const c = await stream(off.address, shifted.items, manifest.input.shape);
       const bStats = windowStats(b.costs, target, shifted.shifts);
       const cStats = windowStats(c.costs, target, shifted.shifts);

@@ -5,6 +5,7 @@ import type { Config } from "./config/config.js";
 import { BudgetService } from "./grpc/BudgetService.js";
 import { ClassifierService } from "./grpc/ClassifierService.js";
 import { metricsObserver } from "./grpc/CallObserver.js";
+import { CallEnvelope } from "./grpc/CallEnvelope.js";
 import { GrpcServer } from "./grpc/GrpcServer.js";
 import { HealthService } from "./grpc/HealthService.js";
 import { InferenceService } from "./grpc/InferenceService.js";
@@ -16,12 +17,14 @@ import { Metrics } from "./metrics/Metrics.js";
 import { loadServedModel, type ServedModel } from "./model/loadServedModel.js";
 import { ModelHost, type ModelSource, type ReloadResult } from "./model/ModelHost.js";
 import { resolveModelDir } from "./model/resolveModelDir.js";
-import { systemClock, type Clock } from "./pipeline/Clock.js";
+import { systemClock, type Clock } from "./core/Clock.js";
 import type { PipelineHooks } from "./pipeline/Pipeline.js";
 import { SERVER_VERSION } from "./version.js";
 
 export interface App {
   grpcPort: number;
+  /** Port of the admin listener (BudgetAdmin, ModelAdmin); undefined when adminEnabled is false. */
+  adminPort: number | undefined;
   metricsPort: number | undefined;
   /** The served model version (it changes on reload). */
   models: ModelSource<ServedModel>;
@@ -31,14 +34,19 @@ export interface App {
    * it; on failure the current version keeps serving and the error says why.
    */
   reload(modelDir?: string): Promise<ReloadResult<ServedModel>>;
-  /** Drain: NOT_SERVING, refuse new calls, finish admitted ones within the grace period. */
-  shutdown(): Promise<void>;
+  /**
+   * Drain: NOT_SERVING, refuse new calls, finish admitted ones within the grace period, close
+   * every connection. Resolves true when every admitted request was answered.
+   */
+  shutdown(): Promise<boolean>;
 }
 
 /** How often load-adaptive mode looks at the queue. */
 const LOAD_GOVERNOR_INTERVAL_MS = 100;
 
-const SERVICES = ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin", "inference.GRPCInferenceService"];
+/** Services of the public (inference) listener and of the admin listener, as health reports them. */
+const PUBLIC_SERVICES = ["ranet.v1.Classifier", "inference.GRPCInferenceService"];
+const ADMIN_SERVICES = ["ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin"];
 
 /** Wires config -> metrics -> model (engine, budget, pipeline) -> gRPC server (the composition root's body). */
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
@@ -119,56 +127,81 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     }
   };
 
-  const health = new HealthService(SERVICES);
   const observe = metricsObserver(m);
   const grpcLog = log.child({ component: "grpc" });
-  const server = new GrpcServer(
-    loadProtos(),
-    {
-      "ranet.v1.Classifier": new ClassifierService(host, observe, grpcLog).handlers(),
-      "ranet.v1.BudgetAdmin": new BudgetService(() => host.current.budget).handlers(),
-      "ranet.v1.ModelAdmin": new ModelAdminService(() => host.current, reload).handlers(),
-      "inference.GRPCInferenceService": new InferenceService(host, () => health.current === "SERVING", observe, grpcLog, SERVER_VERSION).handlers(),
-      "grpc.health.v1.Health": health.handlers(),
-    },
-    {
-      host: config.host,
-      port: config.port,
+  const envelope = new CallEnvelope(grpcLog, observe);
+  const health = new HealthService(PUBLIC_SERVICES);
+  const listener = (tls: { cert?: string; key?: string; ca?: string }, host: string, port: number) =>
+    (async () => ({
+      host,
+      port,
       maxMessageBytes: config.maxMessageBytes,
       keepaliveTimeMs: config.keepaliveTimeMs,
       keepaliveTimeoutMs: config.keepaliveTimeoutMs,
-      tls: config.tlsCertFile
-        ? {
-            cert: await readFile(config.tlsCertFile),
-            key: await readFile(config.tlsKeyFile!),
-            clientCa: config.tlsClientCaFile ? await readFile(config.tlsClientCaFile) : undefined,
-          }
-        : undefined,
+      log: grpcLog,
+      onUndecodable: (method: string) => m.undecodable.inc({ method: method.slice(method.lastIndexOf("/") + 1) }),
+      tls: tls.cert ? { cert: await readFile(tls.cert), key: await readFile(tls.key!), clientCa: tls.ca ? await readFile(tls.ca) : undefined } : undefined,
+    }))();
+  const protos = loadProtos();
+  const server = new GrpcServer(
+    protos,
+    {
+      "ranet.v1.Classifier": new ClassifierService(host, envelope, config.maxStreamInflight).handlers(),
+      "inference.GRPCInferenceService": new InferenceService(host, () => health.current === "SERVING", envelope, SERVER_VERSION).handlers(),
+      "grpc.health.v1.Health": health.handlers(),
     },
+    await listener({ cert: config.tlsCertFile, key: config.tlsKeyFile, ca: config.tlsClientCaFile }, config.host, config.port),
   );
+  const adminHealth = new HealthService(ADMIN_SERVICES);
+  const admin = config.adminEnabled
+    ? new GrpcServer(
+        protos,
+        {
+          "ranet.v1.BudgetAdmin": new BudgetService(() => host.current.budget, () => host.current.classifier.exitFlops, envelope).handlers(),
+          "ranet.v1.ModelAdmin": new ModelAdminService(() => host.current, reload, envelope).handlers(),
+          "grpc.health.v1.Health": adminHealth.handlers(),
+        },
+        await listener({ cert: config.adminTlsCertFile, key: config.adminTlsKeyFile, ca: config.adminTlsClientCaFile }, config.adminHost, config.adminPort),
+      )
+    : undefined;
   let grpcPort: number;
+  let adminPort: number | undefined;
   let metricsServer: Awaited<ReturnType<Metrics["serve"]>> | undefined;
   try {
     grpcPort = await server.listen();
+    adminPort = await admin?.listen();
     metricsServer = config.metricsEnabled ? await m.serve(config.metricsHost, config.metricsPort) : undefined;
   } catch (err) {
     clearInterval(budgetTimer);
-    await server.shutdown(0);
+    await Promise.all([server.shutdown(0), admin?.shutdown(0)]);
     await host.dispose();
     throw err;
   }
   governor?.start();
   health.set("SERVING");
+  adminHealth.set("SERVING");
   const manifest = first.manifest;
   log.info(
-    { grpcPort, tls: Boolean(config.tlsCertFile), mutualTls: Boolean(config.tlsClientCaFile), metricsPort: metricsServer?.port, model: manifest.name, version: manifest.version, exits: manifest.exits.length, modelRoot },
+    {
+      grpcPort,
+      adminPort,
+      tls: Boolean(config.tlsCertFile),
+      mutualTls: Boolean(config.tlsClientCaFile),
+      metricsPort: metricsServer?.port,
+      model: manifest.name,
+      version: manifest.version,
+      exits: manifest.exits.length,
+      modelRoot,
+    },
     "serving",
   );
 
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<boolean> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
+      const startedMs = performance.now();
       health.set("NOT_SERVING");
+      adminHealth.set("NOT_SERVING");
       log.info({ inflight: host.current.pipeline.inflightCount, graceMs: config.shutdownGraceMs }, "draining");
       const drained = await Promise.race([
         host.drain().then(() => true),
@@ -176,12 +209,16 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       ]);
       if (!drained) log.warn({ inflight: host.current.pipeline.inflightCount }, "grace period over; cancelling remaining calls");
       health.close();
-      await server.shutdown(drained ? 1000 : 0);
+      adminHealth.close();
+      // calls still open (streams the client keeps open, a reload in progress) get what is left
+      // of the grace period, at most a second; stalled metrics connections are cut at once
+      const leftMs = drained ? Math.max(0, Math.min(1000, config.shutdownGraceMs - (performance.now() - startedMs))) : 0;
+      await Promise.all([server.shutdown(leftMs), admin?.shutdown(leftMs), metricsServer?.close()]);
       clearInterval(budgetTimer);
       governor?.stop();
-      await metricsServer?.close();
       await host.dispose();
-      log.info("stopped");
+      log.info({ drained, ms: Math.round(performance.now() - startedMs) }, "stopped");
+      return drained;
     })());
-  return { grpcPort, metricsPort: metricsServer?.port, models: host, metrics: m, reload, shutdown };
+  return { grpcPort, adminPort, metricsPort: metricsServer?.port, models: host, metrics: m, reload, shutdown };
 }

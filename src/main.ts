@@ -2,7 +2,11 @@ import { startApp } from "./app.js";
 import { ConfigError, helpText, loadConfig } from "./config/config.js";
 import { createLogger } from "./logger.js";
 
-/** Composition root: config -> logger -> app; owns signals and the exit code. */
+/**
+ * Composition root: config -> logger -> app; owns signals and the exit code: 0 after a clean
+ * drain, 1 when admitted requests had to be cancelled at the end of the grace period or the
+ * server could not start, 2 for bad configuration.
+ */
 async function main(): Promise<number> {
   let config;
   try {
@@ -26,13 +30,21 @@ async function main(): Promise<number> {
     log.fatal({ err: { message: (err as Error).message } }, `cannot start: ${(err as Error).message}`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, "shutting down");
-      app.shutdown().then(resolve, (err) => {
-        log.error({ err }, "shutdown failed");
-        resolve();
-      });
+      // whatever is left open, the process ends shortly after the grace period
+      setTimeout(() => {
+        log.error({ graceMs: config.shutdownGraceMs }, "shutdown did not finish within the grace period; exiting");
+        process.exit(1);
+      }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS).unref();
+      app.shutdown().then(
+        (drained) => resolve(drained ? 0 : 1),
+        (err) => {
+          log.error({ err }, "shutdown failed");
+          resolve(1);
+        },
+      );
     };
     process.on("SIGHUP", () => {
       log.info({ signal: "SIGHUP", modelDir: config.modelDir }, "reloading the model");
@@ -41,8 +53,10 @@ async function main(): Promise<number> {
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-  return 0;
 }
+
+/** Time past the grace period that closing connections and sessions may take before the process is ended. */
+const SHUTDOWN_SLACK_MS = 2000;
 
 main().then(
   (code) => {

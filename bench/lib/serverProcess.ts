@@ -6,20 +6,21 @@ export interface SpawnedServer {
   /** Every JSON log line so far. */
   lines: any[];
   /** Resolves with the "serving" log line; rejects if the process exits first. */
-  serving: Promise<{ grpcPort: number; metricsPort?: number }>;
+  serving: Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number }>;
   stderr(): string;
   /** SIGTERM, then resolves with the exit code once the process has exited. */
   stop(): Promise<number | null>;
 }
 
-/** Runs `src/main.ts` with `args` in its own process, collecting its JSON log lines. */
+/** Runs `src/main.ts` with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
 export function spawnServer(args: string[]): SpawnedServer {
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--admin-port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const lines: any[] = [];
   let buf = "";
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
-  const serving = new Promise<{ grpcPort: number; metricsPort?: number }>((resolve, reject) => {
+  const serving = new Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number }>((resolve, reject) => {
     proc.stdout!.on("data", (d) => {
       buf += d;
       let i;
@@ -48,12 +49,15 @@ export function spawnServer(args: string[]): SpawnedServer {
 }
 
 /** Starts a server process on a free loopback port (log level info: it waits for "serving"). */
-export async function startServerProcess(args: string[]): Promise<{ address: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
-  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", ...args]);
+export async function startServerProcess(
+  args: string[],
+): Promise<{ address: string; adminAddress: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
+  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-port", "0", ...args]);
   s.proc.stderr!.pipe(process.stderr);
-  const { grpcPort, metricsPort } = await s.serving;
+  const { grpcPort, adminPort, metricsPort } = await s.serving;
   return {
     address: `127.0.0.1:${grpcPort}`,
+    adminAddress: `127.0.0.1:${adminPort}`,
     metricsPort,
     proc: s.proc,
     stop: async () => void (await s.stop()),

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
-import { ServingError } from "../pipeline/errors.js";
+import { ServingError } from "../core/errors.js";
 import { BudgetController } from "./BudgetController.js";
 import { oracleAccuracy, pointForBudget, type ExitScores, type TablePoint } from "./thresholdTable.js";
 

@@ -1,4 +1,4 @@
-import type { Clock } from "../pipeline/Clock.js";
+import type { Clock } from "../core/Clock.js";
 
 export interface LoadGovernorOptions {
   clock: Clock;

@@ -11,6 +11,12 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const FIELDS = {
   host: [z.string().min(1), "0.0.0.0", "address the gRPC server binds"],
   port: [int(0, 65535), 50051, "gRPC port (0 = any free port)"],
+  adminHost: [z.string().min(1), "127.0.0.1", "address of the admin gRPC listener (BudgetAdmin, ModelAdmin, health); keep it on loopback or behind a NetworkPolicy: it can change the budget and load models"],
+  adminPort: [int(0, 65535), 50052, "port of the admin gRPC listener (0 = any free port)"],
+  adminEnabled: [bool, true, "serve the admin listener (false: budget and model version change only by config, SIGHUP and restart)"],
+  adminTlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the admin listener: serve it over TLS (with adminTlsKeyFile)"],
+  adminTlsKeyFile: [z.string().min(1).optional(), undefined, "PEM private key of the admin listener's certificate"],
+  adminTlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: the admin listener requires and verifies client certificates (mutual TLS)"],
   metricsHost: [z.string().min(1), "0.0.0.0", "address of the Prometheus /metrics endpoint"],
   metricsPort: [int(0, 65535), 9464, "port of the Prometheus /metrics endpoint (0 = any free port)"],
   metricsEnabled: [bool, true, "serve Prometheus metrics"],
@@ -23,6 +29,7 @@ const FIELDS = {
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
   maxQueueDelayMs: [z.coerce.number().min(0).max(10_000), 2, "longest wait for a stage batch to fill, in ms"],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
+  maxStreamInflight: [int(1, 65536), 128, "ClassifyStream items one stream may have in the server at once; past it the server stops reading that stream (HTTP/2 flow control slows the writer) instead of refusing items"],
   maxQueueWaitMs: [z.coerce.number().min(0).max(600_000), 500, "refuse a request with RESOURCE_EXHAUSTED when the batches queued ahead of it would take longer than this, in ms, at the measured batch times (0 = only maxQueueSize bounds the queue)"],
   loadAdaptive: [bool, false, "lower the FLOPs target while the first stage's queue is long (estimated wait over half of maxQueueWaitMs), so more requests exit early, and raise it back when the queue is short"],
   loadAdaptiveMinFactor: [z.coerce.number().gt(0).max(1), 0.3, "with loadAdaptive, the lowest FLOPs target as a fraction of the operator's target"],
@@ -131,5 +138,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     throw new ConfigError("config key 'loadAdaptive' needs 'maxQueueWaitMs' > 0 (the queueing time it steers by)");
   }
   if (cfg.tlsClientCaFile && !cfg.tlsCertFile) throw new ConfigError("config key 'tlsClientCaFile' needs 'tlsCertFile' and 'tlsKeyFile' (mutual TLS is TLS)");
+  if (Boolean(cfg.adminTlsCertFile) !== Boolean(cfg.adminTlsKeyFile)) {
+    throw new ConfigError("config keys 'adminTlsCertFile' and 'adminTlsKeyFile' go together: set both to serve the admin listener over TLS, or neither");
+  }
+  if (cfg.adminTlsClientCaFile && !cfg.adminTlsCertFile) {
+    throw new ConfigError("config key 'adminTlsClientCaFile' needs 'adminTlsCertFile' and 'adminTlsKeyFile' (mutual TLS is TLS)");
+  }
   return Object.freeze(parsed.data) as Config;
 }

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { float32le } from "../core/float32le.js";
 import type { Manifest } from "./manifest.js";
 
 /** Validation-split logits of every exit, for threshold tables (never the test set). */
@@ -34,7 +35,6 @@ export async function loadCalibration(m: Manifest): Promise<Calibration> {
   if (h.exits !== m.exits.length || h.classes !== m.labels.length || h.labels.length !== h.count) {
     throw new Error(`${headerPath}: shape ${h.count}x${h.exits}x${h.classes} does not match the manifest`);
   }
-  const logits = new Float32Array(h.count * h.exits * h.classes);
-  for (let i = 0; i < logits.length; i++) logits[i] = buf.readFloatLE(i * 4);
+  const logits = float32le(buf, h.count * h.exits * h.classes);
   return { count: h.count, exits: h.exits, classes: h.classes, logits, labels: Int32Array.from(h.labels) };
 }

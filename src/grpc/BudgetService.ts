@@ -1,8 +1,8 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { BudgetManager, BudgetStatus } from "../budget/BudgetManager.js";
 import type { TablePoint } from "../budget/thresholdTable.js";
-import { invalidArgument } from "../pipeline/errors.js";
-import { unaryHandler } from "./unaryHandler.js";
+import { invalidArgument, oneofMember } from "../core/errors.js";
+import type { CallEnvelope } from "./CallEnvelope.js";
 
 /** Clamps thresholds into [0,1] for the wire (+inf = no exit there, -inf = everything exits). */
 export const wireThresholds = (t: readonly number[]) => t.map((x) => Math.min(1, Math.max(0, x)));
@@ -23,26 +23,46 @@ function wireStatus(s: BudgetStatus): unknown {
   };
 }
 
-/** ranet.v1.BudgetAdmin handlers. */
+interface SetBudgetRequestMsg {
+  target_flops?: number | null;
+  target_fraction?: number | null;
+}
+
+/** ranet.v1.BudgetAdmin handlers (served on the admin listener). */
 export class BudgetService {
   /** `budget` returns the served version's budget state (it changes on model reload). */
-  constructor(private readonly budget: () => BudgetManager) {}
+  constructor(
+    private readonly budget: () => BudgetManager,
+    /** Cumulative multiply-adds of the served version's exits (the range a target may take). */
+    private readonly exitFlops: () => readonly number[],
+    private readonly envelope: CallEnvelope,
+  ) {}
 
   handlers(): grpc.UntypedServiceImplementation {
-    const unary = unaryHandler;
+    const unary = this.envelope.unary.bind(this.envelope);
     return {
-      GetBudget: unary(() => wireStatus(this.budget().status())),
-      SetBudget: unary((req: { target?: string; target_flops?: number; target_fraction?: number }) => {
-        const last = this.budget().status().lastExitFlops;
-        if (req.target === "target_flops") return wireStatus(this.budget().setTarget(req.target_flops!));
-        if (req.target === "target_fraction") {
+      GetBudget: unary("GetBudget", () => wireStatus(this.budget().status())),
+      SetBudget: unary("SetBudget", (req: SetBudgetRequestMsg) => {
+        const flops = this.exitFlops();
+        const first = flops[0]!;
+        const last = flops[flops.length - 1]!;
+        const which = oneofMember(req, ["target_flops", "target_fraction"], "target");
+        if (which === "target_flops") {
+          const t = req.target_flops!;
+          if (!(t >= first && t <= last)) {
+            throw invalidArgument("target_flops", `multiply-adds from ${first} (the first exit's cost) to ${last} (the last exit's)`, String(t));
+          }
+          return wireStatus(this.budget().setTarget(t));
+        }
+        if (which === "target_fraction") {
           const f = req.target_fraction!;
-          if (!(f > 0 && f <= 1)) throw invalidArgument("target_fraction", "a fraction in (0, 1]", String(f));
+          const min = first / last;
+          if (!(f >= min && f <= 1)) throw invalidArgument("target_fraction", `a fraction of the last exit's FLOPs from ${min.toFixed(4)} (the first exit's) to 1`, String(f));
           return wireStatus(this.budget().setTarget(f * last));
         }
         throw invalidArgument("target", "target_flops (multiply-adds) or target_fraction", "neither");
       }),
-      GetBudgetTable: unary(() => ({ points: this.budget().table.map(wirePoint), oracle: this.budget().oracle() })),
+      GetBudgetTable: unary("GetBudgetTable", () => ({ points: this.budget().table.map(wirePoint), oracle: this.budget().oracle() })),
     };
   }
 }

@@ -1,14 +1,11 @@
-import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "pino";
+import type * as grpc from "@grpc/grpc-js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelSource } from "../model/ModelHost.js";
-import type { Classifier } from "../pipeline/Classifier.js";
-import { invalidArgument } from "../pipeline/errors.js";
-import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
-import type { CallObserver } from "./CallObserver.js";
+import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
+import { oneofMember } from "../core/errors.js";
+import type { ClassifyResult } from "../pipeline/Pipeline.js";
+import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
 import { wirePoint, wireThresholds } from "./BudgetService.js";
-import { statusFor } from "./statusFor.js";
-import { unaryHandler } from "./unaryHandler.js";
 
 interface ClassifyOptionsMsg {
   flops_budget: number;
@@ -21,9 +18,8 @@ interface ClassifyOptionsMsg {
 interface ClassifyRequestMsg {
   request_id: string;
   model: string;
-  input?: "image" | "tensor";
-  image?: Buffer;
-  tensor?: { shape: number[]; data: Buffer; values: number[] };
+  image?: Buffer | null;
+  tensor?: { shape: number[]; data: Buffer; values: number[] } | null;
   options?: ClassifyOptionsMsg | null;
 }
 
@@ -33,68 +29,20 @@ const DEFAULT_TOP_K = 5;
 export class ClassifierService {
   constructor(
     private readonly models: ModelSource<ServedModel>,
-    private readonly observe: CallObserver,
-    private readonly log: Logger,
+    private readonly envelope: CallEnvelope,
+    /** ClassifyStream items worked on at once per stream before the server stops reading it. */
+    private readonly maxStreamInflight: number,
   ) {}
 
   handlers(): grpc.UntypedServiceImplementation {
+    const classify = (req: ClassifyRequestMsg, ctx: CallContext) => this.models.use((m) => this.classify(m.classifier, req, ctx));
     return {
-      Classify: (call: grpc.ServerUnaryCall<ClassifyRequestMsg, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const done = this.observe("Classify");
-        let cancel = () => {};
-        call.on("cancelled", () => cancel());
-        this.models.use((m) => this.classify(m.classifier, call.request, call.getDeadline(), (c) => (cancel = c))).then(
-          (res) => {
-            done(grpc.status.OK);
-            cb(null, res);
-          },
-          (err) => {
-            const s = statusFor(err);
-            if (s.code === grpc.status.INTERNAL) this.log.error({ err }, "Classify failed");
-            done(s.code);
-            cb(s);
-          },
-        );
-      },
-      ClassifyStream: (call: grpc.ServerDuplexStream<ClassifyRequestMsg, unknown>) => {
-        const pending = new Set<() => void>();
-        let ended = false;
-        const maybeEnd = () => {
-          if (ended && pending.size === 0) call.end();
-        };
-        call.on("data", (req: ClassifyRequestMsg) => {
-          const done = this.observe("ClassifyStream");
-          let cancel = () => {};
-          const entry = () => cancel();
-          pending.add(entry);
-          this.models
-            .use((m) => this.classify(m.classifier, req, call.getDeadline(), (c) => (cancel = c)))
-            .then(
-              (res) => {
-                done(grpc.status.OK);
-                if (!call.cancelled) call.write(res);
-              },
-              (err) => {
-                const s = statusFor(err);
-                if (s.code === grpc.status.INTERNAL) this.log.error({ err }, "ClassifyStream item failed");
-                done(s.code);
-                if (!call.cancelled) call.write({ request_id: req.request_id, error: { code: s.code, message: s.details } });
-              },
-            )
-            .finally(() => {
-              pending.delete(entry);
-              maybeEnd();
-            });
-        });
-        call.on("end", () => {
-          ended = true;
-          maybeEnd();
-        });
-        call.on("cancelled", () => {
-          for (const c of pending) c();
-        });
-      },
-      GetModelMetadata: unaryHandler((req: { model: string }) => {
+      Classify: this.envelope.unary("Classify", classify, true),
+      ClassifyStream: this.envelope.itemStream("ClassifyStream", classify, {
+        maxInflight: this.maxStreamInflight,
+        errorItem: (requestId, s) => ({ request_id: requestId, error: { code: s.code, message: s.details } }),
+      }),
+      GetModelMetadata: this.envelope.unary("GetModelMetadata", (req: { model: string }) => {
         const m = this.models.current;
         m.classifier.checkModel(req.model);
         return this.metadata(m);
@@ -129,23 +77,19 @@ export class ClassifierService {
     };
   }
 
-  private async classify(c: Classifier, req: ClassifyRequestMsg, deadline: grpc.Deadline, onCancel: (c: () => void) => void): Promise<unknown> {
+  private async classify(c: Classifier, req: ClassifyRequestMsg, ctx: CallContext): Promise<unknown> {
     c.checkModel(req.model);
-    const o = req.options ?? undefined;
-    const exits = c.exitFlops.length;
-    if (o && o.exit > exits) throw invalidArgument("options.exit", `0 (adaptive) or an exit from 1 to ${exits}`, String(o.exit));
+    const o = req.options;
+    const opts = c.options(
+      { exit: o?.exit ?? 0, flopsBudget: o?.flops_budget ?? 0, anytime: o?.anytime ?? false, returnAllExits: o?.return_all_exits ?? false },
+      ctx.deadlineMs,
+      { exit: "options.exit", flopsBudget: "options.flops_budget" },
+    );
     const topK = o?.top_k ? o.top_k : DEFAULT_TOP_K;
-    const input = await c.prepare({ image: req.input === "image" ? req.image : undefined, tensor: req.input === "tensor" ? req.tensor : undefined });
-    const opts: RequestOptions = {
-      flopsBudget: o?.flops_budget ? o.flops_budget : undefined,
-      fixedExit: o?.exit ? o.exit - 1 : undefined,
-      returnAllExits: o?.return_all_exits ?? false,
-      anytime: o?.anytime ?? false,
-      deadlineMs: c.deadlineFrom(deadline instanceof Date ? deadline : Number(deadline)),
-    };
-    const sub = c.submit(input, opts);
-    onCancel(sub.cancel);
-    return this.response(c, req.request_id, await sub.result, topK);
+    const which = oneofMember(req, ["image", "tensor"], "input");
+    const input: FieldInput = { input: which === "image" ? { image: req.image! } : which === "tensor" ? { tensor: req.tensor! } : {}, field: which ?? "input" };
+    const [result] = await c.serve([input], opts, ctx.signal);
+    return this.response(c, req.request_id, result!, topK);
   }
 
   private response(c: Classifier, requestId: string, r: ClassifyResult, topK: number): unknown {

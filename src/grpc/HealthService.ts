@@ -1,4 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
+import { echo } from "../core/errors.js";
 
 export type ServingStatus = "SERVING" | "NOT_SERVING";
 
@@ -26,7 +27,7 @@ export class HealthService {
     return {
       Check: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         const s = this.statusOf(call.request.service);
-        if (s === "SERVICE_UNKNOWN") cb({ code: 5, details: `unknown service '${call.request.service}'` });
+        if (s === "SERVICE_UNKNOWN") cb({ code: 5, details: `unknown service ${echo(call.request.service)}` });
         else cb(null, { status: s });
       },
       Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {

@@ -1,22 +1,14 @@
-import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "pino";
+import type * as grpc from "@grpc/grpc-js";
+import { echo, invalidArgument, oneofMember } from "../core/errors.js";
+import { float32le } from "../core/float32le.js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelSource } from "../model/ModelHost.js";
-import type { Classifier } from "../pipeline/Classifier.js";
-import { invalidArgument, ServingError } from "../pipeline/errors.js";
+import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
 import type { ClassifyResult, RequestOptions } from "../pipeline/Pipeline.js";
-import type { CallObserver } from "./CallObserver.js";
-import { statusFor } from "./statusFor.js";
-import { unaryHandler } from "./unaryHandler.js";
+import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
 
-interface InferParameter {
-  parameter_choice?: "bool_param" | "int64_param" | "string_param" | "double_param" | "uint64_param";
-  bool_param?: boolean;
-  int64_param?: number;
-  string_param?: string;
-  double_param?: number;
-  uint64_param?: number;
-}
+const PARAMETER_KINDS = ["bool_param", "int64_param", "string_param", "double_param", "uint64_param"] as const;
+type InferParameter = Partial<Record<(typeof PARAMETER_KINDS)[number], unknown>>;
 
 interface InferInput {
   name: string;
@@ -53,22 +45,21 @@ export class InferenceService {
   constructor(
     private readonly models: ModelSource<ServedModel>,
     private readonly ready: () => boolean,
-    private readonly observe: CallObserver,
-    private readonly log: Logger,
+    private readonly envelope: CallEnvelope,
     private readonly serverVersion: string,
   ) {}
 
   handlers(): grpc.UntypedServiceImplementation {
-    const unary = unaryHandler;
+    const unary = this.envelope.unary.bind(this.envelope);
     return {
-      ServerLive: unary(() => ({ live: true })),
-      ServerReady: unary(() => ({ ready: this.ready() })),
-      ModelReady: unary((req: { name: string; version: string }) => {
+      ServerLive: unary("ServerLive", () => ({ live: true })),
+      ServerReady: unary("ServerReady", () => ({ ready: this.ready() })),
+      ModelReady: unary("ModelReady", (req: { name: string; version: string }) => {
         this.models.current.classifier.checkModel(req.name || "?", req.version);
         return { ready: this.ready() };
       }),
-      ServerMetadata: unary(() => ({ name: "ranet-serving", version: this.serverVersion, extensions: ["parameters"] })),
-      ModelMetadata: unary((req: { name: string; version: string }) => {
+      ServerMetadata: unary("ServerMetadata", () => ({ name: "ranet-serving", version: this.serverVersion, extensions: ["parameters"] })),
+      ModelMetadata: unary("ModelMetadata", (req: { name: string; version: string }) => {
         const c = this.models.current.classifier;
         c.checkModel(req.name || "?", req.version);
         return {
@@ -86,38 +77,18 @@ export class InferenceService {
           })),
         };
       }),
-      ModelInfer: (call: grpc.ServerUnaryCall<ModelInferRequest, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-        const done = this.observe("ModelInfer");
-        const cancels: (() => void)[] = [];
-        call.on("cancelled", () => cancels.forEach((f) => f()));
-        this.models.use((m) => this.infer(m.classifier, call.request, call.getDeadline(), cancels)).then(
-          (res) => {
-            done(grpc.status.OK);
-            cb(null, res);
-          },
-          (err) => {
-            cancels.forEach((f) => f());
-            const s = statusFor(err);
-            if (s.code === grpc.status.INTERNAL) this.log.error({ err }, "ModelInfer failed");
-            done(s.code);
-            cb(s);
-          },
-        );
-      },
+      ModelInfer: unary("ModelInfer", (req: ModelInferRequest, ctx: CallContext) => this.models.use((m) => this.infer(m.classifier, req, ctx)), true),
     };
   }
 
-  private async infer(c: Classifier, req: ModelInferRequest, deadline: grpc.Deadline, cancels: (() => void)[]): Promise<unknown> {
+  private async infer(c: Classifier, req: ModelInferRequest, ctx: CallContext): Promise<unknown> {
     c.checkModel(req.model_name || "?", req.model_version);
-    const opts = this.options(c, req.parameters, deadline);
-    const inputs = await this.inputs(c, req);
-    const subs = inputs.map((x) => c.submit(x, opts));
-    subs.forEach((s) => cancels.push(s.cancel));
-    const results = await Promise.all(subs.map((s) => s.result));
+    const opts = this.options(c, req.parameters, ctx.deadlineMs);
     const wanted = req.outputs.length ? req.outputs.map((o) => o.name) : (Object.keys(OUTPUTS) as string[]);
     for (const name of wanted) {
-      if (!(name in OUTPUTS)) throw invalidArgument(`outputs.name`, `one of ${Object.keys(OUTPUTS).join(", ")}`, `'${name}'`);
+      if (!(name in OUTPUTS)) throw invalidArgument(`outputs.name`, `one of ${Object.keys(OUTPUTS).join(", ")}`, echo(name));
     }
+    const results = await c.serve(this.inputs(c, req), opts, ctx.signal);
     const n = results.length;
     return {
       model_name: c.name,
@@ -133,39 +104,28 @@ export class InferenceService {
     };
   }
 
-  private options(c: Classifier, params: Record<string, InferParameter>, deadline: grpc.Deadline): RequestOptions {
-    const num = (key: string): number | undefined => {
-      const p = params[key];
-      if (!p) return undefined;
-      const v = p.int64_param ?? p.uint64_param ?? p.double_param ?? (p.string_param !== undefined ? Number(p.string_param) : undefined);
-      if (v === undefined || !Number.isFinite(v) || v < 0 || !Number.isInteger(v)) {
-        throw invalidArgument(`parameters.${key}`, "a non-negative integer (int64_param)", JSON.stringify(p));
-      }
-      return v;
-    };
+  private options(c: Classifier, params: Record<string, InferParameter>, deadlineMs: number): RequestOptions {
     for (const key of Object.keys(params)) {
-      if (!PARAMS.includes(key)) throw invalidArgument("parameters", `only ${PARAMS.join(", ")}`, `'${key}'`);
+      if (!PARAMS.includes(key)) throw invalidArgument("parameters", `only ${PARAMS.join(", ")}`, echo(key));
     }
-    const exits = c.exitFlops.length;
-    const exit = num("exit");
-    if (exit !== undefined && exit > exits) throw invalidArgument("parameters.exit", `0 (adaptive) or 1 to ${exits}`, String(exit));
-    const budget = num("flops_budget");
-    const anytime = params.anytime;
-    if (anytime && anytime.bool_param === undefined) throw invalidArgument("parameters.anytime", "a bool_param", JSON.stringify(anytime));
-    return {
-      flopsBudget: budget || undefined,
-      fixedExit: exit ? exit - 1 : undefined,
-      anytime: anytime?.bool_param ?? false,
-      deadlineMs: c.deadlineFrom(deadline instanceof Date ? deadline : Number(deadline)),
-    };
+    return c.options(
+      {
+        exit: params.exit ? integerParam(params.exit, "parameters.exit") : 0,
+        flopsBudget: params.flops_budget ? integerParam(params.flops_budget, "parameters.flops_budget") : 0,
+        anytime: params.anytime ? boolParam(params.anytime, "parameters.anytime") : false,
+        returnAllExits: false,
+      },
+      deadlineMs,
+      { exit: "parameters.exit", flopsBudget: "parameters.flops_budget" },
+    );
   }
 
-  /** One preprocessed tensor per sample of the (single) input. */
-  private async inputs(c: Classifier, req: ModelInferRequest): Promise<Float32Array[]> {
+  /** One input per sample of the (single) request input, with the field that carried it. */
+  private inputs(c: Classifier, req: ModelInferRequest): FieldInput[] {
     const spec = c.input;
     if (req.inputs.length !== 1) throw invalidArgument("inputs", `exactly one input named '${spec.name}'`, `${req.inputs.length} inputs`);
     const input = req.inputs[0]!;
-    if (input.name !== spec.name) throw invalidArgument("inputs[0].name", `'${spec.name}'`, `'${input.name}'`);
+    if (input.name !== spec.name) throw invalidArgument("inputs[0].name", `'${spec.name}'`, echo(input.name));
     const raw = req.raw_input_contents;
     if (raw.length > 1) throw invalidArgument("raw_input_contents", "one entry (one input)", `${raw.length}`);
     if (input.datatype === "BYTES") {
@@ -173,9 +133,9 @@ export class InferenceService {
       if (input.shape.length !== 1 || input.shape[0] !== images.length || images.length === 0) {
         throw invalidArgument("inputs[0].shape", `[N] with N = number of encoded images (${images.length})`, `[${input.shape.join(",")}]`);
       }
-      return Promise.all(images.map((img, i) => c.prepare({ image: img }, `inputs[0][${i}]`)));
+      return images.map((image, i) => ({ input: { image }, field: `inputs[0][${i}]` }));
     }
-    if (input.datatype !== "FP32") throw invalidArgument("inputs[0].datatype", "FP32 (preprocessed tensor) or BYTES (encoded images)", `'${input.datatype}'`);
+    if (input.datatype !== "FP32") throw invalidArgument("inputs[0].datatype", "FP32 (preprocessed tensor) or BYTES (encoded images)", echo(input.datatype));
     const dims = input.shape.length === spec.shape.length ? [1, ...input.shape] : input.shape;
     if (dims.length !== spec.shape.length + 1 || dims.slice(1).some((d, i) => d !== spec.shape[i]) || !(dims[0]! >= 1)) {
       throw invalidArgument("inputs[0].shape", `[N,${spec.shape.join(",")}] with N >= 1`, `[${input.shape.join(",")}]`);
@@ -187,18 +147,17 @@ export class InferenceService {
       if (raw[0]!.byteLength !== n * per * 4) {
         throw invalidArgument("raw_input_contents[0]", `${n * per * 4} bytes (FP32 [${dims.join(",")}])`, `${raw[0]!.byteLength} bytes`);
       }
-      const b = raw[0]!;
-      all = new Float32Array(n * per);
-      for (let i = 0; i < all.length; i++) all[i] = b.readFloatLE(i * 4);
+      all = float32le(raw[0]!, n * per);
     } else {
       const v = input.contents?.fp32_contents ?? [];
       if (v.length !== n * per) throw invalidArgument("inputs[0].contents.fp32_contents", `${n * per} values`, `${v.length}`);
       all = Float32Array.from(v);
     }
-    for (let i = 0; i < all.length; i++) {
-      if (!Number.isFinite(all[i]!)) throw invalidArgument("inputs[0]", "finite FP32 values", `${all[i]} at index ${i}`);
-    }
-    return Array.from({ length: n }, (_, i) => all.slice(i * per, (i + 1) * per));
+    // each sample goes through the same tensor validation as Classify's (shape, finite values)
+    return Array.from({ length: n }, (_, i) => ({
+      input: { tensor: { shape: spec.shape, values: all.subarray(i * per, (i + 1) * per) } },
+      field: `inputs[0][${i}]`,
+    }));
   }
 
   private encode(c: Classifier, name: OutputName, rs: ClassifyResult[]): Buffer {
@@ -237,6 +196,32 @@ export class InferenceService {
         );
     }
   }
+}
+
+/** A non-negative integer parameter: int64_param, uint64_param, an integral double_param, or decimal digits in string_param. */
+export function integerParam(p: InferParameter, field: string): number {
+  const kind = oneofMember(p, PARAMETER_KINDS, field);
+  const v = p[kind as keyof InferParameter];
+  const expected = "a non-negative integer (int64_param, or decimal digits in string_param)";
+  if (kind === "string_param") {
+    const s = String(v);
+    if (!/^[0-9]{1,15}$/.test(s)) throw invalidArgument(field, expected, `string_param ${echo(s)}`);
+    return Number(s);
+  }
+  if (kind === "int64_param" || kind === "uint64_param" || kind === "double_param") {
+    const n = Number(v);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+    throw invalidArgument(field, expected, `${kind} ${n}`);
+  }
+  throw invalidArgument(field, expected, kind ?? "no value");
+}
+
+/** A bool parameter: bool_param, or string_param "true"/"false". */
+export function boolParam(p: InferParameter, field: string): boolean {
+  const kind = oneofMember(p, PARAMETER_KINDS, field);
+  if (kind === "bool_param") return Boolean(p.bool_param);
+  if (kind === "string_param" && (p.string_param === "true" || p.string_param === "false")) return p.string_param === "true";
+  throw invalidArgument(field, 'a bool_param (or string_param "true" or "false")', kind === "string_param" ? `string_param ${echo(p.string_param)}` : (kind ?? "no value"));
 }
 
 /** Triton's raw BYTES layout: each element is a 4-byte little-endian length then the bytes. */

@@ -1,5 +1,5 @@
 import sharp from "sharp";
-import { invalidArgument, ServingError } from "../pipeline/errors.js";
+import { invalidArgument, ServingError } from "../core/errors.js";
 import type { InputSpec } from "./InputSpec.js";
 
 const FORMATS = new Set(["png", "jpeg", "webp"]);

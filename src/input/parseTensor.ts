@@ -1,11 +1,12 @@
-import { invalidArgument } from "../pipeline/errors.js";
+import { invalidArgument } from "../core/errors.js";
+import { float32le } from "../core/float32le.js";
 
 export interface TensorInput {
   shape: readonly number[];
   /** float32 little-endian bytes, or */
   data?: Uint8Array;
   /** float values */
-  values?: readonly number[];
+  values?: ArrayLike<number>;
 }
 
 /**
@@ -24,9 +25,7 @@ export function parseTensor(t: TensorInput, expected: readonly number[], field: 
     if (t.data.byteLength !== n * 4) {
       throw invalidArgument(`${field}.data`, `${n * 4} bytes (${n} float32 values)`, `${t.data.byteLength} bytes`);
     }
-    out = new Float32Array(n);
-    const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+    out = float32le(t.data, n);
   } else if (t.values && t.values.length > 0) {
     if (t.values.length !== n) throw invalidArgument(`${field}.values`, `${n} values`, `${t.values.length}`);
     out = Float32Array.from(t.values);

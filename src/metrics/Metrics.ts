@@ -20,6 +20,7 @@ export class Metrics {
   readonly modelInfo: client.Gauge<"model" | "version" | "execution_provider">;
   readonly modelReloads: client.Counter<"result">;
   readonly queueWaitEstimate: client.Gauge;
+  readonly undecodable: client.Counter<"method">;
 
   constructor(exitFlops: readonly number[]) {
     const r = [this.registry];
@@ -76,13 +77,19 @@ export class Metrics {
       help: "Estimated queueing time of a new request (admission refuses above maxQueueWaitMs)",
       registers: r,
     });
+    this.undecodable = new client.Counter({
+      name: "ranet_undecodable_requests_total",
+      help: "Request messages that could not be decoded (answered INVALID_ARGUMENT), by method",
+      labelNames: ["method"],
+      registers: r,
+    });
     // export every known series from the start, so rates and ratios exist before the first event
     exitFlops.forEach((_, k) => this.exitsTaken.inc({ exit: k + 1 }, 0));
     for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ reason }, 0);
     for (const result of ["success", "failure"]) this.modelReloads.inc({ result }, 0);
   }
 
-  /** Serves GET /metrics (and nothing else) on host:port; resolves with the bound port. */
+  /** Serves GET /metrics (and nothing else) on host:port; resolves with the bound port. close() cuts open connections. */
   async serve(host: string, port: number): Promise<{ port: number; close(): Promise<void> }> {
     const server = http.createServer((req, res) => {
       if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
@@ -107,7 +114,12 @@ export class Metrics {
     });
     return {
       port: (server.address() as AddressInfo).port,
-      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      // closeAllConnections: a scraper that stalls mid-request must not keep the process alive
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
     };
   }
 }

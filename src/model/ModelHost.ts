@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { ServingError } from "../pipeline/errors.js";
+import { ServingError } from "../core/errors.js";
 
 /** What the host needs of a loaded model version. */
 export interface HostedModel {

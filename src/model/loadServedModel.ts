@@ -5,7 +5,7 @@ import type { Config } from "../config/config.js";
 import type { Manifest } from "../engine/manifest.js";
 import { OrtEngine } from "../engine/OrtEngine.js";
 import { Classifier } from "../pipeline/Classifier.js";
-import type { Clock } from "../pipeline/Clock.js";
+import type { Clock } from "../core/Clock.js";
 import { Pipeline, type PipelineHooks } from "../pipeline/Pipeline.js";
 import type { StageRunner } from "../engine/StageRunner.js";
 import type { HostedModel } from "./ModelHost.js";

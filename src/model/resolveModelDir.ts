@@ -1,6 +1,6 @@
 import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { invalidArgument } from "../pipeline/errors.js";
+import { echo, ServingError } from "../core/errors.js";
 
 /**
  * The folder a reload may load: `requested` resolved against `root` (empty = `fallback`), which
@@ -17,11 +17,12 @@ export async function resolveModelDir(requested: string, root: string, fallback:
     real = await realpath(dir);
     if (!(await stat(real)).isDirectory()) throw new Error("not a folder");
   } catch (err) {
-    throw invalidArgument(field, expected, `'${requested || fallback}' (${(err as Error).message})`);
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ServingError("invalid_argument", `${field}: expected ${expected}, got ${echo(requested || fallback)} (${reason})`);
   }
   const rel = path.relative(realRoot, real);
   if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
-    throw invalidArgument(field, expected, `'${requested || fallback}' (resolves to ${real})`);
+    throw new ServingError("invalid_argument", `${field}: expected ${expected}, got ${echo(requested || fallback)} (resolves to ${echo(real)})`);
   }
   return real;
 }

@@ -1,4 +1,4 @@
-import type { Clock } from "./Clock.js";
+import type { Clock } from "../core/Clock.js";
 
 export interface BatcherOptions<T> {
   maxBatchSize: number;

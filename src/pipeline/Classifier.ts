@@ -2,17 +2,33 @@ import type { Manifest } from "../engine/manifest.js";
 import { decodeImage } from "../input/decodeImage.js";
 import type { InputSpec } from "../input/InputSpec.js";
 import { parseTensor, type TensorInput } from "../input/parseTensor.js";
-import type { Clock } from "./Clock.js";
-import { ServingError } from "./errors.js";
+import type { Clock } from "../core/Clock.js";
+import { echo, invalidArgument, ServingError } from "../core/errors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
-import type { Pipeline, RequestOptions, Submission } from "./Pipeline.js";
+import type { ClassifyResult, Pipeline, RequestOptions } from "./Pipeline.js";
 
 export interface ModelInput {
   image?: Uint8Array;
   tensor?: TensorInput;
 }
 
-/** Protocol-independent front of the pipeline: the served model, input preparation, admission. */
+/** One input of a request and the request field that carried it (named in errors). */
+export interface FieldInput {
+  input: ModelInput;
+  field: string;
+}
+
+/** Per-request options as every protocol carries them; 0 means unset, as in proto3. */
+export interface WireOptions {
+  /** 1-based exit, 0 = adaptive. */
+  exit: number;
+  /** Cumulative multiply-adds cap, 0 = none. */
+  flopsBudget: number;
+  anytime: boolean;
+  returnAllExits: boolean;
+}
+
+/** Protocol-independent front of the pipeline: the served model, validation, input preparation, admission. */
 export class Classifier {
   readonly name: string;
   readonly version: string;
@@ -41,11 +57,32 @@ export class Classifier {
   /** NOT_FOUND unless name (and version, if given) is the served model; empty name means it. */
   checkModel(name: string, version = ""): void {
     if (name && name !== this.name) {
-      throw new ServingError("not_found", `model '${name}' is not served here; this server serves '${this.name}'`);
+      throw new ServingError("not_found", `model ${echo(name)} is not served here; this server serves '${this.name}'`);
     }
     if (version && version !== this.version) {
-      throw new ServingError("not_found", `model '${this.name}' version '${version}' is not served; the served version is '${this.version}'`);
+      throw new ServingError("not_found", `model '${this.name}' version ${echo(version)} is not served; the served version is '${this.version}'`);
     }
+  }
+
+  /**
+   * The validated pipeline options of a request; `fields` names the protocol's fields in errors
+   * (e.g. "options.exit" or "parameters.exit"). `deadlineMs` is the call's deadline (epoch ms).
+   */
+  options(o: WireOptions, deadlineMs: number, fields: { exit: string; flopsBudget: string }): RequestOptions {
+    const exits = this.exitFlops.length;
+    if (!Number.isInteger(o.exit) || o.exit < 0 || o.exit > exits) {
+      throw invalidArgument(fields.exit, `0 (adaptive) or an exit from 1 to ${exits}`, String(o.exit));
+    }
+    if (o.flopsBudget !== 0 && !(o.flopsBudget >= this.exitFlops[0]!)) {
+      throw invalidArgument(fields.flopsBudget, `0 (none) or at least ${this.exitFlops[0]} multiply-adds (the first exit's cost)`, String(o.flopsBudget));
+    }
+    return {
+      flopsBudget: o.flopsBudget || undefined,
+      fixedExit: o.exit ? o.exit - 1 : undefined,
+      returnAllExits: o.returnAllExits,
+      anytime: o.anytime,
+      deadlineMs: this.deadlineFrom(deadlineMs),
+    };
   }
 
   /** Decodes or validates one request input into the model's preprocessed tensor; `field` names it in errors. */
@@ -55,14 +92,32 @@ export class Classifier {
     throw new ServingError("invalid_argument", `${field ?? "input"}: expected an image (PNG, JPEG or WebP bytes) or a tensor of shape [${this.input.shape.join(",")}]`);
   }
 
-  /** Converts a gRPC deadline (epoch ms or Infinity) to the pipeline clock, less a margin to reply. */
-  deadlineFrom(deadline: Date | number, marginMs = 2): number | undefined {
-    const epochMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    if (!Number.isFinite(epochMs)) return undefined;
-    return this.clock.now() + (epochMs - Date.now()) - marginMs;
+  /**
+   * Serves a validated request: refused cheaply first if the server would refuse it anyway
+   * (shutting down, queue too long), then its inputs are decoded, then admitted together.
+   * Aborting `signal` withdraws every input still in the pipeline.
+   */
+  async serve(inputs: readonly FieldInput[], opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult[]> {
+    const refusal = this.pipeline.admissionError();
+    if (refusal) throw refusal;
+    const tensors = await Promise.all(inputs.map((x) => this.prepare(x.input, x.field)));
+    if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");
+    const subs = tensors.map((t) => this.pipeline.submit(t, opts));
+    const cancelAll = () => subs.forEach((s) => s.cancel());
+    signal.addEventListener("abort", cancelAll, { once: true });
+    try {
+      return await Promise.all(subs.map((s) => s.result));
+    } catch (err) {
+      cancelAll(); // one input failed: the others' answers would be thrown away
+      throw err;
+    } finally {
+      signal.removeEventListener("abort", cancelAll);
+    }
   }
 
-  submit(x: Float32Array, opts: RequestOptions): Submission {
-    return this.pipeline.submit(x, opts);
+  /** Converts a call deadline (epoch ms or Infinity) to the pipeline clock, less a margin to reply. */
+  deadlineFrom(epochMs: number, marginMs = 2): number | undefined {
+    if (!Number.isFinite(epochMs)) return undefined;
+    return this.clock.now() + (epochMs - Date.now()) - marginMs;
   }
 }

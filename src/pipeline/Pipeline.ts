@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import { lastReaders } from "../engine/manifest.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { Batcher } from "./Batcher.js";
-import type { Clock } from "./Clock.js";
-import { ServingError } from "./errors.js";
+import type { Clock } from "../core/Clock.js";
+import { ServingError } from "../core/errors.js";
 import { makeScorer, type ExitScorer } from "../budget/exitScorers.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import { argmax } from "./softmax.js";
@@ -106,7 +106,7 @@ export class Pipeline {
   constructor(
     private readonly model: PipelineModel,
     private readonly runner: StageRunner,
-    private policy: ExitPolicy,
+    private readonly policy: ExitPolicy,
     private readonly opts: PipelineOptions,
   ) {
     this.log = opts.log;
@@ -133,10 +133,6 @@ export class Pipeline {
     return this.inflight;
   }
 
-  queueDepths(): number[] {
-    return this.batchers.map((b) => b.depth);
-  }
-
   /**
    * How long a request admitted now would wait for its first-stage answer because of the queue
    * ahead of it: 0 when nothing waits (then there is nothing to refuse for, and a stale slow
@@ -151,10 +147,6 @@ export class Pipeline {
     const depth = this.batchers[0]!.depth;
     if (depth === 0) return 0;
     return Math.ceil((depth + 1) / this.opts.maxBatchSize) * (this.firstBatchMs ?? 0);
-  }
-
-  setPolicy(policy: ExitPolicy): void {
-    this.policy = policy;
   }
 
   /** The deepest 0-based exit a request may reach, or an error for an unaffordable budget. */
@@ -174,29 +166,39 @@ export class Pipeline {
     return maxExit;
   }
 
+  /**
+   * Why a request arriving now would be refused (shutting down, or the first stage's queue too
+   * long), or undefined. Cheap: callers ask before decoding an input, so an overloaded server
+   * does not spend the decoding on requests it then refuses.
+   */
+  admissionError(): ServingError | undefined {
+    if (this.closed) return new ServingError("unavailable", "server is shutting down; retry on another replica");
+    const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
+    if (maxWaitMs > 0) {
+      const waitMs = this.estimatedWaitMs();
+      if (waitMs > maxWaitMs) {
+        return new ServingError(
+          "resource_exhausted",
+          `overloaded: the first stage's queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
+        );
+      }
+    }
+    if (this.batchers[0]!.depth >= this.opts.maxQueueSize) {
+      return new ServingError("resource_exhausted", `stage 1 queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`);
+    }
+    return undefined;
+  }
+
   /** Admits one preprocessed input (the model's input layout, without the batch axis). */
   submit(input: Float32Array, opts: RequestOptions): Submission {
-    if (this.closed) {
-      return rejected(new ServingError("unavailable", "server is shutting down; retry on another replica"));
-    }
     let maxExit: number;
     try {
       maxExit = this.maxExitFor(opts);
     } catch (err) {
       return rejected(err as Error);
     }
-    const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
-    if (maxWaitMs > 0) {
-      const waitMs = this.estimatedWaitMs();
-      if (waitMs > maxWaitMs) {
-        return rejected(
-          new ServingError(
-            "resource_exhausted",
-            `overloaded: the first stage's queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
-          ),
-        );
-      }
-    }
+    const refusal = this.admissionError();
+    if (refusal) return rejected(refusal);
     let sample!: Sample;
     const result = new Promise<ClassifyResult>((resolve, reject) => {
       sample = {
@@ -241,7 +243,8 @@ export class Pipeline {
     if (s.settled) return;
     const best = s.predictions[s.predictions.length - 1];
     if (s.opts.anytime && best && s.lastProbs) {
-      this.batchers[s.stage]?.remove(s);
+      const batcher = this.batchers[s.stage];
+      if (batcher?.remove(s)) this.opts.hooks?.queueDepth?.(s.stage, batcher.depth);
       this.finish(s, best, s.lastProbs, "deadline");
     } else {
       this.opts.hooks?.dropped?.("deadline");
@@ -259,7 +262,8 @@ export class Pipeline {
   private withdraw(s: Sample, err: ServingError): void {
     if (s.settled) return;
     if (err.kind === "cancelled") this.opts.hooks?.dropped?.("cancelled");
-    this.batchers[s.stage]?.remove(s);
+    const batcher = this.batchers[s.stage];
+    if (batcher?.remove(s)) this.opts.hooks?.queueDepth?.(s.stage, batcher.depth);
     this.settle(s);
     s.reject(err);
   }

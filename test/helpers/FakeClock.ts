@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/pipeline/Clock.js";
+import type { Clock } from "../../src/core/Clock.js";
 
 /** Manual clock: timers fire only when advance() passes their time. */
 export class FakeClock implements Clock {

@@ -34,11 +34,11 @@ export function tensorBytes(values: ArrayLike<number>): Buffer {
 /** Starts the real server in-process on 127.0.0.1 with free ports, and clients for it. */
 export async function startServer(flags: string[] = []): Promise<{ app: App; clients: Clients; config: Config; stop(): Promise<void> }> {
   const config = loadConfig(
-    ["--host", "127.0.0.1", "--port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--model-dir", MODEL_DIR, "--log-level", "silent", ...flags],
+    ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--model-dir", MODEL_DIR, "--log-level", "silent", ...flags],
     {},
   ) as Config;
   const app = await startApp(config, pino({ level: "silent" }));
-  const clients = makeClients(`127.0.0.1:${app.grpcPort}`);
+  const clients = makeClients(`127.0.0.1:${app.grpcPort}`, {}, undefined, `127.0.0.1:${app.adminPort}`);
   return {
     app,
     clients,

@@ -36,7 +36,20 @@ describe("budget admin API (controller on)", () => {
   });
 
   it("validates targets and exposes the table and oracle", async () => {
-    expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 1.5 }))).toBe("INVALID_ARGUMENT: target_fraction: expected a fraction in (0, 1], got 1.5");
+    expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 1.5 }))).toMatch(
+      /^INVALID_ARGUMENT: target_fraction: expected a fraction of the last exit's FLOPs from 0\.\d+ \(the first exit's\) to 1, got 1\.5$/,
+    );
+    expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 0.01 }))).toMatch(/^INVALID_ARGUMENT: target_fraction: .*got 0\.01$/);
+    // targets outside [first exit's FLOPs, last exit's FLOPs] cannot be met by any exit policy
+    const model = await unary(s.clients.modelAdmin, "GetModel", {});
+    const [first, last] = [model.exit_flops[0], model.exit_flops.at(-1)];
+    for (const t of [1, first - 1, last + 1, 2 ** 53]) {
+      expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_flops: t }))).toBe(
+        `INVALID_ARGUMENT: target_flops: expected multiply-adds from ${first} (the first exit's cost) to ${last} (the last exit's), got ${t}`,
+      );
+    }
+    expect((await unary(s.clients.budget, "SetBudget", { target_flops: first })).target_flops).toBe(first);
+    expect((await unary(s.clients.budget, "SetBudget", { target_flops: last })).target_flops).toBe(last);
     expect(await codeOf(unary(s.clients.budget, "SetBudget", {}))).toMatch(/^INVALID_ARGUMENT: target: expected target_flops/);
     const table = await unary(s.clients.budget, "GetBudgetTable", {});
     expect(table.points).toHaveLength(39);

@@ -42,16 +42,25 @@ describe("CLI client and server reflection", () => {
       keepCase: true,
     });
     const pkg = grpc.loadPackageDefinition(def) as any;
-    const client = new pkg.grpc.reflection.v1alpha.ServerReflection(`127.0.0.1:${s.app.grpcPort}`, grpc.credentials.createInsecure());
-    const call = client.ServerReflectionInfo();
-    const res = await new Promise<any>((resolve, reject) => {
-      call.on("data", resolve);
-      call.on("error", reject);
-      call.write({ list_services: "" });
-    });
-    call.end();
-    client.close();
-    const names = res.list_services_response.service.map((x: { name: string }) => x.name);
-    for (const svc of ["ranet.v1.Classifier", "ranet.v1.BudgetAdmin", "inference.GRPCInferenceService", "grpc.health.v1.Health"]) expect(names).toContain(svc);
+    const listServices = async (port: number): Promise<string[]> => {
+      const client = new pkg.grpc.reflection.v1alpha.ServerReflection(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const call = client.ServerReflectionInfo();
+      const res = await new Promise<any>((resolve, reject) => {
+        call.on("data", resolve);
+        call.on("error", reject);
+        call.write({ list_services: "" });
+      });
+      call.end();
+      client.close();
+      return res.list_services_response.service.map((x: { name: string }) => x.name);
+    };
+    const names = await listServices(s.app.grpcPort);
+    for (const svc of ["ranet.v1.Classifier", "inference.GRPCInferenceService", "grpc.health.v1.Health"]) expect(names).toContain(svc);
+    // the admin services live on the admin listener only
+    expect(names).not.toContain("ranet.v1.BudgetAdmin");
+    expect(names).not.toContain("ranet.v1.ModelAdmin");
+    const adminNames = await listServices(s.app.adminPort!);
+    for (const svc of ["ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin", "grpc.health.v1.Health"]) expect(adminNames).toContain(svc);
+    expect(adminNames).not.toContain("ranet.v1.Classifier");
   });
 });

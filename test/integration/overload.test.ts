@@ -17,16 +17,8 @@ async function dropped(metricsPort: number): Promise<number> {
   return [...text.matchAll(/^ranet_dropped_total\{reason="\w+"\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
 }
 
-/** p99 of each stage's batch time (dispatch to answer) from the server's debug log lines since `from`. */
-function stageP99Ms(server: SpawnedServer, from: number, stages: number): number[] {
-  const times: number[][] = Array.from({ length: stages }, () => []);
-  for (const l of server.lines.slice(from)) if (l.msg === "batch ran") times[l.stage - 1]!.push(l.ms);
-  return times.map((xs) => xs.sort((a, b) => a - b)[Math.floor(0.99 * (xs.length - 1))] ?? 0);
-}
-
 // Budget target 1: every image runs to the last exit unless very confident, the costliest traffic.
 describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity", () => {
-  let stages: number;
   let lastExitFlops: number;
   let request: (i: number) => unknown;
   let server: SpawnedServer | undefined;
@@ -35,36 +27,33 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
     const set = loadFashionMnist("test");
     const bytes = tensorBytesOf(set, 2000, manifest.input);
     request = (i) => ({ tensor: { shape: [1, 28, 28], data: bytes[i % bytes.length] } });
-    stages = manifest.stages.length;
     lastExitFlops = manifest.exits.at(-1)!.flops;
   });
   afterEach(() => server?.stop());
 
-  /** Starts a server, measures its capacity (closed loop), then offers twice that for OVERLOAD_SECONDS. */
-  async function overload(flags: string[], during?: (address: string) => Promise<void>) {
+  /**
+   * Starts a server, measures its capacity (closed loop), then offers twice that for
+   * OVERLOAD_SECONDS over 16 streams (each stream is flow-controlled at maxStreamInflight, so
+   * the overload is the server's as a whole, as from many clients).
+   */
+  async function overload(flags: string[], during?: (adminAddress: string) => Promise<void>) {
     server = spawnServer([
-      "--host", "127.0.0.1", "--port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
+      "--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
       "--model-dir", MODEL_DIR, "--budget-target", "1",
       "--max-queue-wait-ms", String(MAX_QUEUE_WAIT_MS), "--max-queue-delay-ms", String(MAX_QUEUE_DELAY_MS),
-      "--log-level", "debug", // one line per batch: the stage times
       ...flags,
     ]);
     const serving = await server.serving;
     const address = `127.0.0.1:${serving.grpcPort}`;
+    const adminAddress = `127.0.0.1:${serving.adminPort}`;
     const capacity = await runLoad({ address, concurrency: 64, api: "stream", durationMs: 4000, warmupMs: 1000, request });
     const droppedBefore = await dropped(serving.metricsPort!);
-    const from = server.lines.length;
     const [load] = await Promise.all([
-      runOpenLoop({ address, rate: 2 * capacity.throughput, durationMs: OVERLOAD_SECONDS * 1000, request }),
-      during?.(address),
+      runOpenLoop({ address, rate: 2 * capacity.throughput, durationMs: OVERLOAD_SECONDS * 1000, streams: 16, request }),
+      during?.(adminAddress),
     ]);
-    const stageMs = stageP99Ms(server, from, stages);
-    // admission bounds the wait for the first stage's answer; then the request passes the later
-    // stages, at each waiting at most for the batch running there and for its own, and each of
-    // its batches may wait maxQueueDelayMs to fill
-    const boundMs = MAX_QUEUE_WAIT_MS + 2 * stageMs.slice(1).reduce((a, b) => a + b, 0) + stages * MAX_QUEUE_DELAY_MS;
     const droppedAfter = await dropped(serving.metricsPort!);
-    return { address, capacity: capacity.throughput, load, stageMs, boundMs, droppedAdmitted: droppedAfter - droppedBefore };
+    return { address, adminAddress, capacity: capacity.throughput, load, droppedAdmitted: droppedAfter - droppedBefore };
   }
 
   function report(name: string, r: Awaited<ReturnType<typeof overload>>): void {
@@ -74,21 +63,20 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
       `${name}: capacity ${r.capacity.toFixed(0)}/s, offered ${l.sentPerSecond.toFixed(0)}/s for ${OVERLOAD_SECONDS} s: ` +
         `${l.sent} sent, ${l.codes.OK ?? 0} OK (mean ${(l.okMeanFlops / 1e6).toFixed(2)} MMACs), ${shed} RESOURCE_EXHAUSTED (${((100 * shed) / l.sent).toFixed(1)}%), ${l.unanswered} unanswered; ` +
         `OK latency p50 ${l.okLatencyMs.p50.toFixed(0)} ms, p99 ${l.okLatencyMs.p99.toFixed(0)} ms, max ${l.okLatencyMs.max.toFixed(0)} ms; ` +
-        `p99 by second ${l.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}; p99 stage batch ms ${r.stageMs.map((t) => t.toFixed(1)).join(" ")}; bound ${r.boundMs.toFixed(0)} ms`,
+        `p99 by second ${l.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")} (latency is reported, not asserted: npm run bench:overload measures it)`,
     );
   }
 
-  /** What holds in every overload run: only OK or RESOURCE_EXHAUSTED, nothing admitted lost, latency bounded. */
+  /** What holds in every overload run: only OK or RESOURCE_EXHAUSTED, nothing admitted lost. */
   function expectShedNotLost(r: Awaited<ReturnType<typeof overload>>, l: OpenLoopResult): void {
     expect(l.sentPerSecond).toBeGreaterThan(1.8 * r.capacity); // the client kept up
     expect(l.unanswered).toBe(0);
     expect(Object.keys(l.codes).every((c) => c === "OK" || c === "RESOURCE_EXHAUSTED")).toBe(true);
     expect((l.codes.OK ?? 0) + (l.codes.RESOURCE_EXHAUSTED ?? 0)).toBe(l.sent);
     expect(r.droppedAdmitted).toBe(0); // nothing admitted was cancelled or timed out
-    expect(l.okLatencyMs.p99).toBeLessThan(r.boundMs);
   }
 
-  it("sheds at admission with RESOURCE_EXHAUSTED, answers every admitted request, and bounds their latency", async () => {
+  it("sheds at admission with RESOURCE_EXHAUSTED and answers every admitted request", async () => {
     const r = await overload([]);
     report("overload", r);
     expectShedNotLost(r, r.load);
@@ -98,8 +86,8 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
 
   it("load-adaptive mode lowers the FLOPs target under the long queue and restores it after", async () => {
     const factors: number[] = [];
-    const r = await overload(["--load-adaptive", "true"], async (address) => {
-      const c = makeClients(address);
+    const r = await overload(["--load-adaptive", "true"], async (adminAddress) => {
+      const c = makeClients(adminAddress, {}, undefined, adminAddress);
       for (let s = 0; s < OVERLOAD_SECONDS; s++) {
         await new Promise((res) => setTimeout(res, 1000));
         factors.push((await unary(c.budget, "GetBudget", {})).load_factor);
@@ -111,7 +99,7 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
     expectShedNotLost(r, r.load);
     expect(Math.min(...factors)).toBeLessThan(0.7);
     expect(r.load.okMeanFlops).toBeLessThan(0.8 * lastExitFlops); // more early exits while overloaded
-    const c = makeClients(r.address);
+    const c = makeClients(r.address, {}, undefined, r.adminAddress);
     const end = Date.now() + 10_000;
     let factor = 0;
     while ((factor = (await unary(c.budget, "GetBudget", {})).load_factor) < 1 && Date.now() < end) await new Promise((res) => setTimeout(res, 100));

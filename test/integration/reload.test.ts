@@ -94,7 +94,7 @@ describe("model reload on SIGHUP", () => {
     symlinkSync(path.join(root, "v1"), current);
     const p = spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--model-dir", current]);
     const { grpcPort } = await p.serving;
-    const c = makeClients(`127.0.0.1:${grpcPort}`);
+    const c = makeClients(`127.0.0.1:${grpcPort}`, {}, undefined, `127.0.0.1:${(await p.serving).adminPort}`);
     try {
       expect((await unary(c.classifier, "Classify", req)).model_version).toBe("1");
       const flip = (to: string) => {

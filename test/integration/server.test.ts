@@ -169,7 +169,7 @@ describe("gRPC server (static thresholds)", () => {
     it("invalid options", async () => {
       const t = { shape: [1, 28, 28], values: new Array(784).fill(0) };
       expect(await classify({ tensor: t, options: { exit: 9 } })).toBe("INVALID_ARGUMENT: options.exit: expected 0 (adaptive) or an exit from 1 to 6, got 9");
-      expect(await classify({ tensor: t, options: { flops_budget: 5 } })).toMatch(/^INVALID_ARGUMENT: options.flops_budget: expected at least \d+ multiply-adds/);
+      expect(await classify({ tensor: t, options: { flops_budget: 5 } })).toMatch(/^INVALID_ARGUMENT: options.flops_budget: expected 0 \(none\) or at least \d+ multiply-adds \(the first exit's cost\), got 5$/);
     });
   });
 });

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ModelHost, type HostedModel } from "../../src/model/ModelHost.js";
-import { ServingError } from "../../src/pipeline/errors.js";
+import { ServingError } from "../../src/core/errors.js";
 
 class FakeModel implements HostedModel {
   drained = false;

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import type { HostTensor, StageRunner } from "../../src/engine/StageRunner.js";
-import { ServingError } from "../../src/pipeline/errors.js";
+import { ServingError } from "../../src/core/errors.js";
 import { StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
 import { Pipeline, type PipelineModel } from "../../src/pipeline/Pipeline.js";
 import { FakeClock, flush } from "../helpers/FakeClock.js";

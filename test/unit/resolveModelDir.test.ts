@@ -26,7 +26,7 @@ describe("resolveModelDir", () => {
   it.each([
     ["../", /resolves to/],
     ["escape", /resolves to/],
-    ["/etc", /resolves to \/etc/],
+    ["/etc", /resolves to '\/etc'/],
     ["missing", /'missing' \(ENOENT/],
     ["file", /not a folder/],
   ])("refuses %s with INVALID_ARGUMENT naming model_dir", async (requested, detail) => {

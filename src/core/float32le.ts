@@ -1,0 +1,7 @@
+/** Reads float32 little-endian values (any byte alignment) into a new Float32Array. */
+export function float32le(bytes: Uint8Array, count = Math.floor(bytes.byteLength / 4)): Float32Array {
+  const out = new Float32Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}

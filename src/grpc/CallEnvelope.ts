@@ -1,0 +1,149 @@
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { CallObserver } from "./CallObserver.js";
+import { statusFor } from "./statusFor.js";
+import { UndecodableMessage, type ReadsUndecodable } from "./tolerantDecoding.js";
+
+/** What a handler body gets besides its request: protocol-neutral. */
+export interface CallContext {
+  /** Aborted when the client cancels the call (or, on a stream, the whole stream). */
+  signal: AbortSignal;
+  /** The call's deadline: epoch milliseconds, or Infinity when it has none. */
+  deadlineMs: number;
+}
+
+export interface StreamOptions<Res> {
+  /**
+   * Items of one stream being worked on at once. Past it the server stops reading the stream,
+   * so HTTP/2 flow control slows a fast writer instead of its items being refused.
+   */
+  maxInflight: number;
+  /** The answer for an item that failed (the stream goes on). */
+  errorItem(requestId: string, status: { code: grpc.status; details: string }): Res;
+}
+
+/**
+ * The one envelope every call kind shares: decoding failures answered as INVALID_ARGUMENT,
+ * cancellation as an AbortSignal, the deadline as a number, errors turned into a status in
+ * one place (statusFor), every INTERNAL logged with its cause, and, for the inference methods,
+ * the call recorded in metrics.
+ */
+export class CallEnvelope {
+  constructor(
+    private readonly log: Logger,
+    private readonly observe?: CallObserver,
+  ) {}
+
+  /** A unary handler. `observed` records the call in the request metrics. */
+  unary<Req, Res>(method: string, fn: (req: Req, ctx: CallContext) => Res | Promise<Res>, observed = false): grpc.handleUnaryCall<Req, Res> {
+    return (call, cb) => {
+      const done = observed ? this.observe?.(method) : undefined;
+      const ac = new AbortController();
+      call.on("cancelled", () => ac.abort());
+      const req = call.request as Req | UndecodableMessage;
+      new Promise<Res>((resolve) => {
+        if (req instanceof UndecodableMessage) throw req;
+        resolve(fn(req, { signal: ac.signal, deadlineMs: deadlineMsOf(call.getDeadline()) }));
+      }).then(
+        (res) => {
+          done?.(grpc.status.OK);
+          cb(null, res);
+        },
+        (err) => {
+          const s = this.status(method, err);
+          done?.(s.code);
+          cb(s);
+        },
+      );
+    };
+  }
+
+  /**
+   * A bidi stream of independent items (ClassifyStream): each request is answered by one
+   * response, in completion order; a failed item, undecodable ones included, is answered with
+   * `errorItem` and the stream goes on. Reading pauses while maxInflight items are being worked
+   * on or the client is not reading the answers, and resumes below that.
+   */
+  itemStream<Req extends { request_id?: string }, Res>(
+    method: string,
+    fn: (req: Req, ctx: CallContext) => Promise<Res>,
+    opts: StreamOptions<Res>,
+  ): grpc.handleBidiStreamingCall<Req, Res> & ReadsUndecodable {
+    const handler = (call: grpc.ServerDuplexStream<Req, Res>) => {
+      const inflight = new Set<AbortController>();
+      let ended = false;
+      let seq = 0;
+      const deadlineMs = deadlineMsOf(call.getDeadline());
+      const flowing = () => inflight.size < opts.maxInflight && !call.writableNeedDrain;
+      const settle = () => {
+        if (call.isPaused() && flowing() && !call.cancelled) call.resume();
+        if (ended && inflight.size === 0) call.end();
+      };
+      call.on("drain", settle);
+      call.on("data", (raw: Req | UndecodableMessage) => {
+        const n = seq++;
+        const done = this.observe?.(method);
+        const ac = new AbortController();
+        inflight.add(ac);
+        if (!flowing()) call.pause();
+        const requestId = raw instanceof UndecodableMessage ? "" : String(raw.request_id ?? "");
+        const work =
+          raw instanceof UndecodableMessage
+            ? Promise.reject(new StreamItemUndecodable(raw, n))
+            : Promise.resolve().then(() => fn(raw, { signal: ac.signal, deadlineMs }));
+        work
+          .then(
+            (res) => {
+              done?.(grpc.status.OK);
+              if (!call.cancelled) call.write(res);
+            },
+            (err) => {
+              const s = err instanceof StreamItemUndecodable ? err.status : this.status(method, err);
+              done?.(s.code);
+              if (!call.cancelled) call.write(opts.errorItem(requestId, s));
+            },
+          )
+          .finally(() => {
+            inflight.delete(ac);
+            settle();
+          });
+      });
+      call.on("end", () => {
+        ended = true;
+        settle();
+      });
+      call.on("cancelled", () => {
+        for (const ac of inflight) ac.abort();
+      });
+      call.on("error", () => {}); // a write after the client went away: nothing left to answer
+    };
+    return Object.assign(handler, { readsUndecodable: true as const });
+  }
+
+  /** statusFor, logging every INTERNAL with its cause (the client only sees "see server log"). */
+  private status(method: string, err: unknown): { code: grpc.status; details: string } {
+    if (err instanceof UndecodableMessage) return err.status;
+    const s = statusFor(err);
+    if (s.code === grpc.status.INTERNAL) this.log.error({ method, err }, `${method} failed`);
+    return s;
+  }
+}
+
+/** An undecodable item of a stream, named by its position so the client can tell which. */
+class StreamItemUndecodable extends Error {
+  constructor(
+    readonly item: UndecodableMessage,
+    readonly index: number,
+  ) {
+    super(item.message);
+  }
+
+  get status(): { code: grpc.status; details: string } {
+    return { code: grpc.status.INVALID_ARGUMENT, details: `stream message ${this.index}: ${this.item.message}` };
+  }
+}
+
+/** A grpc-js deadline as epoch milliseconds (Infinity = none). */
+export function deadlineMsOf(deadline: grpc.Deadline): number {
+  return deadline instanceof Date ? deadline.getTime() : Number(deadline);
+}
