@@ -1,4 +1,4 @@
-import type http2 from "node:http2";
+import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import type { PackageDefinition } from "@grpc/proto-loader";
@@ -25,6 +25,7 @@ export interface GrpcServerOptions {
  */
 export class GrpcServer {
   private readonly server: grpc.Server;
+  private stopping = false;
 
   constructor(
     packageDefinition: PackageDefinition,
@@ -59,21 +60,37 @@ export class GrpcServer {
   }
 
   /**
-   * Logs HTTP/2 connections that fail at the protocol layer. Such a failure fails every call on
-   * the connection (clients see INTERNAL "RST_STREAM with error code 2" or UNAVAILABLE) without
-   * any handler knowing. The known cause: nghttp2's rapid-reset protection (CVE-2023-44487) closes
-   * a connection on which the client cancels streams faster than about 1,000 in a burst, e.g. a
-   * burst of calls with 1 ms deadlines; Node 20 offers no setting for that limit.
+   * Logs HTTP/2 connections that close under calls still running, which fails those calls
+   * (clients see INTERNAL "RST_STREAM with error code 2" or UNAVAILABLE) without any handler
+   * knowing. The known cause: nghttp2's rapid-reset protection (CVE-2023-44487) sends GOAWAY
+   * INTERNAL_ERROR when a client cancels streams faster than about 1,000 in a burst (e.g. a burst
+   * of calls with 1 ms deadlines), failing the other calls on that connection; Node 20 has no
+   * setting for that limit. The log line names the connection and its recent cancellations.
    */
   private watchSessions(): void {
     const servers = (this.server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> }).http2Servers;
     for (const s of servers?.keys() ?? []) {
       s.on("session", (session: http2.ServerHttp2Session) => {
-        session.on("error", (err: Error & { code?: string }) => {
-          const socket = session.socket;
+        const socket = session.socket;
+        const peer = socket ? `${socket.remoteAddress}:${socket.remotePort}` : "?";
+        let lost = 0;
+        const cancels = new CancelWindow(RECENT_CANCELS_MS);
+        session.on("stream", (stream: http2.ServerHttp2Stream) => {
+          stream.once("close", () => {
+            if (stream.rstCode === http2.constants.NGHTTP2_CANCEL && !session.destroyed) cancels.add(performance.now());
+            else if (session.destroyed && !this.stopping) lost++;
+          });
+        });
+        let error = "";
+        session.on("error", (err: Error & { code?: string }) => (error = `${err.code ?? ""} ${err.message}`.trim()));
+        session.once("close", () => {
+          if (lost === 0 || this.stopping) return;
+          const recent = cancels.count(performance.now());
           this.opts.log.warn(
-            { peer: socket ? `${socket.remoteAddress}:${socket.remotePort}` : "?", reason: `${err.code ?? ""} ${err.message}`.trim() },
-            "HTTP/2 connection closed by the protocol layer; its calls fail (a client cancelling streams in a burst of about 1,000 trips the HTTP/2 rapid-reset protection)",
+            { peer, failedCalls: lost, clientCancelsLast10s: recent, ...(error ? { reason: error } : {}) },
+            error || recent >= RAPID_RESET_HINT
+              ? "HTTP/2 connection closed by the protocol layer with calls running; they failed (after a burst of client cancellations: nghttp2's rapid-reset protection)"
+              : "HTTP/2 connection closed with calls running; they failed",
           );
         });
       });
@@ -88,6 +105,7 @@ export class GrpcServer {
 
   /** Stops accepting calls; waits for running calls up to graceMs, then cancels the rest and closes every connection. */
   async shutdown(graceMs: number): Promise<void> {
+    this.stopping = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -98,5 +116,30 @@ export class GrpcServer {
         resolve();
       });
     });
+  }
+}
+
+/** Client cancellations counted towards the rapid-reset hint, and the window they are counted in. */
+const RAPID_RESET_HINT = 300;
+const RECENT_CANCELS_MS = 10_000;
+
+/** Timestamps within a sliding window, counted. */
+class CancelWindow {
+  private readonly times: number[] = [];
+  private head = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  add(nowMs: number): void {
+    this.times.push(nowMs);
+    if (this.head > 4096) {
+      this.times.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  count(nowMs: number): number {
+    while (this.head < this.times.length && this.times[this.head]! < nowMs - this.windowMs) this.head++;
+    return this.times.length - this.head;
   }
 }
