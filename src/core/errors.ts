@@ -35,12 +35,18 @@ export function echo(value: unknown): string {
   return `'${escaped(s.slice(0, MAX_ECHO_CHARS))}...' (${s.length} characters)`;
 }
 
-/** INVALID_ARGUMENT naming the field and the expected value; `got` is client input and is cut to MAX_ECHO_CHARS. */
+/**
+ * INVALID_ARGUMENT naming the field and the expected value. Quote client strings in `got` with
+ * echo(); as a safety net, `got` is cut past MAX_GOT_CHARS.
+ */
 export const invalidArgument = (field: string, expected: string, got?: string): ServingError =>
   new ServingError("invalid_argument", `${field}: expected ${expected}${got === undefined ? "" : `, got ${cut(got)}`}`);
 
+/** Longest `got` of invalidArgument: an echo() of MAX_ECHO_CHARS and its length note fit. */
+const MAX_GOT_CHARS = 160;
+
 function cut(s: string): string {
-  return s.length <= MAX_ECHO_CHARS ? s : `${s.slice(0, MAX_ECHO_CHARS)}... (${s.length} characters)`;
+  return s.length <= MAX_GOT_CHARS ? s : `${s.slice(0, MAX_GOT_CHARS)}... (${s.length} characters)`;
 }
 
 /**
