@@ -82,6 +82,10 @@ describe("Kubernetes manifests", () => {
     expect(find("ServiceMonitor").spec.endpoints[0].port).toBe("metrics");
     const np = find("NetworkPolicy");
     expect(np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)).sort()).toEqual([config.port, config.metricsPort].sort());
+    // the admin listener stays on the pod's loopback, and nothing opens its port
+    expect(config.adminHost).toBe("127.0.0.1");
+    const exposed = [...svc.spec.ports.map((p: any) => p.port), ...c.ports.map((p: any) => p.containerPort), ...np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port))];
+    expect(exposed).not.toContain(config.adminPort);
     const gpuDep = find("Deployment", "overlays/gpu/deployment-gpu.yaml");
     expect(gpuDep.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
   });
@@ -97,6 +101,7 @@ describe("Kubernetes manifests", () => {
     const args: string[] = rt.spec.containers[0].args;
     const cfg = loadConfig(args, {}) as Config;
     expect(rt.spec.containers[0].ports[0].containerPort).toBe(cfg.port);
+    expect(cfg.adminHost).toBe("127.0.0.1");
     const isvc = find("InferenceService");
     expect(isvc.spec.predictor.model.runtime).toBe(rt.metadata.name);
     expect(isvc.spec.predictor.model.modelFormat.name).toBe(rt.spec.supportedModelFormats[0].name);
