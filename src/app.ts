@@ -147,7 +147,11 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     protos,
     {
       "ranet.v1.Classifier": new ClassifierService(host, envelope, config.maxStreamInflight).handlers(),
-      "inference.GRPCInferenceService": new InferenceService(host, () => health.current === "SERVING", envelope, SERVER_VERSION).handlers(),
+      "inference.GRPCInferenceService": new InferenceService(host, () => health.current === "SERVING", envelope, SERVER_VERSION, {
+        maxBatchSize: config.maxBatchSize,
+        maxQueueDelayMs: config.maxQueueDelayMs,
+        maxQueueSize: config.maxQueueSize,
+      }).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
     await listener({ cert: config.tlsCertFile, key: config.tlsKeyFile, ca: config.tlsClientCaFile }, config.host, config.port),

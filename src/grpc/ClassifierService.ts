@@ -80,15 +80,17 @@ export class ClassifierService {
   private async classify(c: Classifier, req: ClassifyRequestMsg, ctx: CallContext): Promise<unknown> {
     c.checkModel(req.model);
     const o = req.options;
-    const opts = c.options(
-      { exit: o?.exit ?? 0, flopsBudget: o?.flops_budget ?? 0, anytime: o?.anytime ?? false, returnAllExits: o?.return_all_exits ?? false },
-      ctx.deadlineMs,
-      { exit: "options.exit", flopsBudget: "options.flops_budget" },
-    );
     const topK = o?.top_k ? o.top_k : DEFAULT_TOP_K;
-    const which = oneofMember(req, ["image", "tensor"], "input");
-    const input: FieldInput = { input: which === "image" ? { image: req.image! } : which === "tensor" ? { tensor: req.tensor! } : {}, field: which ?? "input" };
-    const [result] = await c.serve([input], opts, ctx.signal);
+    const [result] = await c.serve(() => {
+      const opts = c.options(
+        { exit: o?.exit ?? 0, flopsBudget: o?.flops_budget ?? 0, anytime: o?.anytime ?? false, returnAllExits: o?.return_all_exits ?? false },
+        ctx.deadlineMs,
+        { exit: "options.exit", flopsBudget: "options.flops_budget" },
+      );
+      const which = oneofMember(req, ["image", "tensor"], "input");
+      const input: FieldInput = { input: which === "image" ? { image: req.image! } : which === "tensor" ? { tensor: req.tensor! } : {}, field: which ?? "input" };
+      return { inputs: [input], opts };
+    }, ctx.signal);
     return this.response(c, req.request_id, result!, topK);
   }
 

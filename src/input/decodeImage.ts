@@ -1,6 +1,7 @@
 import sharp from "sharp";
 import { invalidArgument, ServingError } from "../core/errors.js";
 import type { InputSpec } from "./InputSpec.js";
+import { normalizePixels } from "./normalizePixels.js";
 
 const FORMATS = new Set(["png", "jpeg", "webp"]);
 
@@ -12,7 +13,7 @@ sharp.cache(false);
  * (pixel * pixelScale - mean[c]) / std[c].
  */
 export async function decodeImage(bytes: Uint8Array, spec: InputSpec, maxPixels: number, field = "image"): Promise<Float32Array> {
-  const [c, h, w] = spec.shape as [number, number, number];
+  const [, h, w] = spec.shape as [number, number, number];
   if (bytes.byteLength === 0) throw invalidArgument(field, "a non-empty PNG, JPEG or WebP image", "0 bytes");
   let pixels: Buffer;
   let channels: number;
@@ -32,15 +33,5 @@ export async function decodeImage(bytes: Uint8Array, spec: InputSpec, maxPixels:
     const reason = (err as Error).message.replace(/\s+/g, " ").slice(0, 200);
     throw invalidArgument(field, `a decodable PNG, JPEG or WebP image of at most ${maxPixels} pixels`, reason);
   }
-  const out = new Float32Array(c * h * w);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const src = (y * w + x) * channels;
-      for (let ch = 0; ch < c; ch++) {
-        const v = pixels[src + Math.min(ch, channels - 1)]!;
-        out[ch * h * w + y * w + x] = (v * spec.pixelScale - spec.mean[ch]!) / spec.std[ch]!;
-      }
-    }
-  }
-  return out;
+  return normalizePixels(pixels, spec, "hwc", channels);
 }

@@ -8,6 +8,7 @@ import { Classifier } from "../pipeline/Classifier.js";
 import type { Clock } from "../core/Clock.js";
 import { Pipeline, type PipelineHooks } from "../pipeline/Pipeline.js";
 import type { StageRunner } from "../engine/StageRunner.js";
+import { InferenceStatistics } from "../pipeline/InferenceStatistics.js";
 import type { HostedModel } from "./ModelHost.js";
 
 /** One loaded model version: its sessions, budget state, pipeline and request front. */
@@ -18,6 +19,10 @@ export interface ServedModel extends HostedModel {
   readonly classifier: Classifier;
   readonly budget: BudgetManager;
   readonly pipeline: Pipeline;
+  /** Request statistics of this version (Triton's ModelStatistics). */
+  readonly stats: InferenceStatistics;
+  /** Engine worker threads running its stages. */
+  readonly workers: number;
   /** Runs single stages directly (tests and tools; requests go through the pipeline). */
   readonly engine: StageRunner;
 }
@@ -55,6 +60,14 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       await engine.warmUp([1, config.maxBatchSize]);
       log.info({ ms: Date.now() - t0, model: manifest.name, version: manifest.version }, "warm-up done");
     }
+    const stats = new InferenceStatistics();
+    const hooks: PipelineHooks = {
+      ...deps.hooks,
+      batchRun: (stage, size, seconds) => {
+        deps.hooks.batchRun?.(stage, size, seconds);
+        if (stage === 0) stats.batchRan(size, seconds);
+      },
+    };
     const pipeline = new Pipeline(
       {
         inputName: manifest.input.name,
@@ -73,16 +86,18 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
         clock: deps.clock,
         log: log.child({ component: "pipeline" }),
         scorer,
-        hooks: deps.hooks,
+        hooks,
       },
     );
-    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels);
+    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats);
     return {
       manifest,
       provider: engine.provider,
       classifier,
       budget,
       pipeline,
+      stats,
+      workers: engine.workerCount,
       engine,
       drain: () => pipeline.drain(),
       dispose: () => engine.dispose(),

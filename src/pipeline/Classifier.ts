@@ -1,7 +1,9 @@
 import type { Manifest } from "../engine/manifest.js";
 import { decodeImage } from "../input/decodeImage.js";
 import type { InputSpec } from "../input/InputSpec.js";
+import { normalizePixels } from "../input/normalizePixels.js";
 import { parseTensor, type TensorInput } from "../input/parseTensor.js";
+import { InferenceStatistics } from "./InferenceStatistics.js";
 import type { Clock } from "../core/Clock.js";
 import { echo, invalidArgument, ServingError } from "../core/errors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
@@ -10,12 +12,20 @@ import type { ClassifyResult, Pipeline, RequestOptions } from "./Pipeline.js";
 export interface ModelInput {
   image?: Uint8Array;
   tensor?: TensorInput;
+  /** 8-bit pixels of one sample, normalised as the manifest says ("hwc" or "chw" layout). */
+  pixels?: { data: Uint8Array; layout: "hwc" | "chw" };
 }
 
 /** One input of a request and the request field that carried it (named in errors). */
 export interface FieldInput {
   input: ModelInput;
   field: string;
+}
+
+/** A validated request: its inputs and pipeline options. */
+export interface ServeRequest {
+  inputs: readonly FieldInput[];
+  opts: RequestOptions;
 }
 
 /** Per-request options as every protocol carries them; 0 means unset, as in proto3. */
@@ -42,6 +52,8 @@ export class Classifier {
     private readonly policy: ExitPolicy,
     private readonly clock: Clock,
     private readonly maxImagePixels: number,
+    /** Request statistics of this version (Triton's ModelStatistics). */
+    readonly stats: InferenceStatistics = new InferenceStatistics(),
   ) {
     this.name = manifest.name;
     this.version = manifest.version;
@@ -89,15 +101,31 @@ export class Classifier {
   async prepare(input: ModelInput, field?: string): Promise<Float32Array> {
     if (input.image !== undefined) return decodeImage(input.image, this.input, this.maxImagePixels, field ?? "image");
     if (input.tensor !== undefined) return parseTensor(input.tensor, this.input.shape, field ?? "tensor");
+    if (input.pixels !== undefined) return normalizePixels(input.pixels.data, this.input, input.pixels.layout);
     throw new ServingError("invalid_argument", `${field ?? "input"}: expected an image (PNG, JPEG or WebP bytes) or a tensor of shape [${this.input.shape.join(",")}]`);
   }
 
   /**
-   * Serves a validated request: refused cheaply first if the server would refuse it anyway
-   * (shutting down, queue too long), then its inputs are decoded, then admitted together.
-   * Aborting `signal` withdraws every input still in the pipeline.
+   * Serves a request for this model: `build` validates it (options, inputs: a request it
+   * refuses counts as failed in the statistics); then it is refused cheaply if the server would
+   * refuse it anyway (shutting down, queue too long), its inputs are decoded and admitted
+   * together. Aborting `signal` withdraws every input still in the pipeline.
    */
-  async serve(inputs: readonly FieldInput[], opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult[]> {
+  async serve(build: () => ServeRequest, signal: AbortSignal): Promise<ClassifyResult[]> {
+    const t0 = this.clock.now();
+    try {
+      const { inputs, opts } = build();
+      const results = await this.run(inputs, opts, signal);
+      const longest = (f: (r: ClassifyResult) => number) => Math.max(...results.map(f));
+      this.stats.succeeded(this.clock.now() - t0, results.length, longest((r) => r.queueMs), longest((r) => r.computeMs));
+      return results;
+    } catch (err) {
+      this.stats.failed(this.clock.now() - t0);
+      throw err;
+    }
+  }
+
+  private async run(inputs: readonly FieldInput[], opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult[]> {
     const refusal = this.pipeline.admissionError();
     if (refusal) throw refusal;
     const tensors = await Promise.all(inputs.map((x) => this.prepare(x.input, x.field)));

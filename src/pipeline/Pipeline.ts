@@ -65,6 +65,9 @@ export interface ClassifyResult extends ExitPrediction {
   probabilities: Float32Array;
   reason: ExitReason;
   exits: ExitPrediction[];
+  /** Time the sample waited in stage queues, and spent in stage runs (its batches'), in ms. */
+  queueMs: number;
+  computeMs: number;
 }
 
 interface Sample {
@@ -77,6 +80,10 @@ interface Sample {
   settled: boolean;
   stage: number;
   timer: unknown;
+  /** When it joined its current stage's queue (pipeline clock), and its queue/run time so far. */
+  enqueuedAtMs: number;
+  queueMs: number;
+  computeMs: number;
   resolve(r: ClassifyResult): void;
   reject(e: Error): void;
 }
@@ -210,6 +217,9 @@ export class Pipeline {
         settled: false,
         stage: 0,
         timer: undefined,
+        enqueuedAtMs: this.opts.clock.now(),
+        queueMs: 0,
+        computeMs: 0,
         resolve,
         reject,
       };
@@ -280,7 +290,7 @@ export class Pipeline {
     this.settle(s);
     this.policy.observe(p.flops);
     this.opts.hooks?.exitTaken?.(p.exit, p.flops);
-    s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [] });
+    s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
   }
 
   private async runBatch(k: number, all: Sample[]): Promise<void> {
@@ -291,6 +301,7 @@ export class Pipeline {
     const feeds: Record<string, HostTensor> = {};
     for (const name of stage.inputs) feeds[name] = this.gather(name, batch);
     const t0 = this.opts.clock.now();
+    for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
     let out: Record<string, HostTensor>;
     try {
       out = await this.runner.runStage(k, feeds, { transferInputs: true }); // gather made them for this run
@@ -304,6 +315,7 @@ export class Pipeline {
       return;
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
+    for (const s of batch) s.computeMs += seconds * 1000;
     if (k === 0) {
       const ms = seconds * 1000;
       this.firstBatchMs = this.firstBatchMs === undefined ? ms : this.firstBatchMs + (ms - this.firstBatchMs) * BATCH_TIME_ALPHA;
@@ -353,6 +365,7 @@ export class Pipeline {
         s.tensors.set(name, t.data.slice(i * size, (i + 1) * size));
       }
       s.stage = k + 1;
+      s.enqueuedAtMs = this.opts.clock.now();
       next.enqueue(s);
     });
     if (next) this.opts.hooks?.queueDepth?.(k + 1, next.depth);

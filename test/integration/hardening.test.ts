@@ -81,7 +81,7 @@ describe("hardening", () => {
 
   it("answers undecodable bytes with INVALID_ARGUMENT naming the message, on every RPC of every service", async () => {
     const methods = allMethods();
-    expect(methods.length).toBe(18); // Classifier 3, OIP 6, Health 2, BudgetAdmin 3, ModelAdmin 2, reflection 2
+    expect(methods.length).toBe(21); // Classifier 3, OIP 9, Health 2, BudgetAdmin 3, ModelAdmin 2, reflection 2
     for (const m of methods) {
       if (m.path === "/ranet.v1.Classifier/ClassifyStream") continue; // per item, below
       const r = await call(m, NEVER_DECODES);
@@ -135,7 +135,8 @@ describe("hardening", () => {
       ["ModelInfer parameters key", "/inference.GRPCInferenceService/ModelInfer", infer({ parameters: { [LONG]: { bool_param: true } } }), "INVALID_ARGUMENT"],
       ["ModelInfer string_param", "/inference.GRPCInferenceService/ModelInfer", infer({ parameters: { exit: { string_param: LONG } } }), "INVALID_ARGUMENT"],
       ["ModelInfer outputs.name", "/inference.GRPCInferenceService/ModelInfer", infer({ outputs: [{ name: LONG }] }), "INVALID_ARGUMENT"],
-      ["ModelReady name", "/inference.GRPCInferenceService/ModelReady", encode("inference.ModelReadyRequest", { name: LONG }), "NOT_FOUND"],
+      ["ModelConfig name", "/inference.GRPCInferenceService/ModelConfig", encode("inference.ModelConfigRequest", { name: LONG }), "NOT_FOUND"],
+      ["ModelStatistics name", "/inference.GRPCInferenceService/ModelStatistics", encode("inference.ModelStatisticsRequest", { name: LONG }), "NOT_FOUND"],
       ["ModelMetadata version", "/inference.GRPCInferenceService/ModelMetadata", encode("inference.ModelMetadataRequest", { name: "ranet-fmnist", version: LONG }), "NOT_FOUND"],
       ["Health service", "/grpc.health.v1.Health/Check", encode("grpc.health.v1.HealthCheckRequest", { service: LONG }), "NOT_FOUND"],
     ];

@@ -37,10 +37,16 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     expect((await unary(inf, "ServerLive", {})).live).toBe(true);
     expect((await unary(inf, "ServerReady", {})).ready).toBe(true);
     expect((await unary(inf, "ModelReady", { name })).ready).toBe(true);
-    expect(await codeOf(unary(inf, "ModelReady", { name: "other" }))).toMatch(/^NOT_FOUND/);
+    // as Triton answers: an unknown model or version is not ready (no error)
+    expect((await unary(inf, "ModelReady", { name: "other" })).ready).toBe(false);
+    expect((await unary(inf, "ModelReady", { name, version: "99" })).ready).toBe(false);
     expect((await unary(inf, "ServerMetadata", {})).extensions).toContain("parameters");
     const md = await unary(inf, "ModelMetadata", { name });
-    expect(md.inputs[0]).toMatchObject({ name: "image", datatype: "FP32", shape: [-1, 1, 28, 28] });
+    // one name per input form
+    expect(md.inputs).toEqual([
+      { name: "image", datatype: "FP32", shape: [-1, 1, 28, 28] },
+      { name: "image_bytes", datatype: "BYTES", shape: [-1] },
+    ]);
     expect(md.outputs.map((o: { name: string }) => o.name)).toEqual(["class", "label", "confidence", "exit", "flops", "probabilities"]);
   });
 
@@ -90,16 +96,16 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     const name = s.app.models.current.classifier.name;
     const infer = (req: unknown) => codeOf(unary(s.clients.inference, "ModelInfer", { model_name: name, ...(req as object) }));
     expect(await infer({ inputs: [{ name: "image", datatype: "INT32", shape: [1, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)] })).toBe(
-      "INVALID_ARGUMENT: inputs[0].datatype: expected FP32 (preprocessed tensor) or BYTES (encoded images), got 'INT32'",
+      "INVALID_ARGUMENT: inputs[0].datatype: expected FP32 (normalised tensor), UINT8 (pixels) or BYTES (encoded images), got 'INT32'",
     );
     expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [2, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)] })).toBe(
       "INVALID_ARGUMENT: raw_input_contents[0]: expected 6272 bytes (FP32 [2,1,28,28]), got 3136 bytes",
     );
-    expect(await infer({ inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 1, 28, 28] }] })).toBe("INVALID_ARGUMENT: inputs[0].name: expected 'image', got 'pixels'");
+    expect(await infer({ inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 1, 28, 28] }] })).toBe("INVALID_ARGUMENT: inputs[0].name: expected 'image' (FP32 or UINT8) or 'image_bytes' (BYTES), got 'pixels'");
     expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 3, 28, 28] }] })).toMatch(/^INVALID_ARGUMENT: inputs\[0\].shape: expected \[N,1,28,28\]/);
     expect(
       await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)], parameters: { speed: { bool_param: true } } }),
-    ).toBe("INVALID_ARGUMENT: parameters: expected only flops_budget, exit, anytime, got 'speed'");
+    ).toBe("INVALID_ARGUMENT: parameters: expected only flops_budget, exit, anytime, timeout, priority, got 'speed'");
     expect(await codeOf(unary(s.clients.inference, "ModelInfer", { model_name: "nope", inputs: [] }))).toMatch(/^NOT_FOUND/);
   });
 });

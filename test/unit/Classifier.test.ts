@@ -20,7 +20,7 @@ describe("Classifier.serve", () => {
     } as unknown as Pipeline;
     const c = new Classifier(manifest, pipeline, new StaticExitPolicy([0.5]), new FakeClock(), 1_000_000);
     // an undecodable image: decoding it first would answer INVALID_ARGUMENT
-    const err = await c.serve([{ input: { image: Buffer.from("not an image") }, field: "image" }], {}, new AbortController().signal).catch((e) => e);
+    const err = await c.serve(() => ({ inputs: [{ input: { image: Buffer.from("not an image") }, field: "image" }], opts: {} }), new AbortController().signal).catch((e) => e);
     expect(err).toMatchObject({ kind: "resource_exhausted" });
     expect(submitted).toBe(0);
   });

@@ -1,0 +1,60 @@
+import { echo, invalidArgument, oneofMember } from "../../core/errors.js";
+import type { Classifier } from "../../pipeline/Classifier.js";
+import type { RequestOptions } from "../../pipeline/Pipeline.js";
+
+const PARAMETER_KINDS = ["bool_param", "int64_param", "string_param", "double_param", "uint64_param"] as const;
+
+/** An OIP InferParameter as proto-loader decodes it (the oneof's members, at most one set). */
+export type InferParameter = Partial<Record<(typeof PARAMETER_KINDS)[number], unknown>>;
+
+/**
+ * Request parameters: ours (flops_budget, exit, anytime) and Triton's (timeout in microseconds,
+ * which tightens the deadline; priority, accepted and ignored: every request of a model shares
+ * one queue per stage).
+ */
+export const REQUEST_PARAMETERS = ["flops_budget", "exit", "anytime", "timeout", "priority"];
+
+/** The validated pipeline options of a ModelInfer request. */
+export function requestOptions(c: Classifier, params: Record<string, InferParameter>, deadlineMs: number): RequestOptions {
+  for (const key of Object.keys(params)) {
+    if (!REQUEST_PARAMETERS.includes(key)) throw invalidArgument("parameters", `only ${REQUEST_PARAMETERS.join(", ")}`, echo(key));
+  }
+  if (params.priority) integerParam(params.priority, "parameters.priority");
+  const timeoutUs = params.timeout ? integerParam(params.timeout, "parameters.timeout") : 0;
+  return c.options(
+    {
+      exit: params.exit ? integerParam(params.exit, "parameters.exit") : 0,
+      flopsBudget: params.flops_budget ? integerParam(params.flops_budget, "parameters.flops_budget") : 0,
+      anytime: params.anytime ? boolParam(params.anytime, "parameters.anytime") : false,
+      returnAllExits: false,
+    },
+    timeoutUs > 0 ? Math.min(deadlineMs, Date.now() + timeoutUs / 1000) : deadlineMs,
+    { exit: "parameters.exit", flopsBudget: "parameters.flops_budget" },
+  );
+}
+
+/** A non-negative integer parameter: int64_param, uint64_param, an integral double_param, or decimal digits in string_param. */
+export function integerParam(p: InferParameter, field: string): number {
+  const kind = oneofMember(p, PARAMETER_KINDS, field);
+  const v = p[kind as keyof InferParameter];
+  const expected = "a non-negative integer (int64_param, or decimal digits in string_param)";
+  if (kind === "string_param") {
+    const s = String(v);
+    if (!/^[0-9]{1,15}$/.test(s)) throw invalidArgument(field, expected, `string_param ${echo(s)}`);
+    return Number(s);
+  }
+  if (kind === "int64_param" || kind === "uint64_param" || kind === "double_param") {
+    const n = Number(v);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+    throw invalidArgument(field, expected, `${kind} ${n}`);
+  }
+  throw invalidArgument(field, expected, kind ?? "no value");
+}
+
+/** A bool parameter: bool_param, or string_param "true"/"false". */
+export function boolParam(p: InferParameter, field: string): boolean {
+  const kind = oneofMember(p, PARAMETER_KINDS, field);
+  if (kind === "bool_param") return Boolean(p.bool_param);
+  if (kind === "string_param" && (p.string_param === "true" || p.string_param === "false")) return p.string_param === "true";
+  throw invalidArgument(field, 'a bool_param (or string_param "true" or "false")', kind === "string_param" ? `string_param ${echo(p.string_param)}` : (kind ?? "no value"));
+}

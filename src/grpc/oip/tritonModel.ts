@@ -1,0 +1,78 @@
+import type { Classifier } from "../../pipeline/Classifier.js";
+import type { Duration, StatisticsSnapshot } from "../../pipeline/InferenceStatistics.js";
+import { bytesInputName } from "./inputs.js";
+import { OUTPUTS, type OutputName } from "./outputs.js";
+
+/** Server settings a model configuration reports. */
+export interface BatchingSettings {
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+}
+
+const TYPE: Record<string, string> = { FP32: "TYPE_FP32", INT64: "TYPE_INT64", INT32: "TYPE_INT32", BYTES: "TYPE_STRING" };
+
+/**
+ * Triton's ModelConfig for the served model: dims without the batch dimension (max_batch_size
+ * > 0), the same tensors ModelMetadata lists; dynamic batching as configured; one instance per
+ * engine worker; the preprocessing, labels and exits as parameters.
+ */
+export function modelConfig(c: Classifier, provider: string, workers: number, b: BatchingSettings): unknown {
+  const [ch, h, w] = c.input.shape;
+  const param = (v: unknown) => ({ string_value: Array.isArray(v) ? v.join(",") : String(v) });
+  return {
+    name: c.name,
+    platform: "onnxruntime_staged",
+    backend: "ranet-serving",
+    max_batch_size: b.maxBatchSize,
+    input: [
+      { name: c.input.name, data_type: "TYPE_FP32", format: "FORMAT_NCHW", dims: [ch, h, w] },
+      { name: bytesInputName(c.input.name), data_type: "TYPE_STRING", format: "FORMAT_NONE", dims: [], optional: true },
+    ],
+    output: (Object.keys(OUTPUTS) as OutputName[]).map((name) => ({
+      name,
+      data_type: TYPE[OUTPUTS[name]],
+      dims: name === "probabilities" ? [c.labels.length] : [],
+    })),
+    dynamic_batching: {
+      preferred_batch_size: [b.maxBatchSize],
+      max_queue_delay_microseconds: Math.round(b.maxQueueDelayMs * 1000),
+      default_queue_policy: { max_queue_size: b.maxQueueSize },
+    },
+    instance_group: [{ name: `${c.name}_0`, kind: provider === "cuda" ? "KIND_GPU" : "KIND_CPU", count: workers }],
+    parameters: {
+      // FP32 input = (pixel * pixel_scale - mean[c]) / std[c]; UINT8 pixels are normalised by the server
+      input_mean: param(c.input.mean),
+      input_std: param(c.input.std),
+      input_pixel_scale: param(c.input.pixelScale),
+      input_color_space: param(c.input.colorSpace),
+      input_uint8_layouts: param(["NCHW", "NHWC", ...(ch === 1 ? ["NHW"] : [])]),
+      labels: param(c.labels),
+      exit_flops: param(c.exitFlops),
+    },
+  };
+}
+
+/** Triton's ModelStatistics of one version. */
+export function modelStatistics(name: string, version: string, s: StatisticsSnapshot): unknown {
+  const d = (x: Duration) => ({ count: x.count, ns: x.ns });
+  const none = { count: 0, ns: 0 };
+  return {
+    name,
+    version,
+    last_inference: s.lastInferenceMs,
+    inference_count: s.inferenceCount,
+    execution_count: s.executionCount,
+    inference_stats: {
+      success: d(s.success),
+      fail: d(s.fail),
+      queue: d(s.queue),
+      compute_input: none,
+      compute_infer: d(s.computeInfer),
+      compute_output: none,
+      cache_hit: none,
+      cache_miss: none,
+    },
+    batch_stats: [...s.batches].map(([size, x]) => ({ batch_size: size, compute_input: none, compute_infer: d(x), compute_output: none })),
+  };
+}
