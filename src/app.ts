@@ -19,6 +19,7 @@ import { ModelHost, type ModelSource, type ReloadResult } from "./model/ModelHos
 import { resolveModelDir } from "./model/resolveModelDir.js";
 import { systemClock, type Clock } from "./core/Clock.js";
 import type { PipelineHooks } from "./pipeline/Pipeline.js";
+import { usableCpus } from "./core/usableCpus.js";
 import { SERVER_VERSION } from "./version.js";
 
 export interface App {
@@ -67,7 +68,9 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     },
     dropped: (reason) => m.dropped.inc({ reason }),
   };
-  const deps = { config, clock, log: loadLog, hooks };
+  const cpus = usableCpus();
+  log.info({ cpus: cpus.cpus, source: cpus.source }, "usable CPUs");
+  const deps = { config, clock, log: loadLog, hooks, cpus };
   const load = async (dir: string) => loadServedModel(await loadManifest(dir), deps);
   const first = await loadServedModel(firstManifest, deps);
   const publishModel = (served: ServedModel) => {
@@ -89,6 +92,8 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       })
     : undefined;
   m.budgetLoadFactor.set(1);
+  m.configMaxQueueWait.set(config.maxQueueWaitMs / 1000);
+  m.configInfo.set({ preferred_execution_provider: config.executionProviders[0] }, 1);
   const host = new ModelHost<ServedModel>(first, {
     load,
     log: loadLog,
@@ -107,8 +112,12 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     const served = host.current;
     const st = served.budget.status();
     st.thresholds.forEach((t, k) => Number.isFinite(t) && m.exitThreshold.set({ exit: k + 1 }, t));
-    m.budgetTargetFlops.set(st.targetFlops);
-    m.budgetRealizedFlops.set(st.realizedFlops);
+    m.budgetTargetFlops.reset();
+    m.budgetRealizedFlops.reset();
+    if (st.mode !== "fixed") {
+      m.budgetTargetFlops.set({ mode: st.mode }, st.targetFlops);
+      if (st.observed > 0) m.budgetRealizedFlops.set({ mode: st.mode }, st.realizedFlops);
+    }
     m.queueWaitEstimate.set(served.pipeline.estimatedWaitMs() / 1000);
   };
   publishBudget();
@@ -140,6 +149,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       keepaliveTimeoutMs: config.keepaliveTimeoutMs,
       log: grpcLog,
       onUndecodable: (method: string) => m.undecodable.inc({ method: method.slice(method.lastIndexOf("/") + 1) }),
+      onOversized: (method: string) => m.requests.inc({ method: method.slice(method.lastIndexOf("/") + 1), code: "RESOURCE_EXHAUSTED" }),
       tls: tls.cert ? { cert: await readFile(tls.cert), key: await readFile(tls.key!), clientCa: tls.ca ? await readFile(tls.ca) : undefined } : undefined,
     }))();
   const protos = loadProtos();

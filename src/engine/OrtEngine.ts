@@ -1,8 +1,8 @@
-import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { autoEngineWorkers, usableCpus, type UsableCpus } from "../core/usableCpus.js";
 import type { Manifest } from "./manifest.js";
 import type { HostTensor, RunOptions, StageRunner } from "./StageRunner.js";
 import { ownsBuffer, type WireTensor, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
@@ -14,10 +14,12 @@ export interface EngineOptions {
   intraOpThreads: number;
   interOpThreads: number;
   /**
-   * Worker threads running stage batches; each holds a session per stage. 0 = automatic: on
-   * CPU one per core less one (the main thread's, for gRPC I/O), at least 1; on a GPU 1.
+   * Worker threads running stage batches; each holds a session per stage. 0 = automatic
+   * (autoEngineWorkers: on CPU one per usable CPU less one, at least 1; on a GPU 1).
    */
   workers: number;
+  /** The CPUs the process may use, for the automatic worker count (default: usableCpus()). */
+  cpus?: UsableCpus;
 }
 
 /** ortWorker beside this file: .js when built; .ts when run from source (tsx, vitest), loaded through tsx. */
@@ -56,7 +58,8 @@ export class OrtEngine implements StageRunner {
     for (let i = 0; i < providers.length; i++) {
       const ep = providers[i]!;
       const setup: WorkerSetup = { files, executionProvider: ep, intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads };
-      const count = opts.workers || (ep === "cpu" ? Math.max(1, availableParallelism() - 1) : 1);
+      const cpus = opts.cpus ?? usableCpus();
+      const count = opts.workers || autoEngineWorkers(ep, cpus.cpus);
       const started = Array.from({ length: count }, () => StageWorker.start(setup));
       const results = await Promise.allSettled(started);
       const workers = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -74,7 +77,16 @@ export class OrtEngine implements StageRunner {
         );
         continue;
       }
-      log.info({ executionProvider: ep, stages: files.length, workers: workers.length, intraOpThreads: opts.intraOpThreads }, "model sessions created");
+      log.info(
+        {
+          executionProvider: ep,
+          stages: files.length,
+          workers: workers.length,
+          workersFrom: opts.workers ? "config engineWorkers" : `automatic: ${cpus.cpus} usable CPUs from ${cpus.source}`,
+          intraOpThreads: opts.intraOpThreads,
+        },
+        "model sessions created",
+      );
       return new OrtEngine(manifest, workers, ep, setup, log);
     }
     throw new Error("no execution provider configured");

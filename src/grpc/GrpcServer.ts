@@ -16,6 +16,8 @@ export interface GrpcServerOptions {
   log: Logger;
   /** Called for every request message that could not be decoded (answered INVALID_ARGUMENT). */
   onUndecodable?: (path: string, m: UndecodableMessage) => void;
+  /** Called for every message over maxMessageBytes, which grpc-js refuses before any handler runs. */
+  onOversized?: (path: string) => void;
 }
 
 /**
@@ -75,7 +77,8 @@ export class GrpcServer {
         const peer = socket ? `${socket.remoteAddress}:${socket.remotePort}` : "?";
         let lost = 0;
         const cancels = new CancelWindow(RECENT_CANCELS_MS);
-        session.on("stream", (stream: http2.ServerHttp2Stream) => {
+        session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+          this.watchStatus(stream, String(headers[":path"] ?? ""));
           stream.once("close", () => {
             if (stream.rstCode === http2.constants.NGHTTP2_CANCEL && !session.destroyed) cancels.add(performance.now());
             else if (session.destroyed && !this.stopping) lost++;
@@ -95,6 +98,30 @@ export class GrpcServer {
         });
       });
     }
+  }
+
+  /**
+   * Sees the status grpc-js itself sends on a stream: a message over maxMessageBytes is refused
+   * (RESOURCE_EXHAUSTED, "Received message larger than max") before any handler runs, so only
+   * here can it be counted.
+   */
+  private watchStatus(stream: http2.ServerHttp2Stream, path: string): void {
+    const onOversized = this.opts.onOversized;
+    if (!onOversized) return;
+    const check = (headers: http2.OutgoingHttpHeaders | undefined) => {
+      if (Number(headers?.["grpc-status"]) !== grpc.status.RESOURCE_EXHAUSTED) return;
+      if (/larger than max/.test(decodeURIComponent(String(headers?.["grpc-message"] ?? "")))) onOversized(path);
+    };
+    const respond = stream.respond.bind(stream);
+    stream.respond = (headers, options) => {
+      check(headers);
+      respond(headers, options);
+    };
+    const sendTrailers = stream.sendTrailers.bind(stream);
+    stream.sendTrailers = (headers) => {
+      check(headers);
+      sendTrailers(headers);
+    };
   }
 
   private credentials(): grpc.ServerCredentials {

@@ -7,8 +7,8 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly exitsTaken: client.Counter<"exit">;
   readonly requestFlops: client.Histogram;
-  readonly budgetTargetFlops: client.Gauge;
-  readonly budgetRealizedFlops: client.Gauge;
+  readonly budgetTargetFlops: client.Gauge<"mode">;
+  readonly budgetRealizedFlops: client.Gauge<"mode">;
   readonly budgetLoadFactor: client.Gauge;
   readonly exitThreshold: client.Gauge<"exit">;
   readonly stageBatchSize: client.Histogram<"stage">;
@@ -21,6 +21,8 @@ export class Metrics {
   readonly modelReloads: client.Counter<"result">;
   readonly queueWaitEstimate: client.Gauge;
   readonly undecodable: client.Counter<"method">;
+  readonly configMaxQueueWait: client.Gauge;
+  readonly configInfo: client.Gauge<"preferred_execution_provider">;
 
   constructor(exitFlops: readonly number[]) {
     const r = [this.registry];
@@ -38,8 +40,14 @@ export class Metrics {
       buckets: [...exitFlops],
       registers: r,
     });
-    this.budgetTargetFlops = new client.Gauge({ name: "ranet_budget_target_flops", help: "FLOPs target per request (multiply-adds)", registers: r });
-    this.budgetRealizedFlops = new client.Gauge({ name: "ranet_budget_realized_flops", help: "Running mean FLOPs per request seen by the controller", registers: r });
+    // labelled by mode so that neither exists where no budget applies (fixed thresholds)
+    this.budgetTargetFlops = new client.Gauge({ name: "ranet_budget_target_flops", help: "FLOPs target per request (multiply-adds); absent with fixed thresholds", labelNames: ["mode"], registers: r });
+    this.budgetRealizedFlops = new client.Gauge({
+      name: "ranet_budget_realized_flops",
+      help: "Running mean FLOPs per request seen by the budget (from the first answered request on; absent with fixed thresholds)",
+      labelNames: ["mode"],
+      registers: r,
+    });
     this.budgetLoadFactor = new client.Gauge({
       name: "ranet_budget_load_factor",
       help: "Fraction of the FLOPs target in force (below 1 while load-adaptive mode lowers it)",
@@ -61,12 +69,17 @@ export class Metrics {
       registers: r,
     });
     this.queueDepth = new client.Gauge({ name: "ranet_queue_depth", help: "Samples waiting per stage", labelNames: ["stage"], registers: r });
-    this.requests = new client.Counter({ name: "ranet_requests_total", help: "Answered calls by method and gRPC code", labelNames: ["method", "code"], registers: r });
+    this.requests = new client.Counter({
+      name: "ranet_requests_total",
+      help: "Answered calls by method and gRPC code (messages over maxMessageBytes included: RESOURCE_EXHAUSTED)",
+      labelNames: ["method", "code"],
+      registers: r,
+    });
     this.requestDuration = new client.Histogram({
       name: "ranet_request_duration_seconds",
-      help: "Call latency by method",
+      help: "Latency of the calls the server worked on, by method (refusals at admission, RESOURCE_EXHAUSTED and UNAVAILABLE, are left out)",
       labelNames: ["method"],
-      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5],
       registers: r,
     });
     this.dropped = new client.Counter({ name: "ranet_dropped_total", help: "Admitted requests that left before an answer", labelNames: ["reason"], registers: r });
@@ -81,6 +94,17 @@ export class Metrics {
       name: "ranet_undecodable_requests_total",
       help: "Request messages that could not be decoded (answered INVALID_ARGUMENT), by method",
       labelNames: ["method"],
+      registers: r,
+    });
+    this.configMaxQueueWait = new client.Gauge({
+      name: "ranet_config_max_queue_wait_seconds",
+      help: "Configured maxQueueWaitMs: admission refuses requests whose estimated wait exceeds it (0 = off)",
+      registers: r,
+    });
+    this.configInfo = new client.Gauge({
+      name: "ranet_config_info",
+      help: "Server settings alerts compare against: the execution provider configured first",
+      labelNames: ["preferred_execution_provider"],
       registers: r,
     });
     // export every known series from the start, so rates and ratios exist before the first event

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
 import { createBudget } from "../budget/createBudget.js";
 import type { Config } from "../config/config.js";
+import type { UsableCpus } from "../core/usableCpus.js";
 import type { Manifest } from "../engine/manifest.js";
 import { OrtEngine } from "../engine/OrtEngine.js";
 import { Classifier } from "../pipeline/Classifier.js";
@@ -33,6 +34,8 @@ export interface ServedModelDeps {
   log: Logger;
   /** Metrics callbacks shared by every version's pipeline. */
   hooks: PipelineHooks;
+  /** The CPUs the process may use (automatic engine worker count). */
+  cpus: UsableCpus;
 }
 
 /**
@@ -50,6 +53,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       intraOpThreads: config.intraOpThreads,
       interOpThreads: config.interOpThreads,
       workers: config.engineWorkers,
+      cpus: deps.cpus,
     },
     log.child({ component: "engine" }),
   );

@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { loadConfig, type Config } from "../../src/config/config.js";
+import { autoEngineWorkers } from "../../src/core/usableCpus.js";
 
 const DEPLOY = path.resolve("deploy");
 
@@ -54,7 +55,8 @@ describe("Kubernetes manifests", () => {
   it("every file a kustomization names exists", () => {
     for (const d of docs.filter((x) => x.obj?.kind === "Kustomization")) {
       const dir = path.join(DEPLOY, path.dirname(d.file));
-      for (const r of [...(d.obj.resources ?? []), ...(d.obj.patches ?? []).map((p: any) => p.path)]) {
+      const named = [...(d.obj.resources ?? []), ...(d.obj.components ?? []), ...(d.obj.patches ?? []).map((p: any) => p.path)].filter(Boolean);
+      for (const r of named) {
         expect(existsSync(path.resolve(dir, r)), `${d.file}: ${r}`).toBe(true);
       }
     }
@@ -88,6 +90,52 @@ describe("Kubernetes manifests", () => {
     expect(exposed).not.toContain(config.adminPort);
     const gpuDep = find("Deployment", "overlays/gpu/deployment-gpu.yaml");
     expect(gpuDep.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
+  });
+
+  it("every workload (base, GPU overlay, KServe) has probes, metrics and a worker count that fit its resources", () => {
+    const cm = find("ConfigMap", "base/configmap.yaml");
+    const gpuCm = find("ConfigMap", "overlays/gpu/configmap-gpu.yaml");
+    const base = find("Deployment", "base/deployment.yaml");
+    const gpu = merge(structuredClone(base), find("Deployment", "overlays/gpu/deployment-gpu.yaml"));
+    const rt = find("ServingRuntime");
+    const workloads = [
+      { name: "base", container: base.spec.template.spec.containers[0], config: loadConfig([], cm.data) as Config },
+      { name: "gpu", container: gpu.spec.template.spec.containers[0], config: loadConfig([], { ...cm.data, ...gpuCm.data }) as Config },
+      { name: "kserve", container: rt.spec.containers[0], config: loadConfig(rt.spec.containers[0].args, {}) as Config },
+    ];
+    const mib = (q: string) => (q.endsWith("Gi") ? Number(q.slice(0, -2)) * 1024 : Number(q.slice(0, -2)));
+    for (const w of workloads) {
+      const c = w.container;
+      for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+        expect(c[probe]?.grpc, `${w.name} ${probe}`).toEqual({ port: w.config.port, service: "" });
+      }
+      // one slow health answer must not take a pod out of service
+      expect(c.readinessProbe.failureThreshold, `${w.name} readiness`).toBeGreaterThanOrEqual(3);
+      expect(c.readinessProbe.timeoutSeconds, `${w.name} readiness`).toBeGreaterThanOrEqual(2);
+      // workers set explicitly, as the automatic count would from the CPU limit
+      const provider = w.config.executionProviders[0]!;
+      expect(w.config.engineWorkers, `${w.name} engineWorkers`).toBe(autoEngineWorkers(provider, Number(c.resources.limits.cpu)));
+      // about 350 MiB for the process and 92 MiB per worker must fit the memory limit
+      expect(mib(c.resources.limits.memory), `${w.name} memory`).toBeGreaterThanOrEqual(350 + 92 * w.config.engineWorkers);
+      expect(w.config.adminHost, `${w.name} admin listener`).toBe("127.0.0.1");
+    }
+    // metrics: a named port scraped by the ServiceMonitor; KServe's scrape annotations
+    expect(base.spec.template.spec.containers[0].ports.find((p: any) => p.name === "metrics").containerPort).toBe(workloads[0]!.config.metricsPort);
+    expect(find("ServiceMonitor").spec.endpoints[0].port).toBe("metrics");
+    expect(rt.spec.annotations["prometheus.kserve.io/port"]).toBe(String(workloads[2]!.config.metricsPort));
+    expect(find("InferenceService").metadata.annotations["serving.kserve.io/enable-prometheus-scraping"]).toBe("true");
+    // replicas spread over zones and nodes
+    const spread = base.spec.template.spec.topologySpreadConstraints.map((t: any) => t.topologyKey);
+    expect(spread).toEqual(["topology.kubernetes.io/zone", "kubernetes.io/hostname"]);
+  });
+
+  it("the prometheus-release component labels the ServiceMonitor and PrometheusRule for kube-prometheus-stack", () => {
+    const component = docs.find((d) => d.file === "components/prometheus-release/kustomization.yaml")!.obj;
+    expect(component.kind).toBe("Component");
+    const labelled = component.patches.map((p: any) => ({ kind: p.target.kind, patch: parseAllDocuments(p.patch)[0]!.toJS() }));
+    for (const kind of ["ServiceMonitor", "PrometheusRule"]) {
+      expect(labelled.find((l: any) => l.kind === kind)?.patch).toEqual([{ op: "add", path: "/metadata/labels/release", value: "kube-prometheus-stack" }]);
+    }
   });
 
   it("the PrometheusRule carries exactly the groups of deploy/prometheus/rules.yaml", () => {

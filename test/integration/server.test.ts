@@ -158,8 +158,14 @@ describe("gRPC server (static thresholds)", () => {
     it("missing input", async () => {
       expect(await classify({})).toMatch(/^INVALID_ARGUMENT: input: expected an image .* or a tensor of shape \[1,28,28\]/);
     });
-    it("oversized message", async () => {
-      expect(await classify({ image: Buffer.alloc(s.config.maxMessageBytes + 10) })).toMatch(/^RESOURCE_EXHAUSTED/);
+    it("oversized message, counted in ranet_requests_total although grpc-js refuses it before any handler", async () => {
+      const counted = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
+        return Number(/^ranet_requests_total\{method="Classify",code="RESOURCE_EXHAUSTED"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+      };
+      const before = await counted();
+      expect(await classify({ image: Buffer.alloc(s.config.maxMessageBytes + 10) })).toMatch(/^RESOURCE_EXHAUSTED: Received message larger than max/);
+      expect(await counted()).toBe(before + 1);
     });
     it("unknown model", async () => {
       expect(await classify({ model: "resnet", tensor: { shape: [1, 28, 28], values: new Array(784).fill(0) } })).toBe(
