@@ -5,12 +5,28 @@ import { codeOf, parityFixtures, startServer, tensorBytes } from "../helpers/fix
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();
 
+/** The budget gauges' lines of a server's /metrics. */
+async function budgetGauges(s: Server): Promise<string[]> {
+  const text = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
+  return text.split("\n").filter((l) => /^ranet_budget_(target|realized)_flops\{/.test(l));
+}
+
 describe("budget admin API (controller on)", () => {
   let s: Server;
   beforeAll(async () => {
     s = await startServer(["--budget-target", "0.5"]);
   });
   afterAll(() => s.stop());
+
+  it("exports the target, and a realised mean only once a request was answered", async () => {
+    const last = s.app.models.current.classifier.exitFlops.at(-1)!;
+    // before any request: the target only (a realised mean of nothing would just repeat it)
+    expect(await budgetGauges(s)).toEqual([`ranet_budget_target_flops{mode="controller"} ${0.5 * last}`]);
+    await unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[0]!.input) } });
+    const until = Date.now() + 3000;
+    while (!(await budgetGauges(s)).some((l) => l.startsWith("ranet_budget_realized_flops")) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect((await budgetGauges(s)).some((l) => l.startsWith('ranet_budget_realized_flops{mode="controller"}'))).toBe(true);
+  });
 
   it("reports the target, mode and the offline start point", async () => {
     const st = await unary(s.clients.budget, "GetBudget", {});
@@ -66,6 +82,12 @@ describe("budget admin API (fixed thresholds)", () => {
     s = await startServer(["--thresholds", "0.9,0.9,0.9,0.9,0.9"]);
   });
   afterAll(() => s.stop());
+
+  it("exports no budget target or realised mean: no budget applies (the overspend alert stays quiet)", async () => {
+    await unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[0]!.input) } });
+    await new Promise((r) => setTimeout(r, 1200)); // the gauges are published every second
+    expect(await budgetGauges(s)).toEqual([]);
+  });
 
   it("refuses a target with FAILED_PRECONDITION", async () => {
     expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 0.5 }))).toMatch(/^FAILED_PRECONDITION: the server runs with fixed thresholds/);
