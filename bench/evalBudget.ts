@@ -20,18 +20,17 @@ import { makeClients, unary } from "../src/cli/clients.js";
 import { loadCalibration } from "../src/engine/calibration.js";
 import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
+import { arg, runMain } from "./lib/cli.js";
 import { exitLogits } from "./lib/exitLogits.js";
-import { imageOf, loadFashionMnist, normalise, type ImageSet } from "./lib/fashionMnist.js";
+import { type ImageSet, imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
+import { rng } from "./lib/rng.js";
 import { startServerProcess } from "./lib/serverProcess.js";
 import { plotPng } from "./lib/svgPlot.js";
-import { rng } from "./lib/rng.js";
-import { arg, runMain } from "./lib/cli.js";
 
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const outDir = arg("out-dir", "docs");
 const concurrency = Number(arg("concurrency", "8"));
 const WINDOW = 1000;
-const BLOCK = 2000;
 
 type Corruption = "clean" | "noise" | "low-contrast-blur";
 
@@ -50,14 +49,15 @@ function corrupt(px: Uint8Array, kind: Corruption, side: number, r: () => number
     for (let x = 0; x < side; x++) {
       let s = 0;
       let n = 0;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const yy = y + dy;
-        const xx = x + dx;
-        if (yy >= 0 && yy < side && xx >= 0 && xx < side) {
-          s += px[yy * side + xx]!;
-          n++;
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy;
+          const xx = x + dx;
+          if (yy >= 0 && yy < side && xx >= 0 && xx < side) {
+            s += px[yy * side + xx]!;
+            n++;
+          }
         }
-      }
       out[y * side + x] = Math.round(0.35 * (s / n) + 0.3 * 255);
     }
   }
@@ -69,7 +69,11 @@ interface Item {
   label: number;
 }
 
-function sequence(set: ImageSet, spec: { pixelScale: number; mean: readonly number[]; std: readonly number[] }, shifted: boolean): { items: Item[]; shifts: number[]; blocks: Corruption[] } {
+function sequence(
+  set: ImageSet,
+  spec: { pixelScale: number; mean: readonly number[]; std: readonly number[] },
+  shifted: boolean,
+): { items: Item[]; shifts: number[]; blocks: Corruption[] } {
   const r = rng(shifted ? 2 : 1);
   const order = Array.from({ length: set.count }, (_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
@@ -100,7 +104,7 @@ async function stream(address: string, items: Item[], shape: readonly number[]):
   const worker = async () => {
     while (next < items.length) {
       const it = items[next++]!;
-      const res = await unary(c.classifier, "Classify", { tensor: { shape, data: it.input } }, 30_000);
+      const res = await unary(c.classifier, "Classify", { tensor: { shape: [...shape], data: it.input } }, 30_000);
       costs.push(res.flops);
       correct.push(res.class_index === it.label ? 1 : 0);
     }
@@ -154,11 +158,14 @@ async function main(): Promise<void> {
   const K = manifest.exits.length;
   const exitFlops = manifest.exits.map((e) => e.flops);
   const last = exitFlops[K - 1]!;
-  const targets = arg("target", "0.3,0.5,0.7").split(",").map(Number).map((t) => (t <= 1 ? t * last : t));
+  const targets = arg("target", "0.3,0.5,0.7")
+    .split(",")
+    .map(Number)
+    .map((t) => (t <= 1 ? t * last : t));
   const full = loadFashionMnist("test");
   const limit = Number(arg("limit", String(full.count)));
   const set = { ...full, count: Math.min(limit, full.count) };
-  const log = (s: string) => process.stderr.write(s + "\n");
+  const log = (s: string) => process.stderr.write(`${s}\n`);
 
   // offline curves on the test set (thresholds from the validation split), per scoring rule
   log("offline curves: chaining all stages over the test set ...");
@@ -181,7 +188,16 @@ async function main(): Promise<void> {
 
   const iid = sequence(set, manifest.input, false);
   const shifted = sequence(set, manifest.input, true);
-  const on = await startServerProcess(["--model-dir", modelDir, "--controller", "true", "--controller-gain", arg("gain", "0.4"), "--controller-margin", arg("margin", "0.01")]);
+  const on = await startServerProcess([
+    "--model-dir",
+    modelDir,
+    "--controller",
+    "true",
+    "--controller-gain",
+    arg("gain", "0.4"),
+    "--controller-margin",
+    arg("margin", "0.01"),
+  ]);
   const off = await startServerProcess(["--model-dir", modelDir, "--controller", "false"]);
   const setTarget = async (server: { address: string; adminAddress: string }, flops: number) => {
     const c = makeClients(server.address, {}, undefined, server.adminAddress);
@@ -222,7 +238,14 @@ async function main(): Promise<void> {
       const every = (ws: number[]) => ws.map((w, j) => ({ x: j + WINDOW, y: w / last })).filter((_, j) => j % 20 === 0);
       windowSeries.push({ name: `${(100 * frac).toFixed(0)}% controller on`, points: every(bStats.wins), color: colors[ti % 3]! });
       windowSeries.push({ name: `${(100 * frac).toFixed(0)}% offline only`, points: every(cStats.wins), color: colors[ti % 3]!, dashed: true });
-      windowSeries.push({ name: `${(100 * frac).toFixed(0)}% target`, points: [{ x: WINDOW, y: frac }, { x: set.count, y: frac }], color: "#999" });
+      windowSeries.push({
+        name: `${(100 * frac).toFixed(0)}% target`,
+        points: [
+          { x: WINDOW, y: frac },
+          { x: set.count, y: frac },
+        ],
+        color: "#999",
+      });
     }
   } finally {
     await on.stop();
@@ -231,7 +254,12 @@ async function main(): Promise<void> {
 
   const ruleRows = rules.map((r) => {
     const val = targets.map((t) => accuracyAtFlops(r.valTable, t));
-    const test = targets.map((t) => accuracyAtFlops(r.testCurve.map((c) => ({ expectedFlops: c.expectedFlops, accuracy: c.accuracy })), t));
+    const test = targets.map((t) =>
+      accuracyAtFlops(
+        r.testCurve.map((c) => ({ expectedFlops: c.expectedFlops, accuracy: c.accuracy })),
+        t,
+      ),
+    );
     return { rule: r.rule, val, test };
   });
   const best = ruleRows.reduce((a, b) => (mean(b.val) > mean(a.val) ? b : a));
@@ -277,8 +305,20 @@ async function main(): Promise<void> {
       xLabel: "mean multiply-adds per request",
       yLabel: "top-1 accuracy",
       series: [
-        { name: "offline reference (max softmax)", points: reference.testCurve.map((c) => ({ x: c.expectedFlops, y: c.accuracy })).sort((a, b) => a.x - b.x), color: "#1f77b4" },
-        { name: `offline, ${best.rule}`, points: rules.find((r) => r.rule === best.rule)!.testCurve.map((c) => ({ x: c.expectedFlops, y: c.accuracy })).sort((a, b) => a.x - b.x), color: "#9467bd", dashed: true },
+        {
+          name: "offline reference (max softmax)",
+          points: reference.testCurve.map((c) => ({ x: c.expectedFlops, y: c.accuracy })).sort((a, b) => a.x - b.x),
+          color: "#1f77b4",
+        },
+        {
+          name: `offline, ${best.rule}`,
+          points: rules
+            .find((r) => r.rule === best.rule)!
+            .testCurve.map((c) => ({ x: c.expectedFlops, y: c.accuracy }))
+            .sort((a, b) => a.x - b.x),
+          color: "#9467bd",
+          dashed: true,
+        },
         { name: "budgeted oracle", points: oracleFlops.map((x, i) => ({ x, y: oracle[i]! })), color: "#7f7f7f", dashed: true },
         { name: "online controller (i.i.d.)", points: onlinePoints, color: "#d62728", style: "points" },
       ],

@@ -13,9 +13,9 @@ import { accuracyAtFlops, evaluateThresholds, exitAccuracies, offlineTable, orac
 import { loadCalibration } from "../src/engine/calibration.js";
 import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
-import { loadFashionMnist } from "./lib/fashionMnist.js";
-import { exitLogits } from "./lib/exitLogits.js";
 import { arg, runMain } from "./lib/cli.js";
+import { exitLogits } from "./lib/exitLogits.js";
+import { loadFashionMnist } from "./lib/fashionMnist.js";
 
 async function main(): Promise<void> {
   const modelDir = arg("model-dir", "models/ranet-fmnist");
@@ -39,7 +39,11 @@ async function main(): Promise<void> {
   });
   const last = flops[K - 1]!;
   const fractions = [0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
-  const oracle = oracleAccuracy(testScores, flops, fractions.map((f) => f * last));
+  const oracle = oracleAccuracy(
+    testScores,
+    flops,
+    fractions.map((f) => f * last),
+  );
   const pct = (x: number) => (100 * x).toFixed(2);
   const lines = [
     `# ${manifest.name} v${manifest.version} on the Fashion-MNIST test set (10,000 images)`,
@@ -50,13 +54,19 @@ async function main(): Promise<void> {
     "",
     "| exit | cumulative MMACs | % of last exit | test top-1 | val top-1 (manifest) |",
     "|---:|---:|---:|---:|---:|",
-    ...perExit.map((e, k) => `| ${e.exit} | ${(e.flops / 1e6).toFixed(3)} | ${((100 * e.flops) / last).toFixed(1)}% | ${pct(e.accuracy)}% | ${pct(manifest.exits[k]!.accuracy?.val ?? NaN)}% |`),
+    ...perExit.map(
+      (e, k) =>
+        `| ${e.exit} | ${(e.flops / 1e6).toFixed(3)} | ${((100 * e.flops) / last).toFixed(1)}% | ${pct(e.accuracy)}% | ${pct(manifest.exits[k]!.accuracy?.val ?? NaN)}% |`,
+    ),
     "",
     "## Budgeted batch (reference thresholds from the validation split, applied to the test set)",
     "",
     "| target (% of last exit) | MMACs | adaptive test top-1 | oracle (upper bound) | last exit |",
     "|---:|---:|---:|---:|---:|",
-    ...fractions.map((f, i) => `| ${(100 * f).toFixed(0)}% | ${((f * last) / 1e6).toFixed(2)} | ${pct(accuracyAtFlops(curve, f * last))}% | ${pct(oracle[i]!)}% | ${pct(perExit[K - 1]!.accuracy)}% |`),
+    ...fractions.map(
+      (f, i) =>
+        `| ${(100 * f).toFixed(0)}% | ${((f * last) / 1e6).toFixed(2)} | ${pct(accuracyAtFlops(curve, f * last))}% | ${pct(oracle[i]!)}% | ${pct(perExit[K - 1]!.accuracy)}% |`,
+    ),
     "",
     "Adaptive accuracy at a target is interpolated along the curve of the 39 table points (p = 0.05 ... 1.95):",
     "",

@@ -11,10 +11,10 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { loadManifest } from "../src/engine/manifest.js";
-import { loadFashionMnist, tensorBytesOf } from "./lib/fashionMnist.js";
-import { runLoad, runOpenLoop, type OpenLoopResult } from "./lib/loadgen.js";
-import { startServerProcess } from "./lib/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
+import { loadFashionMnist, tensorBytesOf } from "./lib/fashionMnist.js";
+import { type OpenLoopResult, runLoad, runOpenLoop } from "./lib/loadgen.js";
+import { startServerProcess } from "./lib/serverProcess.js";
 
 const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));
@@ -22,7 +22,7 @@ const waitMs = arg("max-queue-wait-ms", "100");
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const out = arg("out", "docs/overload.md");
 const engineWorkers = arg("engine-workers", "0");
-const log = (s: string) => process.stderr.write(s + "\n");
+const log = (s: string) => process.stderr.write(`${s}\n`);
 
 interface Run {
   traffic: string;
@@ -39,11 +39,29 @@ async function main(): Promise<void> {
   const bytes = tensorBytesOf(set, 2000, manifest.input);
   const request = (i: number) => ({ tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] } });
   const runs: Run[] = [];
-  for (const [traffic, target] of [["deep (budget target 1.0)", "1"], ["adaptive (budget target 0.5)", "0.5"]] as const) {
+  for (const [traffic, target] of [
+    ["deep (budget target 1.0)", "1"],
+    ["adaptive (budget target 0.5)", "0.5"],
+  ] as const) {
     let capacity = 0; // measured on the first configuration, offered alike to all three
-    for (const [wait, adaptive] of [[waitMs, false], [waitMs, true], ["0", false]] as const) {
+    for (const [wait, adaptive] of [
+      [waitMs, false],
+      [waitMs, true],
+      ["0", false],
+    ] as const) {
       const admission = wait === "0" ? "queue size only (maxQueueWaitMs 0)" : `maxQueueWaitMs ${wait}${adaptive ? " + loadAdaptive" : ""}`;
-      const server = await startServerProcess(["--model-dir", modelDir, "--budget-target", target, "--max-queue-wait-ms", wait, "--load-adaptive", String(adaptive), "--engine-workers", engineWorkers]);
+      const server = await startServerProcess([
+        "--model-dir",
+        modelDir,
+        "--budget-target",
+        target,
+        "--max-queue-wait-ms",
+        wait,
+        "--load-adaptive",
+        String(adaptive),
+        "--engine-workers",
+        engineWorkers,
+      ]);
       try {
         if (capacity === 0) {
           log(`${traffic}: capacity ...`);

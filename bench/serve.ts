@@ -11,16 +11,18 @@
  *
  *   npm run bench:serve -- [--seconds 10] [--concurrency 64] [--batch 32] [--model-dir DIR]
  */
+
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import pino from "pino";
 import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
 import type { HostTensor } from "../src/engine/StageRunner.js";
-import { imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
-import { runLoad, type LoadResult } from "./lib/loadgen.js";
-import { startServerProcess } from "./lib/serverProcess.js";
+import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import { arg, runMain } from "./lib/cli.js";
+import { imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
+import { type LoadResult, runLoad } from "./lib/loadgen.js";
+import { startServerProcess } from "./lib/serverProcess.js";
 
 const seconds = Number(arg("seconds", "10"));
 const concurrency = Number(arg("concurrency", "64"));
@@ -57,7 +59,7 @@ async function rawThroughput(inputs: Float32Array[]): Promise<number> {
   return tput;
 }
 
-async function served(flags: string[], request: (i: number) => unknown, api: "unary" | "stream" = "unary"): Promise<LoadResult> {
+async function served(flags: string[], request: (i: number) => ClassifyRequest, api: "unary" | "stream" = "unary"): Promise<LoadResult> {
   const server = await startServerProcess(["--model-dir", modelDir, ...flags]);
   try {
     return await runLoad({ address: server.address, concurrency, durationMs: seconds * 1000, request, api });
@@ -73,8 +75,8 @@ async function main(): Promise<void> {
   const set = loadFashionMnist("test");
   const inputs = Array.from({ length: 2000 }, (_, i) => normalise(imageOf(set, i), manifest.input));
   const bytes = inputs.map(tensorBytes);
-  const req = (exit: number) => (i: number) => ({ tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] }, options: { exit } });
-  const log = (s: string) => process.stderr.write(s + "\n");
+  const req = (exit: number) => (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length] }, options: { exit } });
+  const log = (s: string) => process.stderr.write(`${s}\n`);
 
   log(`raw onnxruntime, batch ${batch}, ${seconds}s ...`);
   const raw = await rawThroughput(inputs);
@@ -100,7 +102,11 @@ async function main(): Promise<void> {
   const predicted = last / early.meanFlops;
   const achieved = early.throughput / lastExit.throughput;
   const row = (name: string, r: LoadResult) =>
-    `| ${name} | ${r.throughput.toFixed(0)} | ${(r.meanFlops / 1e6).toFixed(2)} | ${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p95.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)} | ${r.requests} | ${Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(" ") || "0"} |`;
+    `| ${name} | ${r.throughput.toFixed(0)} | ${(r.meanFlops / 1e6).toFixed(2)} | ${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p95.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)} | ${r.requests} | ${
+      Object.entries(r.errors)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(" ") || "0"
+    } |`;
   const text = [
     "# Serving benchmark",
     "",

@@ -43,15 +43,24 @@ class RANetConfig:
             raise ValueError(f"scale_list must start at 1 and never decrease, got {self.scale_list}")
         if self.stepmode not in ("even", "lg"):
             raise ValueError(f"stepmode must be 'even' or 'lg', got {self.stepmode!r}")
-        for name in ("n_blocks", "step", "n_channels", "growth_rate", "head_channels",
-                     "in_channels", "in_size", "num_classes"):
+        for name in (
+            "n_blocks",
+            "step",
+            "n_channels",
+            "growth_rate",
+            "head_channels",
+            "in_channels",
+            "in_size",
+            "num_classes",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for i in range(1, n):
             if int(self.growth_rate * self.gr_factor[i] * self.compress_factor) < 1:
                 raise ValueError(
                     f"flow {i}: growth_rate*gr_factor*compress_factor must give >= 1 fused "
-                    f"channel, got {self.growth_rate}*{self.gr_factor[i]}*{self.compress_factor}")
+                    f"channel, got {self.growth_rate}*{self.gr_factor[i]}*{self.compress_factor}"
+                )
         if self.block_step < 0:
             raise ValueError(f"block_step must be >= 0, got {self.block_step}")
 
@@ -91,17 +100,35 @@ PRESETS = {
     "paper-cifar10": RANetConfig(),
     # The bundled Fashion-MNIST model: a width-reduced 3-flow RANet (28, 14, 7 pixels), 6 exits.
     "fmnist": RANetConfig(
-        n_blocks=2, block_step=2, step=2, stepmode="even",
-        scale_list=[1, 2, 3], gr_factor=[4, 2, 1], bn_factor=[4, 2, 1],
-        n_channels=12, growth_rate=6, head_channels=48,
-        in_channels=1, in_size=28, num_classes=10,
+        n_blocks=2,
+        block_step=2,
+        step=2,
+        stepmode="even",
+        scale_list=[1, 2, 3],
+        gr_factor=[4, 2, 1],
+        bn_factor=[4, 2, 1],
+        n_channels=12,
+        growth_rate=6,
+        head_channels=48,
+        in_channels=1,
+        in_size=28,
+        num_classes=10,
     ),
     # A tiny model for smoke tests (--dry-run) and unit tests.
     "tiny": RANetConfig(
-        n_blocks=1, block_step=1, step=1, stepmode="even",
-        scale_list=[1, 2, 3], gr_factor=[2, 1, 1], bn_factor=[2, 1, 1],
-        n_channels=4, growth_rate=4, head_channels=8,
-        in_channels=1, in_size=28, num_classes=10,
+        n_blocks=1,
+        block_step=1,
+        step=1,
+        stepmode="even",
+        scale_list=[1, 2, 3],
+        gr_factor=[2, 1, 1],
+        bn_factor=[2, 1, 1],
+        n_channels=4,
+        growth_rate=4,
+        head_channels=8,
+        in_channels=1,
+        in_size=28,
+        num_classes=10,
     ),
 }
 

@@ -16,10 +16,19 @@ import numpy as np
 import torch
 
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
-FMNIST_LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                 "Sneaker", "Bag", "Ankle boot"]
-CIFAR10_LABELS = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                  "ship", "truck"]
+FMNIST_LABELS = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+CIFAR10_LABELS = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 @dataclass
@@ -47,11 +56,10 @@ def read_idx(path: str) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path}: not an unsigned-byte IDX file")
     ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: expected {int(np.prod(dims))} values for dims {dims}, "
-                         f"found {data.size}")
+        raise ValueError(f"{path}: expected {int(np.prod(dims))} values for dims {dims}, " f"found {data.size}")
     return data.reshape(dims)
 
 
@@ -70,21 +78,23 @@ def load_fmnist(root: str = FMNIST_DIR):
     def labels(stem: str) -> np.ndarray:
         return read_idx(_find(root, stem)).astype(np.int64)
 
-    return (images("train-images-idx3-ubyte"), labels("train-labels-idx1-ubyte"),
-            images("t10k-images-idx3-ubyte"), labels("t10k-labels-idx1-ubyte"))
+    return (
+        images("train-images-idx3-ubyte"),
+        labels("train-labels-idx1-ubyte"),
+        images("t10k-images-idx3-ubyte"),
+        labels("t10k-labels-idx1-ubyte"),
+    )
 
 
 def load_cifar10(root: str):
     def batch(name: str):
         with open(os.path.join(root, name), "rb") as f:
             d = pickle.load(f, encoding="bytes")
-        return (np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32),
-                np.asarray(d[b"labels"], dtype=np.int64))
+        return (np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(d[b"labels"], dtype=np.int64))
 
     parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
     test_x, test_y = batch("test_batch")
-    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
-            test_x, test_y)
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), test_x, test_y)
 
 
 def load(name: str, root: str | None, val_size: int, seed: int, limit: int = 0) -> Dataset:
@@ -112,12 +122,26 @@ def load(name: str, root: str | None, val_size: int, seed: int, limit: int = 0) 
     mean = pixels.mean(axis=(0, 2, 3)).tolist()
     std = pixels.std(axis=(0, 2, 3)).tolist()
     return Dataset(
-        name=name, labels=labels,
-        train_x=train_x, train_y=ty[train_idx], val_x=tx[val_idx], val_y=ty[val_idx],
-        test_x=ex, test_y=ey, mean=mean, std=std, crop_padding=pad, hflip=flip,
-        source={"dataset": name, "root": os.path.abspath(root), "train_images": int(len(train_idx)),
-                "val_images": int(len(val_idx)), "test_images": int(len(ex)),
-                "val_split": f"seeded permutation of the training set, seed {seed}, first {val_size}"},
+        name=name,
+        labels=labels,
+        train_x=train_x,
+        train_y=ty[train_idx],
+        val_x=tx[val_idx],
+        val_y=ty[val_idx],
+        test_x=ex,
+        test_y=ey,
+        mean=mean,
+        std=std,
+        crop_padding=pad,
+        hflip=flip,
+        source={
+            "dataset": name,
+            "root": os.path.abspath(root),
+            "train_images": int(len(train_idx)),
+            "val_images": int(len(val_idx)),
+            "test_images": int(len(ex)),
+            "val_split": f"seeded permutation of the training set, seed {seed}, first {val_size}",
+        },
     )
 
 
@@ -135,8 +159,8 @@ def augment(x: torch.Tensor, padding: int, hflip: bool, gen: torch.Generator) ->
         padded = torch.nn.functional.pad(x, (padding,) * 4)
         dy = torch.randint(0, 2 * padding + 1, (n,), generator=gen)
         dx = torch.randint(0, 2 * padding + 1, (n,), generator=gen)
-        rows = (dy.view(n, 1) + torch.arange(h).view(1, h))  # [n, h]
-        cols = (dx.view(n, 1) + torch.arange(w).view(1, w))  # [n, w]
+        rows = dy.view(n, 1) + torch.arange(h).view(1, h)  # [n, h]
+        cols = dx.view(n, 1) + torch.arange(w).view(1, w)  # [n, w]
         idx_n = torch.arange(n).view(n, 1, 1)
         x = padded.permute(0, 2, 3, 1)[idx_n, rows.view(n, h, 1), cols.view(n, 1, w)]
         x = x.permute(0, 3, 1, 2).contiguous()
@@ -146,7 +170,6 @@ def augment(x: torch.Tensor, padding: int, hflip: bool, gen: torch.Generator) ->
     return x
 
 
-def batches(n: int, batch_size: int, shuffle: bool, gen: torch.Generator
-            ) -> List[Tuple[int, torch.Tensor]]:
+def batches(n: int, batch_size: int, shuffle: bool, gen: torch.Generator) -> List[Tuple[int, torch.Tensor]]:
     order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
-    return [(i, order[i:i + batch_size]) for i in range(0, n, batch_size)]
+    return [(i, order[i : i + batch_size]) for i in range(0, n, batch_size)]

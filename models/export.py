@@ -21,7 +21,6 @@ import sys
 import tempfile
 from typing import List
 
-import numpy as np
 import onnx
 import torch
 
@@ -48,8 +47,12 @@ def staged_flops(model: RANet, stages: List[Stage]) -> List[int]:
 def export_stage(stage: Stage, example: List[torch.Tensor], path: str) -> None:
     names_in, names_out = stage.plan.inputs, stage.plan.outputs
     torch.onnx.export(
-        stage, tuple(example), path, opset_version=OPSET,
-        input_names=names_in, output_names=names_out,
+        stage,
+        tuple(example),
+        path,
+        opset_version=OPSET,
+        input_names=names_in,
+        output_names=names_out,
         dynamic_axes={n: {0: "batch"} for n in names_in + names_out},
         do_constant_folding=True,
     )
@@ -75,8 +78,11 @@ def main(argv: List[str] | None = None) -> None:
     ap.add_argument("--name", default="ranet-fmnist", help="model name in the manifest (default ranet-fmnist)")
     ap.add_argument("--version", default="1", help="model version in the manifest (default 1)")
     ap.add_argument("--data-dir", default=None, help="data folder if not the one recorded in the checkpoint")
-    ap.add_argument("--dry-run", action="store_true",
-                    help="export an untrained tiny model (512 test images) into a temp folder: a smoke test")
+    ap.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="export an untrained tiny model (512 test images) into a temp folder: a smoke test",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
 
@@ -95,8 +101,9 @@ def main(argv: List[str] | None = None) -> None:
         model = RANet(cfg)
         model.load_state_dict(ck["model"])
         targs = ck["args"]
-        ds = data_mod.load(ck["dataset"]["name"], args.data_dir or ck["dataset"]["source"]["root"],
-                           targs["val_size"], targs["seed"])
+        ds = data_mod.load(
+            ck["dataset"]["name"], args.data_dir or ck["dataset"]["source"]["root"], targs["val_size"], targs["seed"]
+        )
         if ds.mean != ck["dataset"]["mean"]:
             raise SystemExit("data set differs from the one the checkpoint was trained on (mean mismatch)")
         meta = ck
@@ -115,8 +122,10 @@ def main(argv: List[str] | None = None) -> None:
     for st, ins in zip(stages, example_inputs(stages, probe)):
         path = os.path.join(out, f"stage{st.plan.index + 1}.onnx")
         export_stage(st, ins, path)
-        print(f"wrote {path} ({os.path.getsize(path) / 1e3:.0f} kB): {st.plan.inputs} -> {st.plan.outputs}",
-              file=sys.stderr)
+        print(
+            f"wrote {path} ({os.path.getsize(path) / 1e3:.0f} kB): {st.plan.inputs} -> {st.plan.outputs}",
+            file=sys.stderr,
+        )
 
     # 2. FLOPs: analytical (full forward) and what the staged run performs
     flops = cumulative_exit_flops(model)
@@ -131,18 +140,33 @@ def main(argv: List[str] | None = None) -> None:
     val_acc, test_acc = accuracies(val_logits, ds.val_y), accuracies(test_logits, ds.test_y)
     val_logits.astype("<f4").tofile(os.path.join(out, "calibration.bin"))
     with open(os.path.join(out, "calibration.json"), "w") as f:
-        json.dump({"file": "calibration.bin", "dtype": "float32", "byteOrder": "little",
-                   "layout": "logits [count, exits, classes], row-major",
-                   "count": int(len(ds.val_y)), "exits": model.n_exits, "classes": cfg.num_classes,
-                   "split": ds.source["val_split"], "labels": ds.val_y.tolist()}, f)
+        json.dump(
+            {
+                "file": "calibration.bin",
+                "dtype": "float32",
+                "byteOrder": "little",
+                "layout": "logits [count, exits, classes], row-major",
+                "count": int(len(ds.val_y)),
+                "exits": model.n_exits,
+                "classes": cfg.num_classes,
+                "split": ds.source["val_split"],
+                "labels": ds.val_y.tolist(),
+            },
+            f,
+        )
 
     # 4. parity fixtures: PyTorch's per-exit logits for a few test images
     fixtures = {
         "count": FIXTURE_COUNT,
-        "images": [{"label": int(ds.test_y[i]), "pixels": ds.test_x[i].reshape(-1).tolist(),
-                    "input": probe[i].reshape(-1).tolist(),
-                    "logits": [full[k][i].tolist() for k in range(model.n_exits)]}
-                   for i in range(FIXTURE_COUNT)],
+        "images": [
+            {
+                "label": int(ds.test_y[i]),
+                "pixels": ds.test_x[i].reshape(-1).tolist(),
+                "input": probe[i].reshape(-1).tolist(),
+                "logits": [full[k][i].tolist() for k in range(model.n_exits)],
+            }
+            for i in range(FIXTURE_COUNT)
+        ],
     }
     with open(os.path.join(out, "fixtures", "parity.json"), "w") as f:
         json.dump(fixtures, f)
@@ -154,31 +178,47 @@ def main(argv: List[str] | None = None) -> None:
         "version": args.version,
         "architecture": "RANet",
         "createdAt": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "input": {"name": "image", "dtype": "float32", "shape": [cfg.in_channels, cfg.in_size, cfg.in_size],
-                  "layout": "CHW", "pixelScale": 1 / 255, "mean": ds.mean, "std": ds.std,
-                  "colorSpace": "gray" if cfg.in_channels == 1 else "rgb",
-                  "preprocessing": "value = (pixel * pixelScale - mean[c]) / std[c]"},
+        "input": {
+            "name": "image",
+            "dtype": "float32",
+            "shape": [cfg.in_channels, cfg.in_size, cfg.in_size],
+            "layout": "CHW",
+            "pixelScale": 1 / 255,
+            "mean": ds.mean,
+            "std": ds.std,
+            "colorSpace": "gray" if cfg.in_channels == 1 else "rgb",
+            "preprocessing": "value = (pixel * pixelScale - mean[c]) / std[c]",
+        },
         "labels": ds.labels,
-        "stages": [{"file": f"stage{st.plan.index + 1}.onnx", "inputs": st.plan.inputs,
-                    "outputs": st.plan.outputs} for st in stages],
-        "exits": [{"stage": k, "flops": flops[k],
-                   "accuracy": {"val": round(val_acc[k], 5), "test": round(test_acc[k], 5)}}
-                  for k in range(model.n_exits)],
+        "stages": [
+            {"file": f"stage{st.plan.index + 1}.onnx", "inputs": st.plan.inputs, "outputs": st.plan.outputs}
+            for st in stages
+        ],
+        "exits": [
+            {"stage": k, "flops": flops[k], "accuracy": {"val": round(val_acc[k], 5), "test": round(test_acc[k], 5)}}
+            for k in range(model.n_exits)
+        ],
         "flopsConvention": "multiply-adds per sample, cumulative per exit, earlier heads included "
-                           "(conv, ReLU elements, pooling, linear; BN/interpolation/concat 0)",
+        "(conv, ReLU elements, pooling, linear; BN/interpolation/concat 0)",
         "parameters": count_parameters(model),
         "calibration": "calibration.json",
-        "training": {"config": cfg.to_dict(), "epochsTrained": int(meta["epoch"]) + 1,
-                     "args": {k: v for k, v in meta["args"].items()},
-                     "data": meta["dataset"]["source"]},
+        "training": {
+            "config": cfg.to_dict(),
+            "epochsTrained": int(meta["epoch"]) + 1,
+            "args": {k: v for k, v in meta["args"].items()},
+            "data": meta["dataset"]["source"],
+        },
         "opset": OPSET,
     }
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     print(f"exported {model.n_exits} stages to {out}", file=sys.stderr)
     for k in range(model.n_exits):
-        print(f"  exit {k + 1}: {flops[k] / 1e6:7.3f} MMACs  val {100 * val_acc[k]:.2f}%  "
-              f"test {100 * test_acc[k]:.2f}%", file=sys.stderr)
+        print(
+            f"  exit {k + 1}: {flops[k] / 1e6:7.3f} MMACs  val {100 * val_acc[k]:.2f}%  "
+            f"test {100 * test_acc[k]:.2f}%",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

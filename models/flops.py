@@ -24,8 +24,7 @@ def module_flops(m: nn.Module, out: torch.Tensor) -> int:
     per_sample = out[0]
     if isinstance(m, nn.Conv2d):
         k = m.kernel_size[0] * m.kernel_size[1]
-        return m.in_channels * m.out_channels * k * per_sample.numel() // (
-            m.out_channels * m.groups)
+        return m.in_channels * m.out_channels * k * per_sample.numel() // (m.out_channels * m.groups)
     if isinstance(m, nn.ReLU):
         return per_sample.numel()
     if isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):

@@ -55,8 +55,9 @@ class FusionLayer(nn.Module):
     """Dense layer that also reads the coarser flow:
     concat(resize(x), resize(conv_up(coarse)), conv_own(x)), growth channels added."""
 
-    def __init__(self, n_in: int, n_in_coarse: int, growth: int, bn_own: int, bn_coarse: int,
-                 compress_factor: float, down: bool):
+    def __init__(
+        self, n_in: int, n_in_coarse: int, growth: int, bn_own: int, bn_coarse: int, compress_factor: float, down: bool
+    ):
         super().__init__()
         n_up = math.floor(growth * compress_factor)
         self.conv_up = BottleneckConv(n_in_coarse, n_up, bn_coarse)
@@ -73,11 +74,9 @@ class DenseBlock(nn.Module):
 
     kind = "dense"
 
-    def __init__(self, n_layers: int, n_in: int, growth: int, bn_factor: int, trans: bool,
-                 reduction: float):
+    def __init__(self, n_layers: int, n_in: int, growth: int, bn_factor: int, trans: bool, reduction: float):
         super().__init__()
-        self.layers = nn.ModuleList(DenseLayer(n_in + j * growth, growth, bn_factor)
-                                    for j in range(n_layers))
+        self.layers = nn.ModuleList(DenseLayer(n_in + j * growth, growth, bn_factor) for j in range(n_layers))
         n_out = n_in + n_layers * growth
         self.list_channels = [n_in + j * growth for j in range(n_layers + 1)]
         self.strided_last = False
@@ -100,14 +99,32 @@ class FusionBlock(nn.Module):
 
     kind = "fusion"
 
-    def __init__(self, n_layers: int, n_in: int, coarse_channels: List[int], growth: int,
-                 bn_own: int, bn_coarse: int, compress_factor: float, trans: bool,
-                 reduction: float, down: bool):
+    def __init__(
+        self,
+        n_layers: int,
+        n_in: int,
+        coarse_channels: List[int],
+        growth: int,
+        bn_own: int,
+        bn_coarse: int,
+        compress_factor: float,
+        trans: bool,
+        reduction: float,
+        down: bool,
+    ):
         super().__init__()
         self.layers = nn.ModuleList(
-            FusionLayer(n_in + j * growth, coarse_channels[j], growth, bn_own, bn_coarse,
-                        compress_factor, down=down and j == n_layers - 1)
-            for j in range(n_layers))
+            FusionLayer(
+                n_in + j * growth,
+                coarse_channels[j],
+                growth,
+                bn_own,
+                bn_coarse,
+                compress_factor,
+                down=down and j == n_layers - 1,
+            )
+            for j in range(n_layers)
+        )
         n_out = n_in + n_layers * growth
         self.list_channels = [n_in + j * growth for j in range(n_layers + 1)]
         self.strided_last = down
@@ -117,8 +134,7 @@ class FusionBlock(nn.Module):
         self.trans = ConvBNReLU(n_out, math.floor(reduction * n_out), 1) if trans else None
         self.n_out = math.floor(reduction * n_out) if trans else n_out
 
-    def forward(self, x: torch.Tensor, coarse: List[torch.Tensor]
-                ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    def forward(self, x: torch.Tensor, coarse: List[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         feats = [x]
         for j, layer in enumerate(self.layers):
             x = layer(coarse[j], x)
@@ -180,7 +196,7 @@ def downsampling_blocks(blocks_per_flow: List[int], flow: int, scale: int) -> Li
     of the earlier flows (none for scale 1)."""
     if scale <= 1:
         return []
-    return blocks_per_flow[:flow][-(scale - 1):]
+    return blocks_per_flow[:flow][-(scale - 1) :]
 
 
 class RANet(nn.Module):
@@ -205,19 +221,25 @@ class RANet(nn.Module):
                 trans = transition_after(b + 1, counts[f], cfg.scale_list[f])
                 n_layers = cfg.layers_in_block(b)
                 if b < n_prev:
-                    block = FusionBlock(n_layers, n_in, coarse_lists[b], growth,
-                                        cfg.bn_factor[f], cfg.bn_factor[f - 1],
-                                        cfg.compress_factor, trans, cfg.reduction,
-                                        down=(b + 1) in down_at)
+                    block = FusionBlock(
+                        n_layers,
+                        n_in,
+                        coarse_lists[b],
+                        growth,
+                        cfg.bn_factor[f],
+                        cfg.bn_factor[f - 1],
+                        cfg.compress_factor,
+                        trans,
+                        cfg.reduction,
+                        down=(b + 1) in down_at,
+                    )
                 else:
-                    block = DenseBlock(n_layers, n_in, growth, cfg.bn_factor[f], trans,
-                                       cfg.reduction)
+                    block = DenseBlock(n_layers, n_in, growth, cfg.bn_factor[f], trans, cfg.reduction)
                 flow.append(block)
                 lists.append(block.list_channels)
                 n_in = block.n_out
                 if b >= n_prev:
-                    self.heads.append(ExitHead(n_in, cfg.head_channels, cfg.num_classes,
-                                               cfg.lowest_resolution))
+                    self.heads.append(ExitHead(n_in, cfg.head_channels, cfg.num_classes, cfg.lowest_resolution))
                     self.exit_positions.append((f, b))
             coarse_lists = lists
             self.flows.append(flow)

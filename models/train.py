@@ -33,28 +33,44 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="fmnist", help="model preset from config.py (default fmnist)")
     ap.add_argument("--data", default="fmnist", choices=["fmnist", "cifar10"], help="data set (default fmnist)")
-    ap.add_argument("--data-dir", default=None,
-                    help=f"data folder (default {data_mod.FMNIST_DIR} for fmnist; required for cifar10)")
+    ap.add_argument(
+        "--data-dir", default=None, help=f"data folder (default {data_mod.FMNIST_DIR} for fmnist; required for cifar10)"
+    )
     ap.add_argument("--out", default="runs/fmnist", help="run folder for checkpoints and history")
-    ap.add_argument("--epochs", type=int, default=24, help="training epochs (default 24: about an hour on 2 cores for fmnist)")
-    ap.add_argument("--batch-size", type=int, default=128, help="mini-batch size (default 128; the reference uses 64, 128 is 20%% faster per epoch on CPU)")
+    ap.add_argument(
+        "--epochs", type=int, default=24, help="training epochs (default 24: about an hour on 2 cores for fmnist)"
+    )
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=128,
+        help="mini-batch size (default 128; the reference uses 64, 128 is 20%% faster per epoch on CPU)",
+    )
     ap.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default 0.1)")
     ap.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     ap.add_argument("--weight-decay", type=float, default=1e-4, help="weight decay (default 1e-4)")
-    ap.add_argument("--schedule", default="cosine", choices=["cosine", "step"],
-                    help="cosine, or step (x0.1 at 50%% and 75%% of the epochs, the reference)")
+    ap.add_argument(
+        "--schedule",
+        default="cosine",
+        choices=["cosine", "step"],
+        help="cosine, or step (x0.1 at 50%% and 75%% of the epochs, the reference)",
+    )
     ap.add_argument("--val-size", type=int, default=5000, help="validation images held out of training (default 5000)")
     ap.add_argument("--seed", type=int, default=0, help="seed for the split, init and augmentation (default 0)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads (default: all cores)")
     ap.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
-    ap.add_argument("--dry-run", action="store_true",
-                    help="smoke mode: tiny preset, 512 images, 1 epoch, into a temporary folder unless --out is given")
+    ap.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="smoke mode: tiny preset, 512 images, 1 epoch, into a temporary folder unless --out is given",
+    )
     args = ap.parse_args(argv)
     if args.dry_run:
         args.preset = "tiny" if args.preset == "fmnist" else args.preset
         args.epochs = min(args.epochs, 1)
         if args.out == "runs/fmnist":
             import tempfile
+
             args.out = tempfile.mkdtemp(prefix="ranet-dry-run-")
     return args
 
@@ -73,7 +89,7 @@ def predict_logits(model: RANet, x: np.ndarray, mean, std, batch_size: int = 500
     model.eval()
     out = []
     for i in range(0, len(x), batch_size):
-        xb = data_mod.normalise(torch.from_numpy(x[i:i + batch_size]), mean, std)
+        xb = data_mod.normalise(torch.from_numpy(x[i : i + batch_size]), mean, std)
         out.append(torch.stack(model(xb), dim=1).numpy())
     model.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, model.n_exits, model.cfg.num_classes), np.float32)
@@ -118,14 +134,20 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     cfg: RANetConfig = preset(args.preset)
-    ds = data_mod.load(args.data, args.data_dir, args.val_size if not args.dry_run else 256,
-                       args.seed, limit=512 if args.dry_run else 0)
+    ds = data_mod.load(
+        args.data,
+        args.data_dir,
+        args.val_size if not args.dry_run else 256,
+        args.seed,
+        limit=512 if args.dry_run else 0,
+    )
     if (cfg.in_channels, cfg.in_size) != ds.train_x.shape[1:3]:
-        raise SystemExit(f"preset {args.preset} expects {cfg.in_channels}x{cfg.in_size}x{cfg.in_size} "
-                         f"input, data set {args.data} has {tuple(ds.train_x.shape[1:])}")
+        raise SystemExit(
+            f"preset {args.preset} expects {cfg.in_channels}x{cfg.in_size}x{cfg.in_size} "
+            f"input, data set {args.data} has {tuple(ds.train_x.shape[1:])}"
+        )
     model = RANet(cfg)
-    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                          weight_decay=args.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     gen = torch.Generator().manual_seed(args.seed)
     start_epoch, best = 0, {"epoch": -1, "val_mean": -1.0}
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
@@ -140,9 +162,12 @@ def train(args: argparse.Namespace) -> dict:
         gen.set_state(ck["generator"])
         start_epoch, best = ck["epoch"] + 1, ck["best"]
         print(f"resumed from {ckpt_path} at epoch {start_epoch}", file=sys.stderr)
-    print(f"{args.preset}: {count_parameters(model):,} parameters, {model.n_exits} exits; "
-          f"{len(ds.train_x)} train / {len(ds.val_x)} val / {len(ds.test_x)} test images; "
-          f"{args.threads} threads", file=sys.stderr)
+    print(
+        f"{args.preset}: {count_parameters(model):,} parameters, {model.n_exits} exits; "
+        f"{len(ds.train_x)} train / {len(ds.val_x)} val / {len(ds.test_x)} test images; "
+        f"{args.threads} threads",
+        file=sys.stderr,
+    )
     xtrain, ytrain = torch.from_numpy(ds.train_x), torch.from_numpy(ds.train_y)
     criterion = nn.CrossEntropyLoss()
     history_path = os.path.join(args.out, "history.jsonl")
@@ -171,20 +196,27 @@ def train(args: argparse.Namespace) -> dict:
             prog.update(step + 1, f"loss {loss_sum / seen:.3f} acc/exit {accs}")
         val = accuracies(predict_logits(model, ds.val_x, ds.mean, ds.std), ds.val_y)
         val_mean = float(np.mean(val))
-        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1),
-                  "loss": loss_sum / seen, "lr_end": lr_at(args, epoch + 1),
-                  "val_acc": val, "val_mean": val_mean}
-        print(f"epoch {epoch + 1}: val acc per exit " + " ".join(f"{100 * a:.2f}" for a in val),
-              file=sys.stderr)
-        payload = {"config": cfg.to_dict(), "model": model.state_dict(), "epoch": epoch,
-                   "dataset": {"name": ds.name, "labels": ds.labels, "mean": ds.mean, "std": ds.std,
-                               "source": ds.source},
-                   "args": {k: v for k, v in vars(args).items()}, "val_acc": val}
+        record = {
+            "epoch": epoch + 1,
+            "seconds": round(time.time() - t0, 1),
+            "loss": loss_sum / seen,
+            "lr_end": lr_at(args, epoch + 1),
+            "val_acc": val,
+            "val_mean": val_mean,
+        }
+        print(f"epoch {epoch + 1}: val acc per exit " + " ".join(f"{100 * a:.2f}" for a in val), file=sys.stderr)
+        payload = {
+            "config": cfg.to_dict(),
+            "model": model.state_dict(),
+            "epoch": epoch,
+            "dataset": {"name": ds.name, "labels": ds.labels, "mean": ds.mean, "std": ds.std, "source": ds.source},
+            "args": {k: v for k, v in vars(args).items()},
+            "val_acc": val,
+        }
         if val_mean > best["val_mean"]:
             best = {"epoch": epoch, "val_mean": val_mean}
             save(os.path.join(args.out, "best.pt"), payload)
-        save(ckpt_path, {**payload, "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                         "best": best})
+        save(ckpt_path, {**payload, "optimizer": opt.state_dict(), "generator": gen.get_state(), "best": best})
         with open(history_path, "a") as f:
             f.write(json.dumps(record) + "\n")
     return best
@@ -193,8 +225,11 @@ def train(args: argparse.Namespace) -> dict:
 def main() -> None:
     args = parse_args()
     best = train(args)
-    print(f"done: best epoch {best['epoch'] + 1}, mean val acc {100 * best['val_mean']:.2f}%; "
-          f"checkpoints in {args.out}", file=sys.stderr)
+    print(
+        f"done: best epoch {best['epoch'] + 1}, mean val acc {100 * best['val_mean']:.2f}%; "
+        f"checkpoints in {args.out}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -1,25 +1,25 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
+import { LoadGovernor } from "./budget/LoadGovernor.js";
 import type { Config } from "./config/config.js";
+import { type Clock, systemClock } from "./core/Clock.js";
+import { usableCpus } from "./core/usableCpus.js";
+import { loadManifest } from "./engine/manifest.js";
 import { BudgetService } from "./grpc/BudgetService.js";
-import { ClassifierService } from "./grpc/ClassifierService.js";
-import { metricsObserver } from "./grpc/CallObserver.js";
 import { CallEnvelope } from "./grpc/CallEnvelope.js";
+import { metricsObserver } from "./grpc/CallObserver.js";
+import { ClassifierService } from "./grpc/ClassifierService.js";
 import { GrpcServer } from "./grpc/GrpcServer.js";
 import { HealthService } from "./grpc/HealthService.js";
 import { InferenceService } from "./grpc/InferenceService.js";
 import { ModelAdminService } from "./grpc/ModelAdminService.js";
 import { loadProtos } from "./grpc/protos.js";
-import { LoadGovernor } from "./budget/LoadGovernor.js";
-import { loadManifest } from "./engine/manifest.js";
 import { Metrics } from "./metrics/Metrics.js";
 import { loadServedModel, type ServedModel } from "./model/loadServedModel.js";
 import { ModelHost, type ModelSource, type ReloadResult } from "./model/ModelHost.js";
 import { resolveModelDir } from "./model/resolveModelDir.js";
-import { systemClock, type Clock } from "./core/Clock.js";
 import type { PipelineHooks } from "./pipeline/Pipeline.js";
-import { usableCpus } from "./core/usableCpus.js";
 import { SERVER_VERSION } from "./version.js";
 
 export interface App {
@@ -111,7 +111,9 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   const publishBudget = () => {
     const served = host.current;
     const st = served.budget.status();
-    st.thresholds.forEach((t, k) => Number.isFinite(t) && m.exitThreshold.set({ exit: k + 1 }, t));
+    st.thresholds.forEach((t, k) => {
+      Number.isFinite(t) && m.exitThreshold.set({ exit: k + 1 }, t);
+    });
     m.budgetTargetFlops.reset();
     m.budgetRealizedFlops.reset();
     if (st.mode !== "fixed") {
@@ -171,7 +173,11 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     ? new GrpcServer(
         protos,
         {
-          "ranet.v1.BudgetAdmin": new BudgetService(() => host.current.budget, () => host.current.classifier.exitFlops, envelope).handlers(),
+          "ranet.v1.BudgetAdmin": new BudgetService(
+            () => host.current.budget,
+            () => host.current.classifier.exitFlops,
+            envelope,
+          ).handlers(),
           "ranet.v1.ModelAdmin": new ModelAdminService(() => host.current, reload, envelope).handlers(),
           "grpc.health.v1.Health": adminHealth.handlers(),
         },

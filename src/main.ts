@@ -8,7 +8,7 @@ import { createLogger } from "./logger.js";
  * server could not start, 2 for bad configuration.
  */
 async function main(): Promise<number> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.argv.slice(2));
   } catch (err) {
@@ -19,11 +19,11 @@ async function main(): Promise<number> {
     throw err;
   }
   if (config === "help") {
-    process.stdout.write(helpText() + "\n");
+    process.stdout.write(`${helpText()}\n`);
     return 0;
   }
   const log = createLogger(config.logLevel);
-  let app;
+  let app: Awaited<ReturnType<typeof startApp>>;
   try {
     app = await startApp(config, log);
   } catch (err) {

@@ -1,5 +1,6 @@
-import { makeClients, unary } from "../../src/cli/clients.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
+import { makeClients, unary } from "../../src/cli/clients.js";
+import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
 
 export interface LoadResult {
   requests: number;
@@ -19,7 +20,7 @@ export interface LoadOptions {
   durationMs: number;
   warmupMs?: number;
   /** Builds request i (the body of ranet.v1 ClassifyRequest). */
-  request: (i: number) => unknown;
+  request: (i: number) => ClassifyRequest;
 }
 
 const RETRY_BACKOFF_MS = 10;
@@ -48,7 +49,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       const send = () => {
         const id = String(i);
         sent.set(id, performance.now());
-        call.write({ ...(o.request(i++) as object), request_id: id });
+        call.write({ ...o.request(i++), request_id: id });
       };
       call.on("data", (res: { request_id: string; flops: number; exit: number; error?: { code: number } | null }) => {
         recordAnswer(res, sent.get(res.request_id)!);
@@ -115,7 +116,7 @@ export interface OpenLoopOptions {
   durationMs: number;
   /** ClassifyStream streams the requests are spread over. */
   streams?: number;
-  request: (i: number) => unknown;
+  request: (i: number) => ClassifyRequest;
   /** Called with every OK answer and the index of its request. */
   onAnswer?: (i: number, res: { class_index: number; exit: number; flops: number }) => void;
 }
@@ -162,7 +163,9 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
           if (!res.error && t0 !== undefined) {
             const ms = performance.now() - t0;
             lat.push(ms);
-            (bySecond[Math.floor((t0 - start) / 1000)] ??= []).push(ms);
+            const second = Math.floor((t0 - start) / 1000);
+            bySecond[second] ??= [];
+            bySecond[second].push(ms);
           }
         });
         call.on("end", resolve);
@@ -170,18 +173,21 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
       }),
   );
   let sent = 0;
-  const t0 = (start = performance.now());
+  start = performance.now();
+  const t0 = start;
   while (performance.now() - t0 < o.durationMs) {
     const due = Math.floor(((performance.now() - t0) / 1000) * o.rate);
     for (; sent < due; sent++) {
       const id = String(sent);
       sentAt.set(id, performance.now());
-      streams[sent % streams.length]!.write({ ...(o.request(sent) as object), request_id: id });
+      streams[sent % streams.length]!.write({ ...o.request(sent), request_id: id });
     }
     await new Promise((r) => setTimeout(r, 1));
   }
   const seconds = (performance.now() - t0) / 1000;
-  streams.forEach((s) => s.end());
+  streams.forEach((s) => {
+    s.end();
+  });
   await Promise.all(ended);
   c.close();
   const quantile = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;

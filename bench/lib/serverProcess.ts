@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 
 export interface SpawnedServer {
@@ -23,8 +23,7 @@ export function spawnServer(args: string[]): SpawnedServer {
   const serving = new Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number }>((resolve, reject) => {
     proc.stdout!.on("data", (d) => {
       buf += d;
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         try {

@@ -63,5 +63,7 @@ export async function plotPng(spec: PlotSpec, file: string): Promise<void> {
     parts.push(`<text x="${W - m.r - 232}" y="${ly}">${esc(s.name)}</text>`);
   });
   parts.push("</svg>");
-  await sharp(Buffer.from(parts.join(""))).png().toFile(file);
+  await sharp(Buffer.from(parts.join("")))
+    .png()
+    .toFile(file);
 }

@@ -1,6 +1,5 @@
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
@@ -96,6 +95,7 @@ def test_stage_plan_feeds_every_input_from_an_earlier_output():
 
 def test_idx_reader_and_augment(tmp_path):
     import gzip
+
     raw = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
     raw += bytes(range(12))
     p = tmp_path / "x-idx3-ubyte.gz"

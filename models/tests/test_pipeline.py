@@ -9,8 +9,9 @@ import pytest
 import export
 import train
 
-pytestmark = pytest.mark.skipif(not os.path.exists(train.data_mod.FMNIST_DIR),
-                                reason="dataset-fashion-mnist is not installed")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(train.data_mod.FMNIST_DIR), reason="dataset-fashion-mnist is not installed"
+)
 
 
 def test_train_dry_run_and_resume(tmp_path):
@@ -21,7 +22,7 @@ def test_train_dry_run_and_resume(tmp_path):
     args.epochs = 2
     train.train(args)
     lines = open(os.path.join(out, "history.jsonl")).read().splitlines()
-    assert [json.loads(l)["epoch"] for l in lines] == [1, 2]
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
 
 
 def test_export_dry_run_writes_a_consistent_manifest(tmp_path):
@@ -41,4 +42,8 @@ def test_export_dry_run_writes_a_consistent_manifest(tmp_path):
     assert flops == sorted(flops) and len(flops) == len(m["stages"])
     cal = json.load(open(os.path.join(out, "calibration.json")))
     logits = np.fromfile(os.path.join(out, "calibration.bin"), dtype="<f4")
-    assert logits.size == cal["count"] * cal["exits"] * cal["classes"] == len(cal["labels"]) * cal["exits"] * cal["classes"]
+    assert (
+        logits.size
+        == cal["count"] * cal["exits"] * cal["classes"]
+        == len(cal["labels"]) * cal["exits"] * cal["classes"]
+    )

@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
-import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
 import { ServingError } from "../core/errors.js";
+import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
 import { BudgetController } from "./BudgetController.js";
-import { oracleAccuracy, pointForBudget, type ExitScores, type TablePoint } from "./thresholdTable.js";
+import { type ExitScores, oracleAccuracy, pointForBudget, type TablePoint } from "./thresholdTable.js";
 
 export type BudgetMode = "controller" | "offline" | "fixed";
 
@@ -89,7 +89,8 @@ export class BudgetManager implements ExitPolicy {
     if (this.opts.mode === "fixed") {
       throw new ServingError("failed_precondition", "the server runs with fixed thresholds (config key 'thresholds'); a budget target has no effect");
     }
-    if (!(flops > 0) || !Number.isFinite(flops)) throw new ServingError("invalid_argument", `target: expected a positive number of multiply-adds, got ${flops}`);
+    if (!(flops > 0) || !Number.isFinite(flops))
+      throw new ServingError("invalid_argument", `target: expected a positive number of multiply-adds, got ${flops}`);
     this.target = flops;
     const effective = flops * this.loadFactor;
     this.point = pointForBudget(this.opts.table, effective);
@@ -105,7 +106,14 @@ export class BudgetManager implements ExitPolicy {
       this.staticThresholds = Object.freeze([...this.point.thresholds]);
     }
     this.opts.log.info(
-      { mode: this.opts.mode, targetFlops: Math.round(flops), loadFactor: this.loadFactor, p: this.point.p, expectedFlops: Math.round(this.point.expectedFlops), calibrationAccuracy: this.point.accuracy },
+      {
+        mode: this.opts.mode,
+        targetFlops: Math.round(flops),
+        loadFactor: this.loadFactor,
+        p: this.point.p,
+        expectedFlops: Math.round(this.point.expectedFlops),
+        calibrationAccuracy: this.point.accuracy,
+      },
       "budget target set",
     );
     return this.status();

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { loadCalibration, type Calibration } from "../engine/calibration.js";
+import { type Calibration, loadCalibration } from "../engine/calibration.js";
 import type { Manifest } from "../engine/manifest.js";
 import { BudgetManager } from "./BudgetManager.js";
-import { fitTemperature, makeScorer, SCORE_RULES, type ExitScorer, type ScoreRule } from "./exitScorers.js";
+import { type ExitScorer, fitTemperature, makeScorer, SCORE_RULES, type ScoreRule } from "./exitScorers.js";
 import { accuracyAtFlops, offlineTable, scoresFromLogits } from "./thresholdTable.js";
 
 /** Budgets (fractions of the last exit) at which rules are compared on the validation split. */
@@ -83,4 +83,3 @@ async function temperaturesOf(cal: Calibration): Promise<number[]> {
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-

@@ -77,7 +77,7 @@ export function evaluateThresholds(
  */
 export function thresholdsForP(s: ExitScores, p: number, orders: readonly Uint32Array[] = confidenceOrders(s)): number[] {
   const K = s.exits;
-  const weights = Array.from({ length: K }, (_, k) => Math.pow(p, k + 1));
+  const weights = Array.from({ length: K }, (_, k) => p ** (k + 1));
   const total = weights.reduce((a, b) => a + b, 0);
   const exited = new Uint8Array(s.count);
   const thresholds: number[] = [];

@@ -1,17 +1,24 @@
 import * as grpc from "@grpc/grpc-js";
+import type { ProtoGrpcType as ClassifierProto } from "../generated/classifier.js";
+import type { HealthClient } from "../generated/grpc/health/v1/Health.js";
+import type { ProtoGrpcType as InferenceProto } from "../generated/grpc_service.js";
+import type { ProtoGrpcType as HealthProto } from "../generated/health.js";
+import type { GRPCInferenceServiceClient } from "../generated/inference/GRPCInferenceService.js";
+import type { BudgetAdminClient } from "../generated/ranet/v1/BudgetAdmin.js";
+import type { ClassifierClient } from "../generated/ranet/v1/Classifier.js";
+import type { ModelAdminClient } from "../generated/ranet/v1/ModelAdmin.js";
 import { loadProtos } from "../grpc/protos.js";
-
-type Ctor = grpc.ServiceClientConstructor;
 
 /** The admin listener's default address (config adminHost and adminPort). */
 export const DEFAULT_ADMIN_ADDRESS = "127.0.0.1:50052";
 
+/** Typed clients of the server's services (types generated from proto/ by `npm run gen:protos`). */
 export interface Clients {
-  classifier: grpc.Client & Record<string, any>;
-  inference: grpc.Client & Record<string, any>;
-  budget: grpc.Client & Record<string, any>;
-  modelAdmin: grpc.Client & Record<string, any>;
-  health: grpc.Client & Record<string, any>;
+  classifier: ClassifierClient;
+  inference: GRPCInferenceServiceClient;
+  budget: BudgetAdminClient;
+  modelAdmin: ModelAdminClient;
+  health: HealthClient;
   close(): void;
 }
 
@@ -27,27 +34,39 @@ export function makeClients(
   adminAddress = DEFAULT_ADMIN_ADDRESS,
   adminCreds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
 ): Clients {
-  const pkg = grpc.loadPackageDefinition(loadProtos()) as any;
+  const pkg = grpc.loadPackageDefinition(loadProtos()) as unknown as ClassifierProto & InferenceProto & HealthProto;
   const opts = { "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.max_send_message_length": 64 * 1024 * 1024, ...options };
-  const classifier = new (pkg.ranet.v1.Classifier as Ctor)(address, creds, opts);
-  const inference = new (pkg.inference.GRPCInferenceService as Ctor)(address, creds, opts);
-  const health = new (pkg.grpc.health.v1.Health as Ctor)(address, creds, opts);
-  const budget = new (pkg.ranet.v1.BudgetAdmin as Ctor)(adminAddress, adminCreds, opts);
-  const modelAdmin = new (pkg.ranet.v1.ModelAdmin as Ctor)(adminAddress, adminCreds, opts);
+  const clients = {
+    classifier: new pkg.ranet.v1.Classifier(address, creds, opts),
+    inference: new pkg.inference.GRPCInferenceService(address, creds, opts),
+    health: new pkg.grpc.health.v1.Health(address, creds, opts),
+    budget: new pkg.ranet.v1.BudgetAdmin(adminAddress, adminCreds, opts),
+    modelAdmin: new pkg.ranet.v1.ModelAdmin(adminAddress, adminCreds, opts),
+  };
   return {
-    classifier: classifier as Clients["classifier"],
-    inference: inference as Clients["inference"],
-    health: health as Clients["health"],
-    budget: budget as Clients["budget"],
-    modelAdmin: modelAdmin as Clients["modelAdmin"],
-    close: () => [classifier, inference, health, budget, modelAdmin].forEach((c) => c.close()),
+    ...clients,
+    close: () => {
+      for (const c of Object.values(clients)) c.close();
+    },
   };
 }
 
-/** Promise form of a unary call. */
-export function unary<Res = any>(client: any, method: string, req: unknown, deadlineMs?: number): Promise<Res> {
+/** The last overload of a generated unary method: (request, callback). */
+type UnaryFn<Req, Res> = (argument: Req, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+type UnaryMethod<C> = { [M in keyof C]: C[M] extends UnaryFn<infer _Req, infer _Res> ? M : never }[keyof C] & string;
+type RequestOf<F> = F extends UnaryFn<infer Req, infer _Res> ? Req : never;
+type ResponseOf<F> = F extends UnaryFn<infer _Req, infer Res> ? Res : never;
+
+/** Promise form of a unary call, typed by the generated client: request and response of `method`. */
+export function unary<C extends grpc.Client, M extends UnaryMethod<C>>(
+  client: C,
+  method: M,
+  req: RequestOf<C[M]>,
+  deadlineMs?: number,
+): Promise<ResponseOf<C[M]>> {
   return new Promise((resolve, reject) => {
-    const opts = deadlineMs ? { deadline: Date.now() + deadlineMs } : {};
-    client[method](req, opts, (err: grpc.ServiceError | null, res: Res) => (err ? reject(err) : resolve(res)));
+    const opts: grpc.CallOptions = deadlineMs ? { deadline: Date.now() + deadlineMs } : {};
+    const fn = client[method] as unknown as (req: unknown, opts: grpc.CallOptions, cb: grpc.requestCallback<ResponseOf<C[M]>>) => void;
+    fn.call(client, req, opts, (err, res) => (err ? reject(err) : resolve(res!)));
   });
 }

@@ -3,7 +3,16 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
 const list = <T extends z.ZodType>(item: T) =>
-  z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v), z.array(item));
+  z.preprocess(
+    (v) =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item),
+  );
 const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -11,7 +20,11 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
 const FIELDS = {
   host: [z.string().min(1), "0.0.0.0", "address the gRPC server binds"],
   port: [int(0, 65535), 50051, "gRPC port (0 = any free port)"],
-  adminHost: [z.string().min(1), "127.0.0.1", "address of the admin gRPC listener (BudgetAdmin, ModelAdmin, health); keep it on loopback or behind a NetworkPolicy: it can change the budget and load models"],
+  adminHost: [
+    z.string().min(1),
+    "127.0.0.1",
+    "address of the admin gRPC listener (BudgetAdmin, ModelAdmin, health); keep it on loopback or behind a NetworkPolicy: it can change the budget and load models",
+  ],
   adminPort: [int(0, 65535), 50052, "port of the admin gRPC listener (0 = any free port)"],
   adminEnabled: [bool, true, "serve the admin listener (false: budget and model version change only by config, SIGHUP and restart)"],
   adminTlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the admin listener: serve it over TLS (with adminTlsKeyFile)"],
@@ -21,28 +34,64 @@ const FIELDS = {
   metricsPort: [int(0, 65535), 9464, "port of the Prometheus /metrics endpoint (0 = any free port)"],
   metricsEnabled: [bool, true, "serve Prometheus metrics"],
   modelDir: [z.string().min(1), "models/ranet-fmnist", "folder with manifest.json and the ONNX stages; SIGHUP reloads it"],
-  modelRoot: [z.string().min(1).optional(), undefined, "folder that ReloadModel may load versions from (relative model_dir values resolve against it); default: modelDir's parent"],
-  executionProviders: [list(z.enum(["cpu", "cuda"])).refine((a) => a.length > 0, "expected at least one of cpu, cuda"), ["cpu"], "onnxruntime execution providers in order of preference, e.g. cuda,cpu"],
-  intraOpThreads: [int(0, 256), 1, "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores: 1 gave 1.69x the throughput of 0 on 2 cores with one worker (README, Benchmarks)"],
+  modelRoot: [
+    z.string().min(1).optional(),
+    undefined,
+    "folder that ReloadModel may load versions from (relative model_dir values resolve against it); default: modelDir's parent",
+  ],
+  executionProviders: [
+    list(z.enum(["cpu", "cuda"])).refine((a) => a.length > 0, "expected at least one of cpu, cuda"),
+    ["cpu"],
+    "onnxruntime execution providers in order of preference, e.g. cuda,cpu",
+  ],
+  intraOpThreads: [
+    int(0, 256),
+    1,
+    "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores: 1 gave 1.69x the throughput of 0 on 2 cores with one worker (README, Benchmarks)",
+  ],
   interOpThreads: [int(0, 256), 0, "onnxruntime threads across operators (0 = default)"],
-  engineWorkers: [int(0, 256), 0, "worker threads running stage batches, each with its own sessions (0 = automatic: on CPU one per core less one for gRPC I/O, at least 1; on CUDA 1)"],
+  engineWorkers: [
+    int(0, 256),
+    0,
+    "worker threads running stage batches, each with its own sessions (0 = automatic: on CPU one per core less one for gRPC I/O, at least 1; on CUDA 1)",
+  ],
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
   maxQueueDelayMs: [z.coerce.number().min(0).max(10_000), 2, "longest wait for a stage batch to fill, in ms"],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
-  maxStreamInflight: [int(1, 65536), 128, "ClassifyStream items one stream may have in the server at once; past it the server stops reading that stream (HTTP/2 flow control slows the writer) instead of refusing items"],
-  maxQueueWaitMs: [z.coerce.number().min(0).max(600_000), 500, "refuse a request with RESOURCE_EXHAUSTED when the batches queued ahead of it would take longer than this, in ms, at the measured batch times (0 = only maxQueueSize bounds the queue)"],
-  loadAdaptive: [bool, false, "lower the FLOPs target while the first stage's queue is long (estimated wait over half of maxQueueWaitMs), so more requests exit early, and raise it back when the queue is short"],
+  maxStreamInflight: [
+    int(1, 65536),
+    128,
+    "ClassifyStream items one stream may have in the server at once; past it the server stops reading that stream (HTTP/2 flow control slows the writer) instead of refusing items",
+  ],
+  maxQueueWaitMs: [
+    z.coerce.number().min(0).max(600_000),
+    500,
+    "refuse a request with RESOURCE_EXHAUSTED when the batches queued ahead of it would take longer than this, in ms, at the measured batch times (0 = only maxQueueSize bounds the queue)",
+  ],
+  loadAdaptive: [
+    bool,
+    false,
+    "lower the FLOPs target while the first stage's queue is long (estimated wait over half of maxQueueWaitMs), so more requests exit early, and raise it back when the queue is short",
+  ],
   loadAdaptiveMinFactor: [z.coerce.number().gt(0).max(1), 0.3, "with loadAdaptive, the lowest FLOPs target as a fraction of the operator's target"],
   budgetTarget: [z.coerce.number().positive(), 0.5, "FLOPs target per request: a fraction of the last exit's FLOPs if <= 1, else multiply-adds"],
   controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
-  controllerGain: [z.coerce.number().positive().max(10), 0.4, "controller step per request for a cost error of one last-exit FLOPs (higher reacts faster, jitters more)"],
+  controllerGain: [
+    z.coerce.number().positive().max(10),
+    0.4,
+    "controller step per request for a cost error of one last-exit FLOPs (higher reacts faster, jitters more)",
+  ],
   controllerMargin: [z.coerce.number().min(0).max(0.5), 0.01, "the controller aims this fraction under the target"],
   exitScore: [
     z.enum(["auto", "max-softmax", "temperature", "ensemble", "ensemble-temperature"]),
     "auto",
     "exit confidence rule: max-softmax (the paper), temperature (per-exit, fitted on the validation split), ensemble (mean softmax of the exits run so far), ensemble-temperature, or auto (best on the validation split)",
   ],
-  thresholds: [list(z.coerce.number().min(0).max(1)).optional(), undefined, "fixed confidence threshold per exit, comma-separated (disables the budget table and controller)"],
+  thresholds: [
+    list(z.coerce.number().min(0).max(1)).optional(),
+    undefined,
+    "fixed confidence threshold per exit, comma-separated (disables the budget table and controller)",
+  ],
   tlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the server: serve gRPC over TLS (with tlsKeyFile)"],
   tlsKeyFile: [z.string().min(1).optional(), undefined, "PEM private key of the server certificate"],
   tlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: require and verify client certificates (mutual TLS)"],
@@ -58,9 +107,7 @@ const FIELDS = {
 type Fields = typeof FIELDS;
 export type Config = Readonly<{ [K in keyof Fields]: z.output<Fields[K][0]> }>;
 
-const schema = z
-  .object(Object.fromEntries(Object.entries(FIELDS).map(([k, [s, d]]) => [k, d === undefined ? s : (s as z.ZodType).default(d)])))
-  .strict();
+const schema = z.object(Object.fromEntries(Object.entries(FIELDS).map(([k, [s, d]]) => [k, d === undefined ? s : (s as z.ZodType).default(d)]))).strict();
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const envName = (k: string) => `RANET_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import { autoEngineWorkers, usableCpus, type UsableCpus } from "../core/usableCpus.js";
+import { autoEngineWorkers, type UsableCpus, usableCpus } from "../core/usableCpus.js";
 import type { Manifest } from "./manifest.js";
 import type { HostTensor, RunOptions, StageRunner } from "./StageRunner.js";
 import { ownsBuffer, type WireTensor, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
@@ -27,7 +27,10 @@ const SELF = fileURLToPath(import.meta.url);
 const WORKER_FILE = path.join(path.dirname(SELF), `ortWorker${path.extname(SELF)}`);
 const newWorker = (workerData: WorkerSetup): Worker =>
   WORKER_FILE.endsWith(".ts")
-    ? new Worker(`import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(WORKER_FILE).href)}); });`, { eval: true, workerData })
+    ? new Worker(`import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(pathToFileURL(WORKER_FILE).href)}); });`, {
+        eval: true,
+        workerData,
+      })
     : new Worker(WORKER_FILE, { workerData });
 
 /**
@@ -49,7 +52,9 @@ export class OrtEngine implements StageRunner {
     private readonly setup: WorkerSetup,
     private readonly log: Logger,
   ) {
-    workers.forEach((w, i) => this.watch(w, i));
+    workers.forEach((w, i) => {
+      this.watch(w, i);
+    });
   }
 
   static async create(manifest: Manifest, opts: EngineOptions, log: Logger): Promise<OrtEngine> {
@@ -123,7 +128,10 @@ export class OrtEngine implements StageRunner {
       let pick = 0;
       for (let i = 1; i < this.queue.length; i++) if (this.queue[i]!.stage > this.queue[pick]!.stage) pick = i;
       const r = this.queue.splice(pick, 1)[0]!;
-      worker.run(r.stage, r.feeds, r.transfer).then(r.resolve, r.reject).finally(() => this.pump());
+      worker
+        .run(r.stage, r.feeds, r.transfer)
+        .then(r.resolve, r.reject)
+        .finally(() => this.pump());
     }
   }
 

@@ -84,7 +84,9 @@ function checkContract(m: Manifest, file: string): void {
     if (!s.outputs.includes("logits")) {
       throw new ManifestError(`${file}: stage ${k + 1} has no 'logits' output`);
     }
-    s.outputs.forEach((o) => available.add(o));
+    s.outputs.forEach((o) => {
+      available.add(o);
+    });
   });
   m.exits.forEach((e, k) => {
     if (e.stage !== k) throw new ManifestError(`${file}: exits[${k}].stage is ${e.stage}, expected ${k}`);
@@ -97,6 +99,10 @@ function checkContract(m: Manifest, file: string): void {
 /** For each stage, the carried names whose last reader is that stage (free them after it). */
 export function lastReaders(m: { stages: readonly { inputs: readonly string[] }[] }): Map<string, number> {
   const last = new Map<string, number>();
-  m.stages.forEach((s, k) => s.inputs.forEach((n) => last.set(n, k)));
+  m.stages.forEach((s, k) => {
+    s.inputs.forEach((n) => {
+      last.set(n, k);
+    });
+  });
   return last;
 }

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup, type WireTensor } from "./workerProtocol.js";
+import { ownsBuffer, type WireTensor, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -59,7 +59,14 @@ let chain = Promise.resolve();
 port.on("message", (msg: WorkerRequest) => {
   if (msg.type === "run") chain = chain.then(() => run(msg.id, msg.stage, msg.feeds));
   else if (msg.type === "release") {
-    chain = chain.then(() => Promise.all(sessions.map((s) => s.release())).then(() => {}, () => {})).then(() => post({ type: "released" }));
+    chain = chain
+      .then(() =>
+        Promise.all(sessions.map((s) => s.release())).then(
+          () => {},
+          () => {},
+        ),
+      )
+      .then(() => post({ type: "released" }));
   }
 });
 

@@ -19,9 +19,7 @@ export interface WorkerSetup {
   interOpThreads: number;
 }
 
-export type WorkerRequest =
-  | { type: "run"; id: number; stage: number; feeds: Record<string, WireTensor> }
-  | { type: "release" };
+export type WorkerRequest = { type: "run"; id: number; stage: number; feeds: Record<string, WireTensor> } | { type: "release" };
 
 export type WorkerReply =
   | { type: "ready"; signatures: { inputs: string[]; outputs: string[] }[] }

@@ -57,7 +57,8 @@ export class BudgetService {
         if (which === "target_fraction") {
           const f = req.target_fraction!;
           const min = first / last;
-          if (!(f >= min && f <= 1)) throw invalidArgument("target_fraction", `a fraction of the last exit's FLOPs from ${min.toFixed(4)} (the first exit's) to 1`, String(f));
+          if (!(f >= min && f <= 1))
+            throw invalidArgument("target_fraction", `a fraction of the last exit's FLOPs from ${min.toFixed(4)} (the first exit's) to 1`, String(f));
           return wireStatus(this.budget().setTarget(f * last));
         }
         throw invalidArgument("target", "target_flops (multiply-adds) or target_fraction", "neither");

@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { CallObserver } from "./CallObserver.js";
 import { statusFor } from "./statusFor.js";
-import { UndecodableMessage, type ReadsUndecodable } from "./tolerantDecoding.js";
+import { type ReadsUndecodable, UndecodableMessage } from "./tolerantDecoding.js";
 
 /** What a handler body gets besides its request: protocol-neutral. */
 export interface CallContext {

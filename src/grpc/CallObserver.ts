@@ -1,5 +1,5 @@
-import type { Metrics } from "../metrics/Metrics.js";
 import { status } from "@grpc/grpc-js";
+import type { Metrics } from "../metrics/Metrics.js";
 
 /** Starts timing a call; the returned function records its end with the gRPC status code. */
 export type CallObserver = (method: string) => (code: status) => void;

@@ -1,11 +1,11 @@
 import type * as grpc from "@grpc/grpc-js";
+import { oneofMember } from "../core/errors.js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelSource } from "../model/ModelHost.js";
 import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
-import { oneofMember } from "../core/errors.js";
 import type { ClassifyResult } from "../pipeline/Pipeline.js";
-import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
 import { wirePoint, wireThresholds } from "./BudgetService.js";
+import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
 
 interface ClassifyOptionsMsg {
   flops_budget: number;
@@ -88,7 +88,10 @@ export class ClassifierService {
         { exit: "options.exit", flopsBudget: "options.flops_budget" },
       );
       const which = oneofMember(req, ["image", "tensor"], "input");
-      const input: FieldInput = { input: which === "image" ? { image: req.image! } : which === "tensor" ? { tensor: req.tensor! } : {}, field: which ?? "input" };
+      const input: FieldInput = {
+        input: which === "image" ? { image: req.image! } : which === "tensor" ? { tensor: req.tensor! } : {},
+        field: which ?? "input",
+      };
       return { inputs: [input], opts };
     }, ctx.signal);
     return this.response(c, req.request_id, result!, topK);

@@ -1,7 +1,7 @@
 import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import { ReflectionService } from "@grpc/reflection";
 import type { PackageDefinition } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "pino";
 import { tolerantService, type UndecodableMessage } from "./tolerantDecoding.js";
 

@@ -1,13 +1,13 @@
 import type * as grpc from "@grpc/grpc-js";
-import { ServingError, echo } from "../core/errors.js";
+import { echo, ServingError } from "../core/errors.js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelSource } from "../model/ModelHost.js";
 import type { Classifier } from "../pipeline/Classifier.js";
 import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
-import { bytesInputName, sampleInputs, type InferInputs } from "./oip/inputs.js";
-import { encodeOutput, OUTPUTS, responseParameters, wantedOutputs, type OutputName } from "./oip/outputs.js";
-import { requestOptions, type InferParameter } from "./oip/parameters.js";
-import { modelConfig, modelStatistics, type BatchingSettings } from "./oip/tritonModel.js";
+import { bytesInputName, type InferInputs, sampleInputs } from "./oip/inputs.js";
+import { encodeOutput, OUTPUTS, type OutputName, responseParameters, wantedOutputs } from "./oip/outputs.js";
+import { type InferParameter, requestOptions } from "./oip/parameters.js";
+import { type BatchingSettings, modelConfig, modelStatistics } from "./oip/tritonModel.js";
 
 interface ModelInferRequest extends InferInputs {
   model_name: string;
@@ -76,7 +76,11 @@ export class InferenceService {
         const c = current().classifier;
         const ready = this.ready();
         if (req.ready && !ready) return { models: [] };
-        return { models: [{ name: c.name, version: c.version, state: ready ? "READY" : "UNAVAILABLE", reason: ready ? "" : "server is not serving (starting or draining)" }] };
+        return {
+          models: [
+            { name: c.name, version: c.version, state: ready ? "READY" : "UNAVAILABLE", reason: ready ? "" : "server is not serving (starting or draining)" },
+          ],
+        };
       }),
     };
   }

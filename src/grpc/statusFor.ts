@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { ServingError, type ErrorKind } from "../core/errors.js";
+import { type ErrorKind, ServingError } from "../core/errors.js";
 
 const CODES: Record<ErrorKind, status> = {
   invalid_argument: status.INVALID_ARGUMENT,

@@ -41,7 +41,12 @@ export class Metrics {
       registers: r,
     });
     // labelled by mode so that neither exists where no budget applies (fixed thresholds)
-    this.budgetTargetFlops = new client.Gauge({ name: "ranet_budget_target_flops", help: "FLOPs target per request (multiply-adds); absent with fixed thresholds", labelNames: ["mode"], registers: r });
+    this.budgetTargetFlops = new client.Gauge({
+      name: "ranet_budget_target_flops",
+      help: "FLOPs target per request (multiply-adds); absent with fixed thresholds",
+      labelNames: ["mode"],
+      registers: r,
+    });
     this.budgetRealizedFlops = new client.Gauge({
       name: "ranet_budget_realized_flops",
       help: "Running mean FLOPs per request seen by the budget (from the first answered request on; absent with fixed thresholds)",
@@ -82,9 +87,19 @@ export class Metrics {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5],
       registers: r,
     });
-    this.dropped = new client.Counter({ name: "ranet_dropped_total", help: "Admitted requests that left before an answer", labelNames: ["reason"], registers: r });
+    this.dropped = new client.Counter({
+      name: "ranet_dropped_total",
+      help: "Admitted requests that left before an answer",
+      labelNames: ["reason"],
+      registers: r,
+    });
     this.modelInfo = new client.Gauge({ name: "ranet_model_info", help: "Served model", labelNames: ["model", "version", "execution_provider"], registers: r });
-    this.modelReloads = new client.Counter({ name: "ranet_model_reloads_total", help: "Model reloads by result (success, failure)", labelNames: ["result"], registers: r });
+    this.modelReloads = new client.Counter({
+      name: "ranet_model_reloads_total",
+      help: "Model reloads by result (success, failure)",
+      labelNames: ["result"],
+      registers: r,
+    });
     this.queueWaitEstimate = new client.Gauge({
       name: "ranet_queue_wait_estimate_seconds",
       help: "Estimated queueing time of a new request (admission refuses above maxQueueWaitMs)",
@@ -108,7 +123,9 @@ export class Metrics {
       registers: r,
     });
     // export every known series from the start, so rates and ratios exist before the first event
-    exitFlops.forEach((_, k) => this.exitsTaken.inc({ exit: k + 1 }, 0));
+    exitFlops.forEach((_, k) => {
+      this.exitsTaken.inc({ exit: k + 1 }, 0);
+    });
     for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ reason }, 0);
     for (const result of ["success", "failure"]) this.modelReloads.inc({ result }, 0);
   }

@@ -73,7 +73,10 @@ export class ModelHost<M extends HostedModel> implements ModelSource<M> {
     try {
       return await fn(m);
     } finally {
-      if (--l.count === 0) l.zero.splice(0).forEach((z) => z());
+      if (--l.count === 0)
+        l.zero.splice(0).forEach((z) => {
+          z();
+        });
     }
   }
 
@@ -140,7 +143,10 @@ export class ModelHost<M extends HostedModel> implements ModelSource<M> {
 
   private leasesOf(m: M): Leases {
     let l = this.leases.get(m);
-    if (!l) this.leases.set(m, (l = { count: 0, zero: [] }));
+    if (!l) {
+      l = { count: 0, zero: [] };
+      this.leases.set(m, l);
+    }
     return l;
   }
 }

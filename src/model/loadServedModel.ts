@@ -2,14 +2,14 @@ import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
 import { createBudget } from "../budget/createBudget.js";
 import type { Config } from "../config/config.js";
+import type { Clock } from "../core/Clock.js";
 import type { UsableCpus } from "../core/usableCpus.js";
 import type { Manifest } from "../engine/manifest.js";
 import { OrtEngine } from "../engine/OrtEngine.js";
-import { Classifier } from "../pipeline/Classifier.js";
-import type { Clock } from "../core/Clock.js";
-import { Pipeline, type PipelineHooks } from "../pipeline/Pipeline.js";
 import type { StageRunner } from "../engine/StageRunner.js";
+import { Classifier } from "../pipeline/Classifier.js";
 import { InferenceStatistics } from "../pipeline/InferenceStatistics.js";
+import { Pipeline, type PipelineHooks } from "../pipeline/Pipeline.js";
 import type { HostedModel } from "./ModelHost.js";
 
 /** One loaded model version: its sessions, budget state, pipeline and request front. */

@@ -72,7 +72,9 @@ export class Batcher<T> {
     if (!oldest) {
       this.clearTimer();
       const waiters = this.idleWaiters.splice(0);
-      waiters.forEach((w) => w());
+      waiters.forEach((w) => {
+        w();
+      });
       return;
     }
     const waitedMs = this.opts.clock.now() - oldest.enqueuedAtMs;

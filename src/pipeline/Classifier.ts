@@ -1,12 +1,12 @@
+import type { Clock } from "../core/Clock.js";
+import { echo, invalidArgument, ServingError } from "../core/errors.js";
 import type { Manifest } from "../engine/manifest.js";
 import { decodeImage } from "../input/decodeImage.js";
 import type { InputSpec } from "../input/InputSpec.js";
 import { normalizePixels } from "../input/normalizePixels.js";
 import { parseTensor, type TensorInput } from "../input/parseTensor.js";
-import { InferenceStatistics } from "./InferenceStatistics.js";
-import type { Clock } from "../core/Clock.js";
-import { echo, invalidArgument, ServingError } from "../core/errors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
+import { InferenceStatistics } from "./InferenceStatistics.js";
 import type { ClassifyResult, Pipeline, RequestOptions } from "./Pipeline.js";
 
 export interface ModelInput {
@@ -102,7 +102,10 @@ export class Classifier {
     if (input.image !== undefined) return decodeImage(input.image, this.input, this.maxImagePixels, field ?? "image");
     if (input.tensor !== undefined) return parseTensor(input.tensor, this.input.shape, field ?? "tensor");
     if (input.pixels !== undefined) return normalizePixels(input.pixels.data, this.input, input.pixels.layout);
-    throw new ServingError("invalid_argument", `${field ?? "input"}: expected an image (PNG, JPEG or WebP bytes) or a tensor of shape [${this.input.shape.join(",")}]`);
+    throw new ServingError(
+      "invalid_argument",
+      `${field ?? "input"}: expected an image (PNG, JPEG or WebP bytes) or a tensor of shape [${this.input.shape.join(",")}]`,
+    );
   }
 
   /**
@@ -117,7 +120,12 @@ export class Classifier {
       const { inputs, opts } = build();
       const results = await this.run(inputs, opts, signal);
       const longest = (f: (r: ClassifyResult) => number) => Math.max(...results.map(f));
-      this.stats.succeeded(this.clock.now() - t0, results.length, longest((r) => r.queueMs), longest((r) => r.computeMs));
+      this.stats.succeeded(
+        this.clock.now() - t0,
+        results.length,
+        longest((r) => r.queueMs),
+        longest((r) => r.computeMs),
+      );
       return results;
     } catch (err) {
       this.stats.failed(this.clock.now() - t0);
@@ -131,7 +139,10 @@ export class Classifier {
     const tensors = await Promise.all(inputs.map((x) => this.prepare(x.input, x.field)));
     if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");
     const subs = tensors.map((t) => this.pipeline.submit(t, opts));
-    const cancelAll = () => subs.forEach((s) => s.cancel());
+    const cancelAll = () =>
+      subs.forEach((s) => {
+        s.cancel();
+      });
     signal.addEventListener("abort", cancelAll, { once: true });
     try {
       return await Promise.all(subs.map((s) => s.result));

@@ -55,7 +55,10 @@ export class InferenceStatistics {
   batchRan(size: number, seconds: number): void {
     this.executionCount++;
     let d = this.batches.get(size);
-    if (!d) this.batches.set(size, (d = { count: 0, ns: 0 }));
+    if (!d) {
+      d = { count: 0, ns: 0 };
+      this.batches.set(size, d);
+    }
     add(d, seconds * 1000);
   }
 

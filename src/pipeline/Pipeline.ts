@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
+import { type ExitScorer, makeScorer } from "../budget/exitScorers.js";
+import type { Clock } from "../core/Clock.js";
+import { ServingError } from "../core/errors.js";
 import { lastReaders } from "../engine/manifest.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { Batcher } from "./Batcher.js";
-import type { Clock } from "../core/Clock.js";
-import { ServingError } from "../core/errors.js";
-import { makeScorer, type ExitScorer } from "../budget/exitScorers.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import { argmax } from "./softmax.js";
 
@@ -225,12 +225,7 @@ export class Pipeline {
       };
     });
     if (!this.batchers[0]!.offer(sample)) {
-      return rejected(
-        new ServingError(
-          "resource_exhausted",
-          `stage 1 queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`,
-        ),
-      );
+      return rejected(new ServingError("resource_exhausted", `stage 1 queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`));
     }
     this.inflight++;
     this.opts.hooks?.queueDepth?.(0, this.batchers[0]!.depth);
@@ -283,7 +278,10 @@ export class Pipeline {
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
     this.inflight--;
-    if (this.inflight === 0) this.drainWaiters.splice(0).forEach((w) => w());
+    if (this.inflight === 0)
+      this.drainWaiters.splice(0).forEach((w) => {
+        w();
+      });
   }
 
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
@@ -330,7 +328,9 @@ export class Pipeline {
     if (!dims) throw new Error(`no shape known for tensor '${name}'`);
     const size = dims.reduce((a, b) => a * b, 1);
     const data = new Float32Array(batch.length * size);
-    batch.forEach((s, i) => data.set(s.tensors.get(name)!, i * size));
+    batch.forEach((s, i) => {
+      data.set(s.tensors.get(name)!, i * size);
+    });
     return { data, dims: [batch.length, ...dims] };
   }
 

@@ -1,12 +1,12 @@
-import type * as grpc from "@grpc/grpc-js";
-import { status } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import type * as grpc from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import pino from "pino";
 import sharp from "sharp";
-import { startApp, type App } from "../../src/app.js";
-import { makeClients, type Clients } from "../../src/cli/clients.js";
-import { loadConfig, type Config } from "../../src/config/config.js";
+import { type App, startApp } from "../../src/app.js";
+import { type Clients, makeClients } from "../../src/cli/clients.js";
+import { type Config, loadConfig } from "../../src/config/config.js";
 
 export const MODEL_DIR = path.resolve("models/ranet-fmnist");
 
@@ -22,7 +22,9 @@ export function parityFixtures(dir = MODEL_DIR): ParityImage[] {
 }
 
 export function pngOf(pixels: number[], side = 28): Promise<Buffer> {
-  return sharp(Buffer.from(pixels), { raw: { width: side, height: side, channels: 1 } }).png().toBuffer();
+  return sharp(Buffer.from(pixels), { raw: { width: side, height: side, channels: 1 } })
+    .png()
+    .toBuffer();
 }
 
 export function tensorBytes(values: ArrayLike<number>): Buffer {
@@ -34,7 +36,23 @@ export function tensorBytes(values: ArrayLike<number>): Buffer {
 /** Starts the real server in-process on 127.0.0.1 with free ports, and clients for it. */
 export async function startServer(flags: string[] = []): Promise<{ app: App; clients: Clients; config: Config; stop(): Promise<void> }> {
   const config = loadConfig(
-    ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0", "--model-dir", MODEL_DIR, "--log-level", "silent", ...flags],
+    [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--admin-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
+      "--metrics-port",
+      "0",
+      "--model-dir",
+      MODEL_DIR,
+      "--log-level",
+      "silent",
+      ...flags,
+    ],
     {},
   ) as Config;
   const app = await startApp(config, pino({ level: "silent" }));

@@ -36,21 +36,32 @@ const SCENARIOS: Scenario[] = [
   {
     alert: "RanetBudgetOverspend",
     what: "mean 12 MMACs against a 10 MMAC target",
-    series: [[`ranet_request_flops_sum{${at}}`, "0+1200000000x40"], [`ranet_request_flops_count{${at}}`, "0+100x40"], [`ranet_budget_target_flops{${at}, mode="controller"}`, "10000000x40"]],
+    series: [
+      [`ranet_request_flops_sum{${at}}`, "0+1200000000x40"],
+      [`ranet_request_flops_count{${at}}`, "0+100x40"],
+      [`ranet_budget_target_flops{${at}, mode="controller"}`, "10000000x40"],
+    ],
     evalTime: "25m",
     fires: [{ namespace: "ns" }],
   },
   {
     alert: "RanetBudgetOverspend",
     what: "mean on target",
-    series: [[`ranet_request_flops_sum{${at}}`, "0+1000000000x40"], [`ranet_request_flops_count{${at}}`, "0+100x40"], [`ranet_budget_target_flops{${at}, mode="controller"}`, "10000000x40"]],
+    series: [
+      [`ranet_request_flops_sum{${at}}`, "0+1000000000x40"],
+      [`ranet_request_flops_count{${at}}`, "0+100x40"],
+      [`ranet_budget_target_flops{${at}, mode="controller"}`, "10000000x40"],
+    ],
     evalTime: "25m",
     fires: [],
   },
   {
     alert: "RanetBudgetOverspend",
     what: "fixed thresholds: no target series, whatever the spending",
-    series: [[`ranet_request_flops_sum{${at}}`, "0+1500000000x40"], [`ranet_request_flops_count{${at}}`, "0+100x40"]],
+    series: [
+      [`ranet_request_flops_sum{${at}}`, "0+1500000000x40"],
+      [`ranet_request_flops_count{${at}}`, "0+100x40"],
+    ],
     evalTime: "25m",
     fires: [],
   },
@@ -93,28 +104,40 @@ const SCENARIOS: Scenario[] = [
   {
     alert: "RanetSaturation",
     what: "estimate at 90% of a 100 ms maxQueueWaitMs",
-    series: [[`ranet_queue_wait_estimate_seconds{${at}}`, "0.09x40"], [`ranet_config_max_queue_wait_seconds{${at}}`, "0.1x40"]],
+    series: [
+      [`ranet_queue_wait_estimate_seconds{${at}}`, "0.09x40"],
+      [`ranet_config_max_queue_wait_seconds{${at}}`, "0.1x40"],
+    ],
     evalTime: "15m",
     fires: [{ namespace: "ns" }],
   },
   {
     alert: "RanetSaturation",
     what: "one peak at the bound within 5 minutes (max_over_time, not a point sample)",
-    series: [[`ranet_queue_wait_estimate_seconds{${at}}`, "0.01 0.01 0.01 0.12 0.01 0.01 0.01 0.01 0.01 0.12 0.01 0.01 0.01 0.01 0.12 0.01 0.01 0.01 0.01 0.12"], [`ranet_config_max_queue_wait_seconds{${at}}`, "0.1x40"]],
+    series: [
+      [`ranet_queue_wait_estimate_seconds{${at}}`, "0.01 0.01 0.01 0.12 0.01 0.01 0.01 0.01 0.01 0.12 0.01 0.01 0.01 0.01 0.12 0.01 0.01 0.01 0.01 0.12"],
+      [`ranet_config_max_queue_wait_seconds{${at}}`, "0.1x40"],
+    ],
     evalTime: "18m",
     fires: [{ namespace: "ns" }],
   },
   {
     alert: "RanetSaturation",
     what: "estimate at 20% of the bound",
-    series: [[`ranet_queue_wait_estimate_seconds{${at}}`, "0.02x40"], [`ranet_config_max_queue_wait_seconds{${at}}`, "0.1x40"]],
+    series: [
+      [`ranet_queue_wait_estimate_seconds{${at}}`, "0.02x40"],
+      [`ranet_config_max_queue_wait_seconds{${at}}`, "0.1x40"],
+    ],
     evalTime: "15m",
     fires: [],
   },
   {
     alert: "RanetSaturation",
     what: "the wait bound is off (0)",
-    series: [[`ranet_queue_wait_estimate_seconds{${at}}`, "2x40"], [`ranet_config_max_queue_wait_seconds{${at}}`, "0x40"]],
+    series: [
+      [`ranet_queue_wait_estimate_seconds{${at}}`, "2x40"],
+      [`ranet_config_max_queue_wait_seconds{${at}}`, "0x40"],
+    ],
     evalTime: "15m",
     fires: [],
   },
@@ -142,14 +165,20 @@ const SCENARIOS: Scenario[] = [
   {
     alert: "RanetModelReloadFailed",
     what: "no failed reload",
-    series: [[`ranet_model_reloads_total{${at}, result="failure"}`, "0x40"], [`ranet_model_reloads_total{${at}, result="success"}`, "0 0 1 1 1 1"]],
+    series: [
+      [`ranet_model_reloads_total{${at}, result="failure"}`, "0x40"],
+      [`ranet_model_reloads_total{${at}, result="success"}`, "0 0 1 1 1 1"],
+    ],
     evalTime: "10m",
     fires: [],
   },
   {
     alert: "RanetTargetDown",
     what: "a pod that cannot be scraped",
-    series: [[`up{job="ranet-serving", ${at}}`, "0x40"], [`up{job="ranet-serving", namespace="ns", pod="p1"}`, "1x40"]],
+    series: [
+      [`up{job="ranet-serving", ${at}}`, "0x40"],
+      [`up{job="ranet-serving", namespace="ns", pod="p1"}`, "1x40"],
+    ],
     evalTime: "10m",
     fires: [{ job: "ranet-serving", namespace: "ns", pod: "p0" }],
   },
@@ -170,14 +199,20 @@ const SCENARIOS: Scenario[] = [
   {
     alert: "RanetGpuFallback",
     what: "a pod configured for CUDA serving on the CPU provider",
-    series: [[`ranet_model_info{${at}, model="m", version="1", execution_provider="cpu"}`, "1x40"], [`ranet_config_info{${at}, preferred_execution_provider="cuda"}`, "1x40"]],
+    series: [
+      [`ranet_model_info{${at}, model="m", version="1", execution_provider="cpu"}`, "1x40"],
+      [`ranet_config_info{${at}, preferred_execution_provider="cuda"}`, "1x40"],
+    ],
     evalTime: "10m",
     fires: [{ namespace: "ns", pod: "p0", model: "m", version: "1", execution_provider: "cpu" }],
   },
   {
     alert: "RanetGpuFallback",
     what: "a CPU pod on the CPU provider",
-    series: [[`ranet_model_info{${at}, model="m", version="1", execution_provider="cpu"}`, "1x40"], [`ranet_config_info{${at}, preferred_execution_provider="cpu"}`, "1x40"]],
+    series: [
+      [`ranet_model_info{${at}, model="m", version="1", execution_provider="cpu"}`, "1x40"],
+      [`ranet_config_info{${at}, preferred_execution_provider="cpu"}`, "1x40"],
+    ],
     evalTime: "10m",
     fires: [],
   },
@@ -187,13 +222,21 @@ const SCENARIOS: Scenario[] = [
 const render = (text: string, labels: Record<string, string>) => text.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, k: string) => labels[k] ?? "");
 
 describe.runIf(existsSync(PROMTOOL))("alerting rules", () => {
-  const alerts: AlertRule[] = parse(readFileSync(RULES, "utf8")).groups.flatMap((g: { rules: (AlertRule | { record: string })[] }) => g.rules.filter((r): r is AlertRule => "alert" in r));
+  const alerts: AlertRule[] = parse(readFileSync(RULES, "utf8")).groups.flatMap((g: { rules: (AlertRule | { record: string })[] }) =>
+    g.rules.filter((r): r is AlertRule => "alert" in r),
+  );
 
   it("every alert has a scenario that fires it and one that keeps it quiet", () => {
     for (const a of alerts) {
       const mine = SCENARIOS.filter((s) => s.alert === a.alert);
-      expect(mine.some((s) => s.fires.length > 0), `${a.alert} fires somewhere`).toBe(true);
-      expect(mine.some((s) => s.fires.length === 0), `${a.alert} stays quiet somewhere`).toBe(true);
+      expect(
+        mine.some((s) => s.fires.length > 0),
+        `${a.alert} fires somewhere`,
+      ).toBe(true);
+      expect(
+        mine.some((s) => s.fires.length === 0),
+        `${a.alert} stays quiet somewhere`,
+      ).toBe(true);
     }
     expect(alerts.map((a) => a.alert).sort()).toEqual([...new Set(SCENARIOS.map((s) => s.alert))].sort());
   });

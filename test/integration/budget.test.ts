@@ -24,7 +24,8 @@ describe("budget admin API (controller on)", () => {
     expect(await budgetGauges(s)).toEqual([`ranet_budget_target_flops{mode="controller"} ${0.5 * last}`]);
     await unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[0]!.input) } });
     const until = Date.now() + 3000;
-    while (!(await budgetGauges(s)).some((l) => l.startsWith("ranet_budget_realized_flops")) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    while (!(await budgetGauges(s)).some((l) => l.startsWith("ranet_budget_realized_flops")) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await budgetGauges(s)).some((l) => l.startsWith('ranet_budget_realized_flops{mode="controller"}'))).toBe(true);
   });
 
@@ -35,7 +36,7 @@ describe("budget admin API (controller on)", () => {
     expect(st.target_fraction).toBeCloseTo(0.5, 6);
     expect(st.target_flops).toBe(Math.round(0.5 * last));
     expect(st.thresholds).toHaveLength(s.app.models.current.classifier.exitFlops.length);
-    expect(st.start_point.expected_flops).toBeLessThanOrEqual(0.5 * last);
+    expect(st.start_point!.expected_flops).toBeLessThanOrEqual(0.5 * last);
   });
 
   it("sets a new target at run time and the controller follows the spent FLOPs", async () => {
@@ -58,7 +59,7 @@ describe("budget admin API (controller on)", () => {
     expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_fraction: 0.01 }))).toMatch(/^INVALID_ARGUMENT: target_fraction: .*got 0\.01$/);
     // targets outside [first exit's FLOPs, last exit's FLOPs] cannot be met by any exit policy
     const model = await unary(s.clients.modelAdmin, "GetModel", {});
-    const [first, last] = [model.exit_flops[0], model.exit_flops.at(-1)];
+    const [first, last] = [model.exit_flops[0]!, model.exit_flops.at(-1)!];
     for (const t of [1, first - 1, last + 1, 2 ** 53]) {
       expect(await codeOf(unary(s.clients.budget, "SetBudget", { target_flops: t }))).toBe(
         `INVALID_ARGUMENT: target_flops: expected multiply-adds from ${first} (the first exit's cost) to ${last} (the last exit's), got ${t}`,
@@ -70,7 +71,9 @@ describe("budget admin API (controller on)", () => {
     const table = await unary(s.clients.budget, "GetBudgetTable", {});
     expect(table.points).toHaveLength(39);
     expect(table.oracle).toHaveLength(39);
-    table.points.forEach((p: { accuracy: number }, i: number) => expect(table.oracle[i].accuracy).toBeGreaterThanOrEqual(p.accuracy - 1e-9));
+    table.points.forEach((p: { accuracy: number }, i: number) => {
+      expect(table.oracle[i]!.accuracy).toBeGreaterThanOrEqual(p.accuracy - 1e-9);
+    });
     const md = await unary(s.clients.classifier, "GetModelMetadata", {});
     expect(md.budget_table).toHaveLength(39);
   });

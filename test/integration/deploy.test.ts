@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { loadConfig, type Config } from "../../src/config/config.js";
+import { type Config, loadConfig } from "../../src/config/config.js";
 import { autoEngineWorkers } from "../../src/core/usableCpus.js";
 
 const DEPLOY = path.resolve("deploy");
@@ -47,7 +47,16 @@ describe("Kubernetes manifests", () => {
     const broken = structuredClone(find("Deployment", "base/deployment.yaml"));
     broken.spec.replicas = "two";
     expect(() => new Deployment(broken).validate()).toThrow();
-    for (const kind of ["Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"]) {
+    for (const kind of [
+      "Deployment",
+      "Service",
+      "HorizontalPodAutoscaler",
+      "PodDisruptionBudget",
+      "ConfigMap",
+      "NetworkPolicy",
+      "ServiceMonitor",
+      "PrometheusRule",
+    ]) {
       expect(validated).toContain(kind);
     }
   });
@@ -86,7 +95,11 @@ describe("Kubernetes manifests", () => {
     expect(np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)).sort()).toEqual([config.port, config.metricsPort].sort());
     // the admin listener stays on the pod's loopback, and nothing opens its port
     expect(config.adminHost).toBe("127.0.0.1");
-    const exposed = [...svc.spec.ports.map((p: any) => p.port), ...c.ports.map((p: any) => p.containerPort), ...np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port))];
+    const exposed = [
+      ...svc.spec.ports.map((p: any) => p.port),
+      ...c.ports.map((p: any) => p.containerPort),
+      ...np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)),
+    ];
     expect(exposed).not.toContain(config.adminPort);
     const gpuDep = find("Deployment", "overlays/gpu/deployment-gpu.yaml");
     expect(gpuDep.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");

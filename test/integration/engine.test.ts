@@ -44,7 +44,11 @@ describe("OrtEngine worker threads", () => {
   });
 
   it("dispose during a running batch lets it finish first (terminating inside a run would abort the process)", async () => {
-    const one = await OrtEngine.create(await loadManifest(MODEL_DIR), { executionProviders: ["cpu"], intraOpThreads: 1, interOpThreads: 0, workers: 1 }, pino({ level: "silent" }));
+    const one = await OrtEngine.create(
+      await loadManifest(MODEL_DIR),
+      { executionProviders: ["cpu"], intraOpThreads: 1, interOpThreads: 0, workers: 1 },
+      pino({ level: "silent" }),
+    );
     const big = { image: { data: new Float32Array(512 * 784).fill(0.5), dims: [512, 1, 28, 28] } };
     const running = one.runStage(0, big);
     await new Promise((r) => setTimeout(r, 20)); // inside the run now

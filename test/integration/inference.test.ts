@@ -14,11 +14,12 @@ function decodeOutputs(res: any): Record<string, { shape: number[]; values: (num
     if (o.datatype === "INT64") for (let j = 0; j < b.length; j += 8) values.push(Number(b.readBigInt64LE(j)));
     else if (o.datatype === "INT32") for (let j = 0; j < b.length; j += 4) values.push(b.readInt32LE(j));
     else if (o.datatype === "FP32") for (let j = 0; j < b.length; j += 4) values.push(b.readFloatLE(j));
-    else for (let j = 0; j < b.length; ) {
-      const len = b.readUInt32LE(j);
-      values.push(b.subarray(j + 4, j + 4 + len).toString("utf8"));
-      j += 4 + len;
-    }
+    else
+      for (let j = 0; j < b.length; ) {
+        const len = b.readUInt32LE(j);
+        values.push(b.subarray(j + 4, j + 4 + len).toString("utf8"));
+        j += 4 + len;
+      }
     out[o.name] = { shape: o.shape, values };
   });
   return out;
@@ -101,10 +102,18 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [2, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)] })).toBe(
       "INVALID_ARGUMENT: raw_input_contents[0]: expected 6272 bytes (FP32 [2,1,28,28]), got 3136 bytes",
     );
-    expect(await infer({ inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 1, 28, 28] }] })).toBe("INVALID_ARGUMENT: inputs[0].name: expected 'image' (FP32 or UINT8) or 'image_bytes' (BYTES), got 'pixels'");
-    expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 3, 28, 28] }] })).toMatch(/^INVALID_ARGUMENT: inputs\[0\].shape: expected \[N,1,28,28\]/);
+    expect(await infer({ inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 1, 28, 28] }] })).toBe(
+      "INVALID_ARGUMENT: inputs[0].name: expected 'image' (FP32 or UINT8) or 'image_bytes' (BYTES), got 'pixels'",
+    );
+    expect(await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 3, 28, 28] }] })).toMatch(
+      /^INVALID_ARGUMENT: inputs\[0\].shape: expected \[N,1,28,28\]/,
+    );
     expect(
-      await infer({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }], raw_input_contents: [Buffer.alloc(3136)], parameters: { speed: { bool_param: true } } }),
+      await infer({
+        inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }],
+        raw_input_contents: [Buffer.alloc(3136)],
+        parameters: { speed: { bool_param: true } },
+      }),
     ).toBe("INVALID_ARGUMENT: parameters: expected only flops_budget, exit, anytime, timeout, priority, got 'speed'");
     expect(await codeOf(unary(s.clients.inference, "ModelInfer", { model_name: "nope", inputs: [] }))).toMatch(/^NOT_FOUND/);
   });

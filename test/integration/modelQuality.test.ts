@@ -13,7 +13,11 @@ import { MODEL_DIR } from "../helpers/fixtures.js";
 describe.runIf(existsSync(FMNIST_DIR))("bundled model on the Fashion-MNIST test set", () => {
   it("meets its accuracy and cost goals and its manifest reports the measured accuracy", async () => {
     const manifest = await loadManifest(MODEL_DIR);
-    const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "silent" }));
+    const engine = await OrtEngine.create(
+      manifest,
+      { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 },
+      pino({ level: "silent" }),
+    );
     const test = loadFashionMnist("test");
     const logits = await exitLogits(engine, test);
     await engine.dispose();
@@ -22,7 +26,9 @@ describe.runIf(existsSync(FMNIST_DIR))("bundled model on the Fashion-MNIST test 
     const scores = scoresFromLogits({ count: test.count, exits: K, classes: manifest.labels.length, logits, labels: Int32Array.from(test.labels) });
     const acc = exitAccuracies(scores);
     // the manifest's test accuracy (PyTorch) agrees with the ONNX stages
-    acc.forEach((a, k) => expect(Math.abs(a - manifest.exits[k]!.accuracy!.test!)).toBeLessThan(0.002));
+    acc.forEach((a, k) => {
+      expect(Math.abs(a - manifest.exits[k]!.accuracy!.test!)).toBeLessThan(0.002);
+    });
     expect(K).toBeGreaterThanOrEqual(4);
     expect(acc[K - 1]).toBeGreaterThanOrEqual(0.93);
     expect(acc[0]).toBeGreaterThanOrEqual(0.88);

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FMNIST_DIR, loadFashionMnist, tensorBytesOf } from "../../bench/lib/fashionMnist.js";
-import { runLoad, runOpenLoop, type OpenLoopResult } from "../../bench/lib/loadgen.js";
-import { spawnServer, type SpawnedServer } from "../../bench/lib/serverProcess.js";
+import { type OpenLoopResult, runLoad, runOpenLoop } from "../../bench/lib/loadgen.js";
+import { type SpawnedServer, spawnServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { loadManifest } from "../../src/engine/manifest.js";
+import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
 import { MODEL_DIR } from "../helpers/fixtures.js";
 
 const MAX_QUEUE_WAIT_MS = 100;
@@ -19,7 +20,7 @@ async function dropped(metricsPort: number): Promise<number> {
 
 // Budget target 1: every image runs to the last exit unless very confident, the costliest traffic.
 describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity", () => {
-  let request: (i: number) => unknown;
+  let request: (i: number) => ClassifyRequest;
   let server: SpawnedServer | undefined;
   beforeAll(async () => {
     const manifest = await loadManifest(MODEL_DIR);
@@ -36,9 +37,24 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
    */
   async function overload(flags: string[], during?: (adminAddress: string) => Promise<void>) {
     server = spawnServer([
-      "--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0",
-      "--model-dir", MODEL_DIR, "--budget-target", "1",
-      "--max-queue-wait-ms", String(MAX_QUEUE_WAIT_MS), "--max-queue-delay-ms", String(MAX_QUEUE_DELAY_MS),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--admin-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
+      "--metrics-port",
+      "0",
+      "--model-dir",
+      MODEL_DIR,
+      "--budget-target",
+      "1",
+      "--max-queue-wait-ms",
+      String(MAX_QUEUE_WAIT_MS),
+      "--max-queue-delay-ms",
+      String(MAX_QUEUE_DELAY_MS),
       ...flags,
     ]);
     const serving = await server.serving;
@@ -101,7 +117,11 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
     const c = makeClients(r.address, {}, undefined, r.adminAddress);
     const end = Date.now() + 10_000;
     let factor = 0;
-    while ((factor = (await unary(c.budget, "GetBudget", {})).load_factor) < 1 && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+    for (;;) {
+      factor = (await unary(c.budget, "GetBudget", {})).load_factor;
+      if (factor >= 1 || Date.now() >= end) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
     c.close();
     expect(factor).toBe(1); // idle again: the operator's target is back
   });

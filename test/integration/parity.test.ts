@@ -28,7 +28,11 @@ describe("ONNX stages match PyTorch", async () => {
 
   const expectClose = (got: number[][], want: number[][]) => {
     expect(got.length).toBe(manifest.exits.length);
-    got.forEach((row, k) => row.forEach((v, c) => expect(Math.abs(v - want[k]![c]!)).toBeLessThan(1e-4)));
+    got.forEach((row, k) => {
+      row.forEach((v, c) => {
+        expect(Math.abs(v - want[k]![c]!)).toBeLessThan(1e-4);
+      });
+    });
   };
 
   it("at batch size 1, every exit's logits within 1e-4", async () => {
@@ -36,8 +40,13 @@ describe("ONNX stages match PyTorch", async () => {
   });
 
   it("at batch size > 1, every exit's logits within 1e-4", async () => {
-    const got = await chain(engine, fixtures.map((f) => f.input));
+    const got = await chain(
+      engine,
+      fixtures.map((f) => f.input),
+    );
     expect(got.length).toBeGreaterThan(1);
-    got.forEach((g, i) => expectClose(g, fixtures[i]!.logits));
+    got.forEach((g, i) => {
+      expectClose(g, fixtures[i]!.logits);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -24,7 +24,8 @@ async function freePort(): Promise<number> {
 function expressions(): { where: string; expr: string }[] {
   const dash = JSON.parse(readFileSync("deploy/grafana/ranet-dashboard.json", "utf8"));
   const out: { where: string; expr: string }[] = [];
-  for (const p of dash.panels) for (const t of p.targets) out.push({ where: `panel '${p.title}'`, expr: t.expr.replaceAll("$__rate_interval", "30s").replaceAll("$pod", ".*") });
+  for (const p of dash.panels)
+    for (const t of p.targets) out.push({ where: `panel '${p.title}'`, expr: t.expr.replaceAll("$__rate_interval", "30s").replaceAll("$pod", ".*") });
   out.push({ where: "pod variable", expr: "ranet_model_info" });
   const rules = parseAllDocuments(readFileSync(RULES, "utf8"))[0]!.toJS();
   for (const g of rules.groups) {
@@ -62,12 +63,19 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
         '        labels: {pod: "ranet-0", namespace: "test"}',
       ].join("\n"),
     );
-    prom = spawn(PROMETHEUS, [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`], {
-      stdio: "ignore",
-    });
+    prom = spawn(
+      PROMETHEUS,
+      [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`],
+      {
+        stdio: "ignore",
+      },
+    );
     // steady mixed traffic for a few seconds: adaptive, forced exits, KServe, a few bad requests
     const until = Date.now() + 8000;
-    const req = (i: number) => ({ tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[i % fixtures.length]!.input) }, options: { exit: i % 5 === 0 ? 6 : 0 } });
+    const req = (i: number) => ({
+      tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[i % fixtures.length]!.input) },
+      options: { exit: i % 5 === 0 ? 6 : 0 },
+    });
     const loop = async (w: number) => {
       for (let i = w; Date.now() < until; i += 4) {
         await unary(s.clients.classifier, "Classify", req(i)).catch(() => {});
@@ -118,4 +126,3 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
     expect((await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`, { method: "POST" })).status).toBe(404);
   });
 });
-

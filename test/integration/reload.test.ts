@@ -53,9 +53,9 @@ describe("model reload (ModelAdmin/ReloadModel)", () => {
     const clients = Array.from({ length: 16 }, client);
     await until(() => (versions["1"] ?? 0) > 50, "load on v1");
     const r = await unary(s.clients.modelAdmin, "ReloadModel", { model_dir: "v2" });
-    expect(r.previous.version).toBe("1");
+    expect(r.previous!.version).toBe("1");
     expect(r.current).toMatchObject({ name: "ranet-fmnist", version: "2", dir: path.join(root, "v2"), execution_provider: "cpu" });
-    expect(r.current.exit_flops).toHaveLength(6);
+    expect(r.current!.exit_flops).toHaveLength(6);
     expect(r.load_ms).toBeGreaterThan(0);
     await until(() => (versions["2"] ?? 0) > 50, "load on v2");
     stop = true;

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
+import { rng } from "../../bench/lib/rng.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { startServer, tensorBytes } from "../helpers/fixtures.js";
-import { rng } from "../../bench/lib/rng.js";
 
 describe.runIf(existsSync(FMNIST_DIR))("three replicas behind a round-robin client", () => {
   const TARGET = 0.5;
@@ -46,10 +46,11 @@ describe.runIf(existsSync(FMNIST_DIR))("three replicas behind a round-robin clie
     const perReplica = await Promise.all(servers.map((s) => unary(s.clients.budget, "GetBudget", {})));
     const observed = perReplica.map((st) => st.observed_requests);
     const mean = spent.reduce((a, b) => a + b, 0) / spent.length;
-    console.log(`3 replicas, ${n} mixed requests: mean ${(mean / 1e6).toFixed(3)} MMACs = ${(mean / target).toFixed(4)} x target; per replica ${observed.join("/")}`);
+    console.log(
+      `3 replicas, ${n} mixed requests: mean ${(mean / 1e6).toFixed(3)} MMACs = ${(mean / target).toFixed(4)} x target; per replica ${observed.join("/")}`,
+    );
     expect(observed.every((o) => o > n / 6)).toBe(true); // round robin spread the load
     expect(mean).toBeLessThanOrEqual(target);
     expect(mean).toBeGreaterThan(0.9 * target);
   }, 300_000);
 });
-

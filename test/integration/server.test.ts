@@ -1,9 +1,10 @@
-import * as grpc from "@grpc/grpc-js";
 import { existsSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
 import { unary } from "../../src/cli/clients.js";
 import type { HostTensor } from "../../src/engine/StageRunner.js";
+import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
 import { argmax, softmaxRow } from "../../src/pipeline/softmax.js";
 import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
 
@@ -30,7 +31,7 @@ describe("gRPC server (static thresholds)", () => {
     const m = s.app.models.current.classifier.manifest;
     expect(md.name).toBe(m.name);
     expect(md.labels).toEqual(m.labels);
-    expect(md.input.shape).toEqual(m.input.shape);
+    expect(md.input!.shape).toEqual(m.input.shape);
     expect(md.exits.map((e: { flops: number }) => e.flops)).toEqual(m.exits.map((e) => e.flops));
   });
 
@@ -59,7 +60,10 @@ describe("gRPC server (static thresholds)", () => {
     const m = s.app.models.current.classifier.manifest;
     const budget = m.exits[1]!.flops;
     for (const f of fixtures.slice(0, 4)) {
-      const r = await unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(f.input) }, options: { flops_budget: budget } });
+      const r = await unary(s.clients.classifier, "Classify", {
+        tensor: { shape: [1, 28, 28], data: tensorBytes(f.input) },
+        options: { flops_budget: budget },
+      });
       expect(r.exit).toBeLessThanOrEqual(2);
       expect(r.flops).toBeLessThanOrEqual(budget);
     }
@@ -100,7 +104,9 @@ describe("gRPC server (static thresholds)", () => {
     );
     const res = await Promise.all(calls);
     expect(res).toHaveLength(64);
-    res.forEach((r, i) => expect(r.class_index).toBe(res[i % fixtures.length]!.class_index));
+    res.forEach((r, i) => {
+      expect(r.class_index).toBe(res[i % fixtures.length]!.class_index);
+    });
     const after = await s.app.metrics.stageBatchSize.get();
     const sum = after.values.find((v) => v.metricName === "ranet_stage_batch_size_sum" && v.labels.stage === 1)!.value - sumBefore;
     const count = after.values.find((v) => v.metricName === "ranet_stage_batch_size_count" && v.labels.stage === 1)!.value - countBefore;
@@ -133,7 +139,7 @@ describe("gRPC server (static thresholds)", () => {
   });
 
   describe("error paths", () => {
-    const classify = (req: unknown, deadlineMs?: number) => codeOf(unary(s.clients.classifier, "Classify", req, deadlineMs));
+    const classify = (req: unknown, deadlineMs?: number) => codeOf(unary(s.clients.classifier, "Classify", req as ClassifyRequest, deadlineMs));
 
     it("bad shape", async () => {
       expect(await classify({ tensor: { shape: [3, 32, 32], data: Buffer.alloc(3 * 32 * 32 * 4) } })).toBe(
@@ -148,7 +154,9 @@ describe("gRPC server (static thresholds)", () => {
     it("NaN values", async () => {
       const v = new Array(784).fill(0);
       v[5] = NaN;
-      expect(await classify({ tensor: { shape: [1, 28, 28], data: tensorBytes(v) } })).toBe("INVALID_ARGUMENT: tensor: expected finite float32 values, got NaN at index 5");
+      expect(await classify({ tensor: { shape: [1, 28, 28], data: tensorBytes(v) } })).toBe(
+        "INVALID_ARGUMENT: tensor: expected finite float32 values, got NaN at index 5",
+      );
     });
     it("undecodable image", async () => {
       const png = await pngOf(fixtures[0]!.pixels);
@@ -175,7 +183,9 @@ describe("gRPC server (static thresholds)", () => {
     it("invalid options", async () => {
       const t = { shape: [1, 28, 28], values: new Array(784).fill(0) };
       expect(await classify({ tensor: t, options: { exit: 9 } })).toBe("INVALID_ARGUMENT: options.exit: expected 0 (adaptive) or an exit from 1 to 6, got 9");
-      expect(await classify({ tensor: t, options: { flops_budget: 5 } })).toMatch(/^INVALID_ARGUMENT: options.flops_budget: expected 0 \(none\) or at least \d+ multiply-adds \(the first exit's cost\), got 5$/);
+      expect(await classify({ tensor: t, options: { flops_budget: 5 } })).toMatch(
+        /^INVALID_ARGUMENT: options.flops_budget: expected 0 \(none\) or at least \d+ multiply-adds \(the first exit's cost\), got 5$/,
+      );
     });
   });
 });

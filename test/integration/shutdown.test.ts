@@ -1,7 +1,7 @@
+import { once } from "node:events";
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
-import { once } from "node:events";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
@@ -115,7 +115,11 @@ describe("shutdown under steady load", () => {
     const before = await Promise.all(beforeTerm);
     const answers = await Promise.all(all);
     c.close();
-    const countBy = (xs: Answer[]) => xs.reduce<Record<string, number>>((a, x) => ((a[x.code] = (a[x.code] ?? 0) + 1), a), {});
+    const countBy = (xs: Answer[]) => {
+      const counts: Record<string, number> = {};
+      for (const x of xs) counts[x.code] = (counts[x.code] ?? 0) + 1;
+      return counts;
+    };
     const refusedAtAdmission = (a: Answer) => a.code === "UNAVAILABLE" && /shutting down/.test(a.details);
     const refusedByServer = answers.filter(refusedAtAdmission).length;
     console.log(

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnServer, type SpawnedServer } from "../../bench/lib/serverProcess.js";
-import { makeClients, unary, type Clients } from "../../src/cli/clients.js";
+import { type SpawnedServer, spawnServer } from "../../bench/lib/serverProcess.js";
+import { type Clients, makeClients, unary } from "../../src/cli/clients.js";
 import { parityFixtures, pngOf, tensorBytes } from "../helpers/fixtures.js";
 
 const TOTAL = 100_000;
@@ -14,6 +14,9 @@ interface Sample {
   fds: number;
   handles: number;
 }
+
+/** Descriptors or handles a transient socket may add to a checkpoint. */
+const TRANSIENT_SLACK = 2;
 
 /** Resident memory and open file descriptors of a process (Linux /proc), and its libuv handles from /metrics. */
 async function sample(pid: number, metricsPort: number, done: number): Promise<Sample> {
@@ -97,12 +100,25 @@ describe("soak", () => {
     const unaryCaller = async (method: "Classify" | "ModelInfer") => {
       while (issued < TOTAL) {
         const i = issued++;
-        const req =
+        const call =
           method === "Classify"
-            ? request(i)
-            : { model_name: "ranet-fmnist", inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }], raw_input_contents: [tensors[i % tensors.length]!.tensor.data] };
-        const client = method === "Classify" ? clients.classifier : clients.inference;
-        record(await unary(client, method, req, 30_000).then(() => `${method}:OK`, (e) => `${method}:${e.code}`));
+            ? unary(clients.classifier, "Classify", request(i), 30_000)
+            : unary(
+                clients.inference,
+                "ModelInfer",
+                {
+                  model_name: "ranet-fmnist",
+                  inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }],
+                  raw_input_contents: [tensors[i % tensors.length]!.tensor.data],
+                },
+                30_000,
+              );
+        record(
+          await call.then(
+            () => `${method}:OK`,
+            (e) => `${method}:${e.code}`,
+          ),
+        );
         progress();
       }
     };
@@ -123,7 +139,10 @@ describe("soak", () => {
     expect(malformed.map(([k]) => k).sort()).toEqual(["Classify:3", "stream:3"]); // INVALID_ARGUMENT only
     expect(malformed.reduce((a, [, n]) => a + n, 0)).toBeLessThanOrEqual(Math.ceil(TOTAL / 50));
     expect(peakRss).toBeLessThan(base.rssMiB * 1.1);
-    expect(Math.max(...samples.map((s) => s.fds))).toBeLessThanOrEqual(base.fds);
-    expect(Math.max(...samples.map((s) => s.handles))).toBeLessThanOrEqual(base.handles);
+    // no growth: a leak of one descriptor or handle per request (or per thousand) would show as
+    // hundreds over 100,000 requests; a socket that is being replaced (the scrape's keep-alive
+    // connection, a client reconnecting) may add one for a moment, seen once in a busy CI run
+    expect(Math.max(...samples.map((s) => s.fds))).toBeLessThanOrEqual(base.fds + TRANSIENT_SLACK);
+    expect(Math.max(...samples.map((s) => s.handles))).toBeLessThanOrEqual(base.handles + TRANSIENT_SLACK);
   }, 300_000);
 });

@@ -1,8 +1,8 @@
-import * as grpc from "@grpc/grpc-js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { startServer } from "../helpers/fixtures.js";
@@ -16,14 +16,40 @@ function makeCerts(): Record<"ca" | "caKey" | "serverCert" | "serverKey" | "clie
   writeFileSync(f("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   for (const who of ["server", "client"]) {
     ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f(`${who}.key`), "-out", f(`${who}.csr`), "-subj", `/CN=ranet-test-${who}`);
-    ssl("x509", "-req", "-in", f(`${who}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-out", f(`${who}.pem`), "-days", "1", ...(who === "server" ? ["-extfile", f("server.ext")] : []));
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      f(`${who}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      f(`${who}.pem`),
+      "-days",
+      "1",
+      ...(who === "server" ? ["-extfile", f("server.ext")] : []),
+    );
   }
-  return { ca: f("ca.pem"), caKey: f("ca.key"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key") };
+  return {
+    ca: f("ca.pem"),
+    caKey: f("ca.key"),
+    serverCert: f("server.pem"),
+    serverKey: f("server.key"),
+    clientCert: f("client.pem"),
+    clientKey: f("client.key"),
+  };
 }
 
 const certs = makeCerts();
 const read = (p: string) => readFileSync(p);
-const ping = (c: ReturnType<typeof makeClients>) => unary(c.inference, "ServerLive", {}, 5000).then(() => "OK", (e: grpc.ServiceError) => grpc.status[e.code]);
+const ping = (c: ReturnType<typeof makeClients>) =>
+  unary(c.inference, "ServerLive", {}, 5000).then(
+    () => "OK",
+    (e: grpc.ServiceError) => grpc.status[e.code],
+  );
 
 describe("TLS", () => {
   let s: Awaited<ReturnType<typeof startServer>>;

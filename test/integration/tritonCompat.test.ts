@@ -14,7 +14,13 @@ const fixtures = parityFixtures().slice(0, 4);
 const N = fixtures.length;
 
 function oipClient(address: string): grpc.Client & Record<string, any> {
-  const def = protoLoader.loadSync("inference/grpc_service.proto", { includeDirs: [path.resolve("proto")], keepCase: true, longs: Number, enums: String, defaults: true });
+  const def = protoLoader.loadSync("inference/grpc_service.proto", {
+    includeDirs: [path.resolve("proto")],
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+  });
   const pkg = grpc.loadPackageDefinition(def) as any;
   return new pkg.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
 }
@@ -54,7 +60,14 @@ describe("Open Inference Protocol with Triton's extensions", () => {
   });
 
   const infer = (inputs: unknown[], raw: Buffer[], extra: Record<string, unknown> = {}) =>
-    call(c, "ModelInfer", { model_name: model, inputs, raw_input_contents: raw, outputs: [{ name: "class" }, { name: "exit" }], parameters: { exit: { int64_param: 3 } }, ...extra });
+    call(c, "ModelInfer", {
+      model_name: model,
+      inputs,
+      raw_input_contents: raw,
+      outputs: [{ name: "class" }, { name: "exit" }],
+      parameters: { exit: { int64_param: 3 } },
+      ...extra,
+    });
   const classesAndExits = (r: any) => ({
     classes: Array.from({ length: r.outputs[0].shape[0] }, (_, i) => Number(r.raw_output_contents[0].readBigInt64LE(i * 8))),
     exits: Array.from({ length: r.outputs[1].shape[0] }, (_, i) => r.raw_output_contents[1].readInt32LE(i * 4)),
@@ -70,12 +83,17 @@ describe("Open Inference Protocol with Triton's extensions", () => {
     ]);
     const png = (await import("../helpers/fixtures.js")).pngOf;
     const imgs = await Promise.all(fixtures.map((f) => png(f.pixels)));
-    const r = await call(c, "ModelInfer", { model_name: model, inputs: [{ name: "image_bytes", datatype: "BYTES", shape: [N], contents: { bytes_contents: imgs } }] });
+    const r = await call(c, "ModelInfer", {
+      model_name: model,
+      inputs: [{ name: "image_bytes", datatype: "BYTES", shape: [N], contents: { bytes_contents: imgs } }],
+    });
     expect(r.outputs[0]).toMatchObject({ name: "class", shape: [N] });
   });
 
   it("takes UINT8 pixels in NCHW, NHWC and NHW layouts, with the same answers as the normalised FP32 tensor", async () => {
-    const fp32 = classesAndExits(await infer([{ name: "image", datatype: "FP32", shape: [N, 1, 28, 28] }], [Buffer.concat(fixtures.map((f) => tensorBytes(f.input)))]));
+    const fp32 = classesAndExits(
+      await infer([{ name: "image", datatype: "FP32", shape: [N, 1, 28, 28] }], [Buffer.concat(fixtures.map((f) => tensorBytes(f.input)))]),
+    );
     expect(fp32.classes).toEqual(fixtures.map((f) => argmax(f.logits[2]!)));
     const pixels = Buffer.from(fixtures.flatMap((f) => f.pixels));
     for (const shape of [
@@ -88,8 +106,12 @@ describe("Open Inference Protocol with Triton's extensions", () => {
     // uint_contents instead of raw bytes
     const viaContents = await infer([{ name: "image", datatype: "UINT8", shape: [N, 28, 28], contents: { uint_contents: [...pixels] } }], []);
     expect(classesAndExits(viaContents)).toEqual(fp32);
-    expect(await codeOf(infer([{ name: "image", datatype: "UINT8", shape: [N, 28, 28] }], [pixels.subarray(1)]))).toMatch(/^INVALID_ARGUMENT: raw_input_contents\[0\]: expected 3136 bytes/);
-    expect(await codeOf(infer([{ name: "image", datatype: "UINT8", shape: [N, 28, 27] }], [pixels]))).toMatch(/^INVALID_ARGUMENT: inputs\[0\]\.shape: expected UINT8 pixels \[N,1,28,28\], \[N,28,28,1\], or \[N,28,28\]/);
+    expect(await codeOf(infer([{ name: "image", datatype: "UINT8", shape: [N, 28, 28] }], [pixels.subarray(1)]))).toMatch(
+      /^INVALID_ARGUMENT: raw_input_contents\[0\]: expected 3136 bytes/,
+    );
+    expect(await codeOf(infer([{ name: "image", datatype: "UINT8", shape: [N, 28, 27] }], [pixels]))).toMatch(
+      /^INVALID_ARGUMENT: inputs\[0\]\.shape: expected UINT8 pixels \[N,1,28,28\], \[N,28,28,1\], or \[N,28,28\]/,
+    );
   });
 
   it("answers the classification extension with '<value>:<index>:<label>' strings", async () => {
@@ -114,9 +136,9 @@ describe("Open Inference Protocol with Triton's extensions", () => {
       }
     }
     expect((await call(c, "ServerMetadata", {})).extensions).toEqual(expect.arrayContaining(["classification", "model_configuration", "statistics"]));
-    expect(await codeOf(call(c, "ModelInfer", { model_name: model, inputs: [], outputs: [{ name: "exit", parameters: { classification: { int64_param: 2 } } }] }))).toMatch(
-      /^INVALID_ARGUMENT: outputs\[0\]\.parameters\.classification: expected on the 'probabilities' output/,
-    );
+    expect(
+      await codeOf(call(c, "ModelInfer", { model_name: model, inputs: [], outputs: [{ name: "exit", parameters: { classification: { int64_param: 2 } } }] })),
+    ).toMatch(/^INVALID_ARGUMENT: outputs\[0\]\.parameters\.classification: expected on the 'probabilities' output/);
   });
 
   it("reads a model configuration that matches the metadata and the server's settings", async () => {
@@ -131,7 +153,11 @@ describe("Open Inference Protocol with Triton's extensions", () => {
     expect(config.output.map((o: any) => ({ name: o.name, data_type: o.data_type, dims: o.dims }))).toEqual(
       md.outputs.map((o: any) => ({ name: o.name, data_type: type[o.datatype], dims: o.shape.slice(1) })),
     );
-    expect(config.dynamic_batching).toMatchObject({ preferred_batch_size: [16], max_queue_delay_microseconds: 3000, default_queue_policy: { max_queue_size: 2048 } });
+    expect(config.dynamic_batching).toMatchObject({
+      preferred_batch_size: [16],
+      max_queue_delay_microseconds: 3000,
+      default_queue_policy: { max_queue_size: 2048 },
+    });
     expect(config.instance_group[0]).toMatchObject({ kind: "KIND_CPU", count: s.app.models.current.workers });
     const manifest = s.app.models.current.manifest;
     expect(config.parameters.input_mean.string_value.split(",").map(Number)).toEqual(manifest.input.mean);

@@ -23,7 +23,9 @@ function setup(opts: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueue
 describe("Batcher", () => {
   it("runs a full batch at once, without waiting for the delay", async () => {
     const { b, batches } = setup({ maxBatchSize: 3 });
-    [1, 2, 3].forEach((i) => b.offer(i));
+    [1, 2, 3].forEach((i) => {
+      b.offer(i);
+    });
     await flush();
     expect(batches).toEqual([[1, 2, 3]]);
   });
@@ -61,12 +63,17 @@ describe("Batcher", () => {
     s.b.offer(1);
     s.b.offer(2);
     await flush();
-    [3, 4, 5].forEach((i) => s.b.offer(i));
+    [3, 4, 5].forEach((i) => {
+      s.b.offer(i);
+    });
     await s.clock.advance(10);
     expect(s.batches).toEqual([[1, 2]]);
     s.release();
     await flush();
-    expect(s.batches).toEqual([[1, 2], [3, 4]]);
+    expect(s.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     s.release();
     await flush();
     expect(s.batches).toEqual([[1, 2], [3, 4], [5]]);
@@ -88,7 +95,10 @@ describe("Batcher", () => {
     const clock = new FakeClock();
     const seen: number[][] = [];
     const b = new Batcher<number>({
-      maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 10, clock,
+      maxBatchSize: 1,
+      maxQueueDelayMs: 0,
+      maxQueueSize: 10,
+      clock,
       run: async (batch) => {
         seen.push(batch);
         if (batch[0] === 1) throw new Error("boom");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BudgetController } from "../../src/budget/BudgetController.js";
 import { rng } from "../../bench/lib/rng.js";
+import { BudgetController } from "../../src/budget/BudgetController.js";
 
 const FLOPS = [4, 8, 11, 12, 15, 16];
 const LAST = 16;
@@ -31,7 +31,10 @@ function run(ctrl: BudgetController, hardness: (i: number) => number, n: number,
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const windows = (xs: number[], w: number) => Array.from({ length: xs.length - w + 1 }, (_, i) => i).filter((i) => i % 50 === 0).map((i) => mean(xs.slice(i, i + w)));
+const windows = (xs: number[], w: number) =>
+  Array.from({ length: xs.length - w + 1 }, (_, i) => i)
+    .filter((i) => i % 50 === 0)
+    .map((i) => mean(xs.slice(i, i + w)));
 const base = [0.9, 0.9, 0.9, 0.9, 0.9];
 
 describe("BudgetController", () => {
@@ -98,7 +101,9 @@ describe("BudgetController", () => {
     const before = [...ctrl.thresholds()];
     ctrl.observe(LAST); // overspend: thresholds must drop
     const after = ctrl.thresholds();
-    after.slice(0, -1).forEach((t, k) => expect(t).toBeLessThan(before[k]!));
+    after.slice(0, -1).forEach((t, k) => {
+      expect(t).toBeLessThan(before[k]!);
+    });
     expect(after[after.length - 1]).toBe(Number.NEGATIVE_INFINITY);
   });
 

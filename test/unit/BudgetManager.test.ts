@@ -1,13 +1,18 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { BudgetManager, type BudgetMode } from "../../src/budget/BudgetManager.js";
-import { offlineTable, type ExitScores } from "../../src/budget/thresholdTable.js";
+import { type ExitScores, offlineTable } from "../../src/budget/thresholdTable.js";
 
 // 200 samples, 3 exits, exit-1 and exit-2 confidences spread over (0.3, 1), right when over 0.6;
 // the last exit is always right (so deeper points are more accurate)
 const n = 200;
 const conf = Array.from({ length: n }, (_, i) => [0.3 + (0.7 * ((i * 37) % n)) / n, 0.3 + (0.7 * ((i * 53) % n)) / n, 0.99]);
-const scores: ExitScores = { count: n, exits: 3, confidence: Float32Array.from(conf.flat()), correct: Uint8Array.from(conf.flat().map((c, j) => (j % 3 === 2 || c > 0.6 ? 1 : 0))) };
+const scores: ExitScores = {
+  count: n,
+  exits: 3,
+  confidence: Float32Array.from(conf.flat()),
+  correct: Uint8Array.from(conf.flat().map((c, j) => (j % 3 === 2 || c > 0.6 ? 1 : 0))),
+};
 const exitFlops = [10, 20, 30];
 const table = offlineTable(scores, exitFlops);
 const log = pino({ level: "silent" });

@@ -96,10 +96,14 @@ describe("CallEnvelope.itemStream", () => {
   it("stops reading at maxInflight items, resumes below it, and answers every item", async () => {
     const env = new CallEnvelope(capture().log);
     const release: (() => void)[] = [];
-    const handler = env.itemStream("ClassifyStream", (req: { request_id: string }) => new Promise((r) => release.push(() => r({ request_id: req.request_id }))), {
-      maxInflight: 2,
-      errorItem: (id, s) => ({ request_id: id, error: s }),
-    });
+    const handler = env.itemStream(
+      "ClassifyStream",
+      (req: { request_id: string }) => new Promise((r) => release.push(() => r({ request_id: req.request_id }))),
+      {
+        maxInflight: 2,
+        errorItem: (id, s) => ({ request_id: id, error: s }),
+      },
+    );
     const call = new FakeStream();
     handler(call as any);
     call.emit("data", { request_id: "a" });
@@ -116,7 +120,10 @@ describe("CallEnvelope.itemStream", () => {
     release.shift()!();
     await new Promise((r) => setImmediate(r));
     expect(call.written.map((w) => w.request_id)).toEqual(["a", "", "b"]);
-    expect(call.written[1].error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^stream message 2: the request is not a valid/) });
+    expect(call.written[1].error).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^stream message 2: the request is not a valid/),
+    });
     expect(call.ended).toBe(true);
   });
 

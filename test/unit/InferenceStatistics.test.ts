@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { InferenceStatistics } from "../../src/pipeline/InferenceStatistics.js";
 import { normalizePixels } from "../../src/input/normalizePixels.js";
+import { InferenceStatistics } from "../../src/pipeline/InferenceStatistics.js";
 
 describe("InferenceStatistics", () => {
   it("accumulates requests, samples, failures and first-stage batches in nanoseconds", () => {

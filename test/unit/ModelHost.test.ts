@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { ModelHost, type HostedModel } from "../../src/model/ModelHost.js";
 import { ServingError } from "../../src/core/errors.js";
+import { type HostedModel, ModelHost } from "../../src/model/ModelHost.js";
 
 class FakeModel implements HostedModel {
   drained = false;
@@ -19,7 +19,10 @@ class FakeModel implements HostedModel {
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
   let reject!: (e: Error) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import type { HostTensor, StageRunner } from "../../src/engine/StageRunner.js";
 import { ServingError } from "../../src/core/errors.js";
+import type { HostTensor, StageRunner } from "../../src/engine/StageRunner.js";
 import { StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
 import { Pipeline, type PipelineModel } from "../../src/pipeline/Pipeline.js";
 import { FakeClock, flush } from "../helpers/FakeClock.js";
@@ -36,7 +36,9 @@ class ToyRunner implements StageRunner {
     if (stage === this.failStage) throw new Error("kernel exploded");
     const x = Array.from(input.data, (v) => (stage === 0 ? v : (v - (stage - 1)) / 10));
     const logits = new Float32Array(n * 2);
-    x.forEach((xi, i) => (logits[i * 2 + 1] = (stage + 1) * 10 * xi));
+    x.forEach((xi, i) => {
+      logits[i * 2 + 1] = (stage + 1) * 10 * xi;
+    });
     const out: Record<string, HostTensor> = { logits: { data: logits, dims: [n, 2] } };
     if (stage < 2) out[`h${stage}`] = { data: Float32Array.from(x, (xi) => xi * 10 + stage), dims: [n, 1] };
     return out;
@@ -125,7 +127,12 @@ describe("Pipeline", () => {
     expect(p.estimatedWaitMs()).toBe(0); // nothing queued: nothing to wait behind
     // 2 start running at once; then 4 wait (2 batches, 20 ms + own batch); the 7th would wait 30 ms
     const subs = Array.from({ length: 8 }, () => p.submit(x(0.5), {}));
-    const settled = subs.map((s) => s.result.then(() => "ok", (e: ServingError) => e.kind));
+    const settled = subs.map((s) =>
+      s.result.then(
+        () => "ok",
+        (e: ServingError) => e.kind,
+      ),
+    );
     await clock.advance(100);
     expect(await Promise.all(settled)).toEqual(["ok", "ok", "ok", "ok", "ok", "ok", "resource_exhausted", "resource_exhausted"]);
     await expect(subs[6]!.result).rejects.toThrow(/about 30 ms \(limit maxQueueWaitMs 25 ms\)/);

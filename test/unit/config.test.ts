@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, helpText, loadConfig, type Config } from "../../src/config/config.js";
+import { type Config, ConfigError, helpText, loadConfig } from "../../src/config/config.js";
 
 const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env) as Config;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { rng } from "../../bench/lib/rng.js";
 import { fitTemperatures, makeScorer } from "../../src/budget/exitScorers.js";
 import { softmaxRow } from "../../src/pipeline/softmax.js";
-import { rng } from "../../bench/lib/rng.js";
 
 describe("exit scorers", () => {
   it("fits the temperature that calibrates over-confident logits", () => {
@@ -16,7 +16,9 @@ describe("exit scorers", () => {
       const p = softmaxRow(Float32Array.from(z), 0, classes);
       const u = r();
       labels[i] = u < p[0]! ? 0 : u < p[0]! + p[1]! ? 1 : 2;
-      z.forEach((v, c) => (logits[i * classes + c] = 3 * v));
+      z.forEach((v, c) => {
+        logits[i * classes + c] = 3 * v;
+      });
     }
     const [t] = fitTemperatures({ count, exits: 1, classes, logits, labels });
     expect(t).toBeGreaterThan(2.6);

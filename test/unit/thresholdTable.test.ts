@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  type ExitScores,
   evaluateThresholds,
   exitOf,
   offlineTable,
@@ -7,7 +8,6 @@ import {
   pointForBudget,
   scoresFromLogits,
   thresholdsForP,
-  type ExitScores,
 } from "../../src/budget/thresholdTable.js";
 
 function scores(conf: number[][], correct: number[][]): ExitScores {
@@ -45,7 +45,9 @@ describe("reference budgeted-batch thresholds", () => {
   it("builds a table sorted by cost and picks the best point within a budget", () => {
     const table = offlineTable(s, [10, 30]);
     expect(table).toHaveLength(39);
-    table.slice(1).forEach((pt, i) => expect(pt.expectedFlops).toBeGreaterThanOrEqual(table[i]!.expectedFlops));
+    table.slice(1).forEach((pt, i) => {
+      expect(pt.expectedFlops).toBeGreaterThanOrEqual(table[i]!.expectedFlops);
+    });
     const pt = pointForBudget(table, 20);
     expect(pt.expectedFlops).toBeLessThanOrEqual(20);
     expect(pt.accuracy).toBe(1);

@@ -46,7 +46,8 @@ export function sampleInputs(c: Classifier, req: InferInputs): FieldInput[] {
   const n = dims[0]!;
   let all: Float32Array;
   if (raw[0]) {
-    if (raw[0].byteLength !== n * per * 4) throw invalidArgument("raw_input_contents[0]", `${n * per * 4} bytes (FP32 [${dims.join(",")}])`, `${raw[0].byteLength} bytes`);
+    if (raw[0].byteLength !== n * per * 4)
+      throw invalidArgument("raw_input_contents[0]", `${n * per * 4} bytes (FP32 [${dims.join(",")}])`, `${raw[0].byteLength} bytes`);
     all = float32le(raw[0], n * per);
   } else {
     const v = input.contents?.fp32_contents ?? [];
@@ -54,7 +55,10 @@ export function sampleInputs(c: Classifier, req: InferInputs): FieldInput[] {
     all = Float32Array.from(v);
   }
   // each sample goes through the same tensor validation as Classify's (shape, finite values)
-  return Array.from({ length: n }, (_, i) => ({ input: { tensor: { shape: spec.shape, values: all.subarray(i * per, (i + 1) * per) } }, field: `inputs[0][${i}]` }));
+  return Array.from({ length: n }, (_, i) => ({
+    input: { tensor: { shape: spec.shape, values: all.subarray(i * per, (i + 1) * per) } },
+    field: `inputs[0][${i}]`,
+  }));
 }
 
 function encodedImages(input: InferInput, raw: Buffer | undefined): FieldInput[] {

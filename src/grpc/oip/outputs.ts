@@ -1,6 +1,6 @@
 import { echo, invalidArgument } from "../../core/errors.js";
 import type { ClassifyResult } from "../../pipeline/Pipeline.js";
-import { integerParam, type InferParameter } from "./parameters.js";
+import { type InferParameter, integerParam } from "./parameters.js";
 
 /** Outputs of ModelInfer and their datatypes; one value per sample except `probabilities` ([N, classes]). */
 export const OUTPUTS = {
@@ -37,7 +37,11 @@ export function wantedOutputs(outputs: { name: string; parameters?: Record<strin
 }
 
 /** Output tensor metadata and raw little-endian contents of one wanted output over all samples. */
-export function encodeOutput(o: WantedOutput, rs: ClassifyResult[], labels: readonly string[]): { tensor: { name: string; datatype: string; shape: number[] }; raw: Buffer } {
+export function encodeOutput(
+  o: WantedOutput,
+  rs: ClassifyResult[],
+  labels: readonly string[],
+): { tensor: { name: string; datatype: string; shape: number[] }; raw: Buffer } {
   const n = rs.length;
   if (o.classification !== undefined) {
     // Triton's classification extension: BYTES [N, k], "<value>:<index>:<label>", most probable first
@@ -53,23 +57,33 @@ export function encodeOutput(o: WantedOutput, rs: ClassifyResult[], labels: read
     case "class":
     case "flops": {
       const b = Buffer.alloc(n * 8);
-      rs.forEach((r, i) => b.writeBigInt64LE(BigInt(o.name === "class" ? r.classIndex : r.flops), i * 8));
+      rs.forEach((r, i) => {
+        b.writeBigInt64LE(BigInt(o.name === "class" ? r.classIndex : r.flops), i * 8);
+      });
       return { tensor, raw: b };
     }
     case "exit": {
       const b = Buffer.alloc(n * 4);
-      rs.forEach((r, i) => b.writeInt32LE(r.exit + 1, i * 4));
+      rs.forEach((r, i) => {
+        b.writeInt32LE(r.exit + 1, i * 4);
+      });
       return { tensor, raw: b };
     }
     case "confidence": {
       const b = Buffer.alloc(n * 4);
-      rs.forEach((r, i) => b.writeFloatLE(r.confidence, i * 4));
+      rs.forEach((r, i) => {
+        b.writeFloatLE(r.confidence, i * 4);
+      });
       return { tensor, raw: b };
     }
     case "probabilities": {
       const k = labels.length;
       const b = Buffer.alloc(n * k * 4);
-      rs.forEach((r, i) => r.probabilities.forEach((p, j) => b.writeFloatLE(p, (i * k + j) * 4)));
+      rs.forEach((r, i) => {
+        r.probabilities.forEach((p, j) => {
+          b.writeFloatLE(p, (i * k + j) * 4);
+        });
+      });
       return { tensor, raw: b };
     }
     case "label":

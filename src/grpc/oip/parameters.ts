@@ -56,5 +56,9 @@ export function boolParam(p: InferParameter, field: string): boolean {
   const kind = oneofMember(p, PARAMETER_KINDS, field);
   if (kind === "bool_param") return Boolean(p.bool_param);
   if (kind === "string_param" && (p.string_param === "true" || p.string_param === "false")) return p.string_param === "true";
-  throw invalidArgument(field, 'a bool_param (or string_param "true" or "false")', kind === "string_param" ? `string_param ${echo(p.string_param)}` : (kind ?? "no value"));
+  throw invalidArgument(
+    field,
+    'a bool_param (or string_param "true" or "false")',
+    kind === "string_param" ? `string_param ${echo(p.string_param)}` : (kind ?? "no value"),
+  );
 }

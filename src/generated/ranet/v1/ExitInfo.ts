@@ -1,0 +1,19 @@
+// Original file: proto/ranet/v1/classifier.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface ExitInfo {
+  'exit'?: (number);
+  'flops'?: (number | string | Long);
+  'val_accuracy'?: (number | string);
+  'test_accuracy'?: (number | string);
+  'threshold'?: (number | string);
+}
+
+export interface ExitInfo__Output {
+  'exit': (number);
+  'flops': (number);
+  'val_accuracy': (number);
+  'test_accuracy': (number);
+  'threshold': (number);
+}

@@ -1,0 +1,19 @@
+// Original file: proto/ranet/v1/classifier.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface ExitPrediction {
+  'exit'?: (number);
+  'class_index'?: (number);
+  'label'?: (string);
+  'confidence'?: (number | string);
+  'flops'?: (number | string | Long);
+}
+
+export interface ExitPrediction__Output {
+  'exit': (number);
+  'class_index': (number);
+  'label': (string);
+  'confidence': (number);
+  'flops': (number);
+}

@@ -1,0 +1,10 @@
+// Original file: proto/ranet/v1/classifier.proto
+
+
+export interface GetModelMetadataRequest {
+  'model'?: (string);
+}
+
+export interface GetModelMetadataRequest__Output {
+  'model': (string);
+}
