@@ -14,17 +14,17 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
-import { fitTemperatures, makeScorer, SCORE_RULES } from "../src/budget/exitScorers.js";
 import { accuracyAtFlops, evaluateThresholds, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
 import { makeClients, unary } from "../src/cli/clients.js";
-import { loadCalibration } from "../src/engine/calibration.js";
-import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
+import { loadCalibration } from "../src/format/calibration.js";
+import { loadManifest } from "../src/format/manifest.js";
+import { fitTemperatures, makeScorer, SCORE_RULES } from "../src/scoring/exitScorers.js";
+import { exitLogits } from "../test/support/exitLogits.js";
+import { type ImageSet, imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
+import { rng } from "../test/support/rng.js";
+import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
-import { exitLogits } from "./lib/exitLogits.js";
-import { type ImageSet, imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
-import { rng } from "./lib/rng.js";
-import { startServerProcess } from "./lib/serverProcess.js";
 import { plotPng } from "./lib/svgPlot.js";
 
 const modelDir = arg("model-dir", "models/ranet-fmnist");

@@ -10,12 +10,12 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import pino from "pino";
 import { accuracyAtFlops, evaluateThresholds, exitAccuracies, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
-import { loadCalibration } from "../src/engine/calibration.js";
-import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
+import { loadCalibration } from "../src/format/calibration.js";
+import { loadManifest } from "../src/format/manifest.js";
+import { exitLogits } from "../test/support/exitLogits.js";
+import { loadFashionMnist } from "../test/support/fashionMnist.js";
 import { arg, runMain } from "./lib/cli.js";
-import { exitLogits } from "./lib/exitLogits.js";
-import { loadFashionMnist } from "./lib/fashionMnist.js";
 
 async function main(): Promise<void> {
   const modelDir = arg("model-dir", "models/ranet-fmnist");

@@ -10,11 +10,11 @@
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { loadManifest } from "../src/engine/manifest.js";
+import { loadManifest } from "../src/format/manifest.js";
+import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
+import { type OpenLoopResult, runLoad, runOpenLoop } from "../test/support/loadgen.js";
+import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
-import { loadFashionMnist, tensorBytesOf } from "./lib/fashionMnist.js";
-import { type OpenLoopResult, runLoad, runOpenLoop } from "./lib/loadgen.js";
-import { startServerProcess } from "./lib/serverProcess.js";
 
 const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));

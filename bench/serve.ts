@@ -15,14 +15,14 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import pino from "pino";
-import { loadManifest } from "../src/engine/manifest.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
 import type { HostTensor } from "../src/engine/StageRunner.js";
+import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
+import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
+import { type LoadResult, runLoad } from "../test/support/loadgen.js";
+import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
-import { imageOf, loadFashionMnist, normalise } from "./lib/fashionMnist.js";
-import { type LoadResult, runLoad } from "./lib/loadgen.js";
-import { startServerProcess } from "./lib/serverProcess.js";
 
 const seconds = Number(arg("seconds", "10"));
 const concurrency = Number(arg("concurrency", "64"));

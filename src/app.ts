@@ -5,7 +5,7 @@ import { LoadGovernor } from "./budget/LoadGovernor.js";
 import type { Config } from "./config/config.js";
 import { type Clock, systemClock } from "./core/Clock.js";
 import { usableCpus } from "./core/usableCpus.js";
-import { loadManifest } from "./engine/manifest.js";
+import { loadManifest } from "./format/manifest.js";
 import { BudgetService } from "./grpc/BudgetService.js";
 import { CallEnvelope } from "./grpc/CallEnvelope.js";
 import { metricsObserver } from "./grpc/CallObserver.js";

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import { type Calibration, loadCalibration } from "../engine/calibration.js";
-import type { Manifest } from "../engine/manifest.js";
+import { type Calibration, loadCalibration } from "../format/calibration.js";
+import type { Manifest } from "../format/manifest.js";
+import { type ExitScorer, fitTemperature, makeScorer, SCORE_RULES, type ScoreRule } from "../scoring/exitScorers.js";
 import { BudgetManager } from "./BudgetManager.js";
-import { type ExitScorer, fitTemperature, makeScorer, SCORE_RULES, type ScoreRule } from "./exitScorers.js";
 import { accuracyAtFlops, offlineTable, scoresFromLogits } from "./thresholdTable.js";
 
 /** Budgets (fractions of the last exit) at which rules are compared on the validation split. */

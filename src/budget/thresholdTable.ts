@@ -1,6 +1,6 @@
-import type { Calibration } from "../engine/calibration.js";
-import { argmax, softmaxRow } from "../pipeline/softmax.js";
-import type { ExitScorer } from "./exitScorers.js";
+import type { Calibration } from "../format/calibration.js";
+import type { ExitScorer } from "../scoring/exitScorers.js";
+import { argmax, softmaxRow } from "../scoring/softmax.js";
 
 /** Per-sample exit scores: confidence (max softmax) and prediction of every exit. */
 export interface ExitScores {

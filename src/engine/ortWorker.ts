@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { ownsBuffer, type WireTensor, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
+import type { HostTensor } from "./StageRunner.js";
+import { ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -33,14 +34,14 @@ async function load(): Promise<void> {
   post({ type: "ready", signatures: sessions.map((s) => ({ inputs: [...s.inputNames], outputs: [...s.outputNames] })) });
 }
 
-async function run(id: number, stage: number, feeds: Record<string, WireTensor>): Promise<void> {
+async function run(id: number, stage: number, feeds: Record<string, HostTensor>): Promise<void> {
   try {
     const session = sessions[stage];
     if (!session) throw new Error(`no stage ${stage + 1}`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
     const out = await session.run(ortFeeds);
-    const outputs: Record<string, WireTensor> = {};
+    const outputs: Record<string, HostTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(out)) {
       const out = t.data as Float32Array;

@@ -1,13 +1,9 @@
 /** Messages between OrtEngine (main thread) and its ortWorker threads. */
+import type { HostTensor } from "./StageRunner.js";
 
 /** Whether a tensor's data spans its whole ArrayBuffer, so the buffer can be transferred as is. */
 export function ownsBuffer(data: Float32Array): boolean {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
-}
-
-export interface WireTensor {
-  data: Float32Array;
-  dims: number[];
 }
 
 /** workerData of an ortWorker: what to load, and how. */
@@ -19,11 +15,11 @@ export interface WorkerSetup {
   interOpThreads: number;
 }
 
-export type WorkerRequest = { type: "run"; id: number; stage: number; feeds: Record<string, WireTensor> } | { type: "release" };
+export type WorkerRequest = { type: "run"; id: number; stage: number; feeds: Record<string, HostTensor> } | { type: "release" };
 
 export type WorkerReply =
   | { type: "ready"; signatures: { inputs: string[]; outputs: string[] }[] }
   | { type: "failed"; message: string }
-  | { type: "result"; id: number; outputs: Record<string, WireTensor> }
+  | { type: "result"; id: number; outputs: Record<string, HostTensor> }
   | { type: "error"; id: number; message: string }
   | { type: "released" };

@@ -1,6 +1,6 @@
 import type { Clock } from "../core/Clock.js";
 import { echo, invalidArgument, ServingError } from "../core/errors.js";
-import type { Manifest } from "../engine/manifest.js";
+import type { Manifest } from "../format/manifest.js";
 import { decodeImage } from "../input/decodeImage.js";
 import type { InputSpec } from "../input/InputSpec.js";
 import { normalizePixels } from "../input/normalizePixels.js";

@@ -1,74 +1,17 @@
 import type { Logger } from "pino";
-import { type ExitScorer, makeScorer } from "../budget/exitScorers.js";
-import type { Clock } from "../core/Clock.js";
 import { ServingError } from "../core/errors.js";
-import { lastReaders } from "../engine/manifest.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
+import { lastReaders } from "../format/manifest.js";
+import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
+import { argmax } from "../scoring/softmax.js";
+import { AdmissionEstimate } from "./AdmissionEstimate.js";
 import { Batcher } from "./Batcher.js";
+import { gatherRows, rowOf } from "./carriedTensors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
-import { argmax } from "./softmax.js";
 
-/** What the pipeline needs to know of a staged model (from its manifest). */
-export interface PipelineModel {
-  inputName: string;
-  inputShape: readonly number[];
-  stages: readonly { inputs: readonly string[]; outputs: readonly string[] }[];
-  /** Cumulative multiply-adds per exit. */
-  exitFlops: readonly number[];
-  classes: number;
-}
+import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
 
-export interface PipelineOptions {
-  maxBatchSize: number;
-  maxQueueDelayMs: number;
-  /** Admission bound of the first stage's queue; later stages never drop admitted work. */
-  maxQueueSize: number;
-  /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */
-  maxQueueWaitMs?: number;
-  clock: Clock;
-  log: Logger;
-  hooks?: PipelineHooks;
-  /** Turns an exit's logits into the answered probabilities (default: plain softmax). */
-  scorer?: ExitScorer;
-}
-
-/** Observability callbacks (metrics live outside the pipeline). */
-export interface PipelineHooks {
-  batchRun?(stage: number, size: number, seconds: number): void;
-  queueDepth?(stage: number, depth: number): void;
-  exitTaken?(exit: number, flops: number): void;
-  dropped?(reason: "cancelled" | "deadline"): void;
-}
-
-export interface RequestOptions {
-  /** Anytime budget: deepest exit whose cumulative FLOPs fit. */
-  flopsBudget?: number;
-  /** 0-based exit to answer from regardless of confidence. */
-  fixedExit?: number;
-  returnAllExits?: boolean;
-  /** On deadline, answer with the deepest computed exit instead of failing. */
-  anytime?: boolean;
-  /** Absolute deadline on the pipeline clock. */
-  deadlineMs?: number;
-}
-
-export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";
-
-export interface ExitPrediction {
-  exit: number; // 0-based
-  classIndex: number;
-  confidence: number;
-  flops: number;
-}
-
-export interface ClassifyResult extends ExitPrediction {
-  probabilities: Float32Array;
-  reason: ExitReason;
-  exits: ExitPrediction[];
-  /** Time the sample waited in stage queues, and spent in stage runs (its batches'), in ms. */
-  queueMs: number;
-  computeMs: number;
-}
+export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
 interface Sample {
   tensors: Map<string, Float32Array>;
@@ -88,12 +31,6 @@ interface Sample {
   reject(e: Error): void;
 }
 
-export interface Submission {
-  result: Promise<ClassifyResult>;
-  /** Withdraws the request: it leaves its queue and its tensors are freed. */
-  cancel(): void;
-}
-
 /**
  * Staged early-exit execution with one dynamic batcher per stage: samples that are not
  * confident enough after stage k join stage k+1's queue with their carried tensors.
@@ -107,8 +44,7 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
-  /** Moving average of the first stage's batch time (dispatch to answer), in ms. */
-  private firstBatchMs: number | undefined;
+  private readonly admission: AdmissionEstimate;
 
   constructor(
     private readonly model: PipelineModel,
@@ -118,6 +54,7 @@ export class Pipeline {
   ) {
     this.log = opts.log;
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
+    this.admission = new AdmissionEstimate(opts.maxBatchSize);
     this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
     this.batchers = model.stages.map(
@@ -140,20 +77,9 @@ export class Pipeline {
     return this.inflight;
   }
 
-  /**
-   * How long a request admitted now would wait for its first-stage answer because of the queue
-   * ahead of it: 0 when nothing waits (then there is nothing to refuse for, and a stale slow
-   * batch time cannot lock admission or keep load-adaptive mode down); otherwise the first
-   * stage runs one batch at a time, so the queue and the request's own batch drain one batch
-   * per first-stage batch time (its moving average: one slow batch, e.g. while a reload warms
-   * up beside it, must not refuse a lightly loaded server). Later stages are not counted: the
-   * engine runs them first, so once through the first stage a request is not kept waiting
-   * behind new ones.
-   */
+  /** How long a request admitted now would wait for its first-stage answer (see AdmissionEstimate). */
   estimatedWaitMs(): number {
-    const depth = this.batchers[0]!.depth;
-    if (depth === 0) return 0;
-    return Math.ceil((depth + 1) / this.opts.maxBatchSize) * (this.firstBatchMs ?? 0);
+    return this.admission.waitMs(this.batchers[0]!.depth);
   }
 
   /** The deepest 0-based exit a request may reach, or an error for an unaffordable budget. */
@@ -314,10 +240,7 @@ export class Pipeline {
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
     for (const s of batch) s.computeMs += seconds * 1000;
-    if (k === 0) {
-      const ms = seconds * 1000;
-      this.firstBatchMs = this.firstBatchMs === undefined ? ms : this.firstBatchMs + (ms - this.firstBatchMs) * BATCH_TIME_ALPHA;
-    }
+    if (k === 0) this.admission.recordBatch(seconds * 1000);
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
     this.log.debug({ stage: k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
     this.scatter(k, batch, out);
@@ -326,12 +249,10 @@ export class Pipeline {
   private gather(name: string, batch: Sample[]): HostTensor {
     const dims = this.perSampleDims.get(name);
     if (!dims) throw new Error(`no shape known for tensor '${name}'`);
-    const size = dims.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(batch.length * size);
-    batch.forEach((s, i) => {
-      data.set(s.tensors.get(name)!, i * size);
-    });
-    return { data, dims: [batch.length, ...dims] };
+    return gatherRows(
+      batch.map((s) => s.tensors.get(name)!),
+      dims,
+    );
   }
 
   private scatter(k: number, batch: Sample[], out: Record<string, HostTensor>): void {
@@ -359,11 +280,7 @@ export class Pipeline {
         return;
       }
       for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
-      for (const name of carried) {
-        const t = out[name]!;
-        const size = t.data.length / batch.length;
-        s.tensors.set(name, t.data.slice(i * size, (i + 1) * size));
-      }
+      for (const name of carried) s.tensors.set(name, rowOf(out[name]!, i, batch.length));
       s.stage = k + 1;
       s.enqueuedAtMs = this.opts.clock.now();
       next.enqueue(s);
@@ -371,9 +288,6 @@ export class Pipeline {
     if (next) this.opts.hooks?.queueDepth?.(k + 1, next.depth);
   }
 }
-
-/** Weight of the newest batch in the moving average of batch run times. */
-const BATCH_TIME_ALPHA = 0.2;
 
 function rejected(err: Error): Submission {
   const result = Promise.reject(err);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
-import { codeOf, parityFixtures, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { codeOf, parityFixtures, startServer, tensorBytes } from "../support/fixtures.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();

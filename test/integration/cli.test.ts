@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parityFixtures, pngOf, startServer } from "../helpers/fixtures.js";
+import { parityFixtures, pngOf, startServer } from "../support/fixtures.js";
 
 const run = promisify(execFile);
 

@@ -1,9 +1,9 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadManifest } from "../../src/engine/manifest.js";
 import { OrtEngine } from "../../src/engine/OrtEngine.js";
 import type { HostTensor } from "../../src/engine/StageRunner.js";
-import { MODEL_DIR, parityFixtures } from "../helpers/fixtures.js";
+import { loadManifest } from "../../src/format/manifest.js";
+import { MODEL_DIR, parityFixtures } from "../support/fixtures.js";
 
 const fixture = parityFixtures()[0]!;
 const input = (): Record<string, HostTensor> => ({ image: { data: Float32Array.from(fixture.input), dims: [1, 1, 28, 28] } });

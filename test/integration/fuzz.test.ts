@@ -3,12 +3,12 @@ import vm from "node:vm";
 import * as grpc from "@grpc/grpc-js";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rng } from "../../bench/lib/rng.js";
 import { unary } from "../../src/cli/clients.js";
 import type { ModelInferRequest } from "../../src/generated/inference/ModelInferRequest.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
-import { argmax } from "../../src/pipeline/softmax.js";
-import { parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { argmax } from "../../src/scoring/softmax.js";
+import { parityFixtures, pngOf, startServer, tensorBytes } from "../support/fixtures.js";
+import { rng } from "../support/rng.js";
 
 /** A real garbage collection, so heap figures compare live data rather than GC timing. */
 v8.setFlagsFromString("--expose-gc");

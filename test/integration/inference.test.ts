@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
-import { argmax } from "../../src/pipeline/softmax.js";
-import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { argmax } from "../../src/scoring/softmax.js";
+import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../support/fixtures.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();

@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { exitLogits } from "../../bench/lib/exitLogits.js";
-import { FMNIST_DIR, loadFashionMnist } from "../../bench/lib/fashionMnist.js";
 import { accuracyAtFlops, evaluateThresholds, exitAccuracies, offlineTable, scoresFromLogits } from "../../src/budget/thresholdTable.js";
-import { loadCalibration } from "../../src/engine/calibration.js";
-import { loadManifest } from "../../src/engine/manifest.js";
 import { OrtEngine } from "../../src/engine/OrtEngine.js";
-import { MODEL_DIR } from "../helpers/fixtures.js";
+import { loadCalibration } from "../../src/format/calibration.js";
+import { loadManifest } from "../../src/format/manifest.js";
+import { exitLogits } from "../support/exitLogits.js";
+import { FMNIST_DIR, loadFashionMnist } from "../support/fashionMnist.js";
+import { MODEL_DIR } from "../support/fixtures.js";
 
 /** The bundled model's promises (issue: trained default model), measured through its ONNX stages. */
 describe.runIf(existsSync(FMNIST_DIR))("bundled model on the Fashion-MNIST test set", () => {

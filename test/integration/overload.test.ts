@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FMNIST_DIR, loadFashionMnist, tensorBytesOf } from "../../bench/lib/fashionMnist.js";
-import { type OpenLoopResult, runLoad, runOpenLoop } from "../../bench/lib/loadgen.js";
-import { type SpawnedServer, spawnServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
-import { loadManifest } from "../../src/engine/manifest.js";
+import { loadManifest } from "../../src/format/manifest.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
-import { MODEL_DIR } from "../helpers/fixtures.js";
+import { FMNIST_DIR, loadFashionMnist, tensorBytesOf } from "../support/fashionMnist.js";
+import { MODEL_DIR } from "../support/fixtures.js";
+import { type OpenLoopResult, runLoad, runOpenLoop } from "../support/loadgen.js";
+import { type SpawnedServer, spawnServer } from "../support/serverProcess.js";
 
 const MAX_QUEUE_WAIT_MS = 100;
 const MAX_QUEUE_DELAY_MS = 2;

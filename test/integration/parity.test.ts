@@ -1,9 +1,9 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { loadManifest } from "../../src/engine/manifest.js";
 import { OrtEngine } from "../../src/engine/OrtEngine.js";
 import type { HostTensor } from "../../src/engine/StageRunner.js";
-import { MODEL_DIR, parityFixtures } from "../helpers/fixtures.js";
+import { loadManifest } from "../../src/format/manifest.js";
+import { MODEL_DIR, parityFixtures } from "../support/fixtures.js";
 
 /** Chains the ONNX stages in onnxruntime-node and returns every exit's logits per image. */
 async function chain(engine: OrtEngine, inputs: number[][]): Promise<number[][][]> {

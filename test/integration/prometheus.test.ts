@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { unary } from "../../src/cli/clients.js";
-import { parityFixtures, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { parityFixtures, startServer, tensorBytes } from "../support/fixtures.js";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const RULES = path.resolve("deploy/prometheus/rules.yaml");

@@ -2,9 +2,9 @@ import { cpSync, mkdtempSync, readFileSync, renameSync, symlinkSync, writeFileSy
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
-import { codeOf, MODEL_DIR, parityFixtures, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { codeOf, MODEL_DIR, parityFixtures, startServer, tensorBytes } from "../support/fixtures.js";
+import { spawnServer } from "../support/serverProcess.js";
 
 const fixture = parityFixtures()[0]!;
 const req = { tensor: { shape: [1, 28, 28], data: tensorBytes(fixture.input) } };

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
-import { rng } from "../../bench/lib/rng.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
-import { startServer, tensorBytes } from "../helpers/fixtures.js";
+import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../support/fashionMnist.js";
+import { startServer, tensorBytes } from "../support/fixtures.js";
+import { rng } from "../support/rng.js";
 
 describe.runIf(existsSync(FMNIST_DIR))("three replicas behind a round-robin client", () => {
   const TARGET = 0.5;

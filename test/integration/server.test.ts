@@ -1,12 +1,12 @@
 import { existsSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../../bench/lib/fashionMnist.js";
 import { unary } from "../../src/cli/clients.js";
 import type { HostTensor } from "../../src/engine/StageRunner.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
-import { argmax, softmaxRow } from "../../src/pipeline/softmax.js";
-import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../helpers/fixtures.js";
+import { argmax, softmaxRow } from "../../src/scoring/softmax.js";
+import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../support/fashionMnist.js";
+import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../support/fixtures.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 

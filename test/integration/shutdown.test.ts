@@ -5,9 +5,9 @@ import os from "node:os";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { spawnServer } from "../../bench/lib/serverProcess.js";
 import { makeClients, unary } from "../../src/cli/clients.js";
-import { parityFixtures, tensorBytes } from "../helpers/fixtures.js";
+import { parityFixtures, tensorBytes } from "../support/fixtures.js";
+import { spawnServer } from "../support/serverProcess.js";
 
 const fixture = parityFixtures()[0]!;
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type SpawnedServer, spawnServer } from "../../bench/lib/serverProcess.js";
 import { type Clients, makeClients, unary } from "../../src/cli/clients.js";
-import { parityFixtures, pngOf, tensorBytes } from "../helpers/fixtures.js";
+import { parityFixtures, pngOf, tensorBytes } from "../support/fixtures.js";
+import { type SpawnedServer, spawnServer } from "../support/serverProcess.js";
 
 const TOTAL = 100_000;
 const WARMUP = 10_000;

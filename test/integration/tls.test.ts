@@ -5,7 +5,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeClients, unary } from "../../src/cli/clients.js";
-import { startServer } from "../helpers/fixtures.js";
+import { startServer } from "../support/fixtures.js";
 
 /** A throw-away CA, a server certificate for 127.0.0.1/localhost and a client certificate. */
 function makeCerts(): Record<"ca" | "caKey" | "serverCert" | "serverKey" | "clientCert" | "clientKey", string> {

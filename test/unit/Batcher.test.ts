@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Batcher } from "../../src/pipeline/Batcher.js";
-import { FakeClock, flush } from "../helpers/FakeClock.js";
+import { FakeClock, flush } from "../support/FakeClock.js";
 
 function setup(opts: { maxBatchSize?: number; maxQueueDelayMs?: number; maxQueueSize?: number } = {}) {
   const clock = new FakeClock();

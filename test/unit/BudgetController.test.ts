@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { rng } from "../../bench/lib/rng.js";
 import { BudgetController } from "../../src/budget/BudgetController.js";
+import { rng } from "../support/rng.js";
 
 const FLOPS = [4, 8, 11, 12, 15, 16];
 const LAST = 16;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { ServingError } from "../../src/core/errors.js";
-import { loadManifest } from "../../src/engine/manifest.js";
+import { loadManifest } from "../../src/format/manifest.js";
 import { Classifier } from "../../src/pipeline/Classifier.js";
 import { StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
 import type { Pipeline } from "../../src/pipeline/Pipeline.js";
-import { FakeClock } from "../helpers/FakeClock.js";
-import { MODEL_DIR } from "../helpers/fixtures.js";
+import { FakeClock } from "../support/FakeClock.js";
+import { MODEL_DIR } from "../support/fixtures.js";
 
 describe("Classifier.serve", () => {
   it("refuses before decoding: an overloaded server spends nothing on the input", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LoadGovernor } from "../../src/budget/LoadGovernor.js";
-import { FakeClock } from "../helpers/FakeClock.js";
+import { FakeClock } from "../support/FakeClock.js";
 
 function setup(minFactor = 0.3) {
   const clock = new FakeClock();

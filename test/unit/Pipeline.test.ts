@@ -4,7 +4,7 @@ import { ServingError } from "../../src/core/errors.js";
 import type { HostTensor, StageRunner } from "../../src/engine/StageRunner.js";
 import { StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
 import { Pipeline, type PipelineModel } from "../../src/pipeline/Pipeline.js";
-import { FakeClock, flush } from "../helpers/FakeClock.js";
+import { FakeClock, flush } from "../support/FakeClock.js";
 
 /**
  * A 3-stage toy model on a 1-value input x in [0,1]: stage k carries h = x*10 + k and its

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { rng } from "../../bench/lib/rng.js";
-import { fitTemperatures, makeScorer } from "../../src/budget/exitScorers.js";
-import { softmaxRow } from "../../src/pipeline/softmax.js";
+import { fitTemperatures, makeScorer } from "../../src/scoring/exitScorers.js";
+import { softmaxRow } from "../../src/scoring/softmax.js";
+import { rng } from "../support/rng.js";
 
 describe("exit scorers", () => {
   it("fits the temperature that calibrates over-confident logits", () => {

@@ -16,7 +16,7 @@ export type PyReport = Record<string, { codes: Record<string, number>; longest_d
 
 /** Runs every call of every group at once on one gRPC C-core channel (grpc_raw_client.py). */
 export function pythonCalls(address: string, groups: PyGroup[]): Promise<PyReport> {
-  const script = path.resolve("test/helpers/grpc_raw_client.py");
+  const script = path.resolve("test/support/grpc_raw_client.py");
   const job = { address, groups: groups.map((g) => ({ name: g.name, path: g.path, hex: g.body.toString("hex"), count: g.count, timeout_s: g.timeoutS })) };
   return new Promise((resolve, reject) => {
     const p = spawn(SYSTEM_PYTHON, [script], { stdio: ["pipe", "pipe", "pipe"] });

@@ -1,5 +1,5 @@
-import type { Calibration } from "../engine/calibration.js";
-import { softmaxRow } from "../pipeline/softmax.js";
+import type { Calibration } from "../format/calibration.js";
+import { softmaxRow } from "./softmax.js";
 
 /**
  * How an exit turns its logits into the probabilities it answers with and whose maximum is

@@ -1,0 +1,71 @@
+import type { Logger } from "pino";
+import type { Clock } from "../core/Clock.js";
+import type { ExitScorer } from "../scoring/exitScorers.js";
+
+/** What the pipeline needs to know of a staged model (from its manifest). */
+export interface PipelineModel {
+  inputName: string;
+  inputShape: readonly number[];
+  stages: readonly { inputs: readonly string[]; outputs: readonly string[] }[];
+  /** Cumulative multiply-adds per exit. */
+  exitFlops: readonly number[];
+  classes: number;
+}
+
+export interface PipelineOptions {
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  /** Admission bound of the first stage's queue; later stages never drop admitted work. */
+  maxQueueSize: number;
+  /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */
+  maxQueueWaitMs?: number;
+  clock: Clock;
+  log: Logger;
+  hooks?: PipelineHooks;
+  /** Turns an exit's logits into the answered probabilities (default: plain softmax). */
+  scorer?: ExitScorer;
+}
+
+/** Observability callbacks (metrics live outside the pipeline). */
+export interface PipelineHooks {
+  batchRun?(stage: number, size: number, seconds: number): void;
+  queueDepth?(stage: number, depth: number): void;
+  exitTaken?(exit: number, flops: number): void;
+  dropped?(reason: "cancelled" | "deadline"): void;
+}
+
+export interface RequestOptions {
+  /** Anytime budget: deepest exit whose cumulative FLOPs fit. */
+  flopsBudget?: number;
+  /** 0-based exit to answer from regardless of confidence. */
+  fixedExit?: number;
+  returnAllExits?: boolean;
+  /** On deadline, answer with the deepest computed exit instead of failing. */
+  anytime?: boolean;
+  /** Absolute deadline on the pipeline clock. */
+  deadlineMs?: number;
+}
+
+export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";
+
+export interface ExitPrediction {
+  exit: number; // 0-based
+  classIndex: number;
+  confidence: number;
+  flops: number;
+}
+
+export interface ClassifyResult extends ExitPrediction {
+  probabilities: Float32Array;
+  reason: ExitReason;
+  exits: ExitPrediction[];
+  /** Time the sample waited in stage queues, and spent in stage runs (its batches'), in ms. */
+  queueMs: number;
+  computeMs: number;
+}
+
+export interface Submission {
+  result: Promise<ClassifyResult>;
+  /** Withdraws the request: it leaves its queue and its tensors are freed. */
+  cancel(): void;
+}
