@@ -14,6 +14,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
+import { targetFlopsOf } from "../src/budget/budgetTarget.js";
 import { accuracyAtFlops, evaluateThresholds, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
 import { makeClients, unary } from "../src/cli/clients.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
   const targets = arg("target", "0.3,0.5,0.7")
     .split(",")
     .map(Number)
-    .map((t) => (t <= 1 ? t * last : t));
+    .map((t) => targetFlopsOf(t, exitFlops));
   const full = loadFashionMnist("test");
   const limit = Number(arg("limit", String(full.count)));
   const set = { ...full, count: Math.min(limit, full.count) };
@@ -173,7 +174,7 @@ async function main(): Promise<void> {
   const testLogits = await exitLogits(engine, set);
   await engine.dispose();
   const cal = await loadCalibration(manifest);
-  const temps = fitTemperatures(cal);
+  const temps = await fitTemperatures(cal);
   const testCal = { count: set.count, exits: K, classes: manifest.labels.length, logits: testLogits, labels: Int32Array.from(set.labels) };
   const rules = SCORE_RULES.map((rule) => {
     const scorer = makeScorer(rule, temps);

@@ -16,7 +16,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import pino from "pino";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
-import type { HostTensor } from "../src/engine/StageRunner.js";
+import { runAllStages } from "../src/engine/runAllStages.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
@@ -41,10 +41,7 @@ async function rawThroughput(inputs: Float32Array[]): Promise<number> {
   const run = async (start: number) => {
     const data = new Float32Array(batch * per);
     for (let i = 0; i < batch; i++) data.set(inputs[(start + i) % inputs.length]!, i * per);
-    const env: Record<string, HostTensor> = { image: { data, dims: [batch, ...manifest.input.shape] } };
-    for (let k = 0; k < manifest.stages.length; k++) {
-      Object.assign(env, await engine.runStage(k, Object.fromEntries(manifest.stages[k]!.inputs.map((x) => [x, env[x]!]))));
-    }
+    await runAllStages(engine, manifest.stages, { [manifest.input.name]: { data, dims: [batch, ...manifest.input.shape] } });
   };
   const until = performance.now() + 1500;
   while (performance.now() < until) await run(0);

@@ -27,7 +27,7 @@ async function main(): Promise<number> {
   try {
     app = await startApp(config, log);
   } catch (err) {
-    log.fatal({ err: { message: (err as Error).message } }, `cannot start: ${(err as Error).message}`);
+    log.fatal({ err }, `cannot start: ${(err as Error).message}`);
     return 1;
   }
   return new Promise<number>((resolve) => {

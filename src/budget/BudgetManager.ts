@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { ServingError } from "../core/errors.js";
-import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
+import { type ExitPolicy, StaticExitPolicy } from "../pipeline/ExitPolicy.js";
 import { BudgetController } from "./BudgetController.js";
 import { type ExitScores, oracleAccuracy, pointForBudget, type TablePoint } from "./thresholdTable.js";
 
@@ -46,7 +46,8 @@ export interface BudgetManagerOptions {
  */
 export class BudgetManager implements ExitPolicy {
   private controller: BudgetController | undefined;
-  private staticThresholds: readonly number[] = [];
+  /** Thresholds in fixed and offline mode (the controller has its own). */
+  private fixedPolicy = new StaticExitPolicy([]);
   private point: TablePoint | undefined;
   private target: number;
   private loadFactor = 1;
@@ -60,7 +61,7 @@ export class BudgetManager implements ExitPolicy {
     this.alpha = 1 / (opts.averageWindow ?? 1000);
     if (opts.mode === "fixed") {
       if (!opts.fixedThresholds) throw new Error("fixed mode needs thresholds");
-      this.staticThresholds = Object.freeze([...opts.fixedThresholds]);
+      this.fixedPolicy = new StaticExitPolicy(opts.fixedThresholds);
     } else {
       this.setTarget(opts.targetFlops);
     }
@@ -75,7 +76,7 @@ export class BudgetManager implements ExitPolicy {
   }
 
   thresholds(): readonly number[] {
-    return this.controller ? this.controller.thresholds() : this.staticThresholds;
+    return this.controller ? this.controller.thresholds() : this.fixedPolicy.thresholds();
   }
 
   observe(flops: number): void {
@@ -103,7 +104,7 @@ export class BudgetManager implements ExitPolicy {
         margin: this.opts.margin,
       });
     } else {
-      this.staticThresholds = Object.freeze([...this.point.thresholds]);
+      this.fixedPolicy = new StaticExitPolicy(this.point.thresholds);
     }
     this.opts.log.info(
       {
@@ -129,7 +130,7 @@ export class BudgetManager implements ExitPolicy {
     this.loadFactor = factor;
     const effective = this.target * factor;
     if (this.controller) this.controller.setTarget(effective);
-    else this.staticThresholds = Object.freeze([...pointForBudget(this.opts.table, effective).thresholds]);
+    else this.fixedPolicy = new StaticExitPolicy(pointForBudget(this.opts.table, effective).thresholds);
     this.opts.log.debug({ loadFactor: factor, effectiveTargetFlops: Math.round(effective) }, "load factor changed");
   }
 

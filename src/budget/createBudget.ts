@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import type { Config } from "../config/config.js";
-import { type Calibration, loadCalibration } from "../format/calibration.js";
+import { loadCalibration } from "../format/calibration.js";
 import type { Manifest } from "../format/manifest.js";
-import { type ExitScorer, fitTemperature, makeScorer, SCORE_RULES, type ScoreRule } from "../scoring/exitScorers.js";
+import { type ExitScorer, fitTemperatures, makeScorer, SCORE_RULES, type ScoreRule } from "../scoring/exitScorers.js";
 import { BudgetManager } from "./BudgetManager.js";
+import { targetFlopsOf } from "./budgetTarget.js";
 import { accuracyAtFlops, offlineTable, scoresFromLogits } from "./thresholdTable.js";
 
 /** Budgets (fractions of the last exit) at which rules are compared on the validation split. */
@@ -20,14 +20,24 @@ export interface ScoreRuleReport {
  * (validation split). With exitScore 'auto' every rule's offline table is computed and the one
  * with the best mean validation accuracy at 30/50/70% of the last exit's FLOPs is kept.
  */
+/** The settings a budget is built from (config keys of the same names). */
+export interface BudgetSettings {
+  budgetTarget: number;
+  thresholds?: readonly number[];
+  exitScore: ScoreRule | "auto";
+  controller: boolean;
+  controllerGain: number;
+  controllerMargin: number;
+}
+
 export async function createBudget(
   manifest: Manifest,
-  config: Config,
+  config: BudgetSettings,
   log: Logger,
 ): Promise<{ budget: BudgetManager; scorer: ExitScorer; rules: ScoreRuleReport[] }> {
   const exitFlops = manifest.exits.map((e) => e.flops);
   const K = exitFlops.length;
-  const targetFlops = config.budgetTarget <= 1 ? config.budgetTarget * exitFlops[K - 1]! : config.budgetTarget;
+  const targetFlops = targetFlopsOf(config.budgetTarget, exitFlops);
   if (config.thresholds) {
     if (config.thresholds.length !== K && config.thresholds.length !== K - 1) {
       throw new Error(`config key 'thresholds': expected ${K - 1} or ${K} values (one per exit), got ${config.thresholds.length}`);
@@ -38,7 +48,7 @@ export async function createBudget(
     return { budget: new BudgetManager({ exitFlops, mode: "fixed", targetFlops, table: [], fixedThresholds: fixed, log }), scorer, rules: [] };
   }
   const cal = await loadCalibration(manifest);
-  const temps = await temperaturesOf(cal);
+  const temps = await fitTemperatures(cal);
   const last = exitFlops[K - 1]!;
   const candidates = [];
   for (const rule of config.exitScore === "auto" ? [...SCORE_RULES] : [config.exitScore]) {
@@ -66,20 +76,7 @@ export async function createBudget(
 }
 
 async function temperatures(manifest: Manifest, rule: string): Promise<number[]> {
-  return rule.includes("temperature") ? temperaturesOf(await loadCalibration(manifest)) : [];
-}
-
-/**
- * Per-exit temperatures, one exit at a time with the event loop let through in between: a
- * reload builds its budget beside a serving version, whose requests must not stall meanwhile.
- */
-async function temperaturesOf(cal: Calibration): Promise<number[]> {
-  const temps: number[] = [];
-  for (let k = 0; k < cal.exits; k++) {
-    temps.push(fitTemperature(cal, k));
-    await yieldToEventLoop();
-  }
-  return temps;
+  return rule.includes("temperature") ? fitTemperatures(await loadCalibration(manifest)) : [];
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

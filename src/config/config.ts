@@ -47,7 +47,7 @@ const FIELDS = {
   intraOpThreads: [
     int(0, 256),
     1,
-    "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores: 1 gave 1.69x the throughput of 0 on 2 cores with one worker (README, Benchmarks)",
+    "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores: 1 gave 1.69x the throughput of 0 on 2 cores with one worker (docs/performance.md)",
   ],
   interOpThreads: [int(0, 256), 0, "onnxruntime threads across operators (0 = default)"],
   engineWorkers: [

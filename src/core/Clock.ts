@@ -5,8 +5,9 @@ export interface Clock {
   clearTimer(handle: unknown): void;
 }
 
+/** Real time; its timers never keep the process alive on their own (the servers do). */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimer: (fn, delayMs) => setTimeout(fn, delayMs),
+  setTimer: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { autoEngineWorkers, type UsableCpus, usableCpus } from "../core/usableCpus.js";
 import type { Manifest } from "../format/manifest.js";
+import { runAllStages } from "./runAllStages.js";
 import type { HostTensor, RunOptions, StageRunner } from "./StageRunner.js";
 import { StageWorker } from "./StageWorker.js";
 import type { WorkerSetup } from "./workerProtocol.js";
@@ -64,10 +65,7 @@ export class OrtEngine implements StageRunner {
         await Promise.all(workers.map((w) => w.stop()));
         const next = providers[i + 1];
         if (!next || err instanceof EngineContractError) throw err;
-        log.warn(
-          { executionProvider: ep, fallback: next, reason: (err as Error).message },
-          `execution provider ${ep} could not load the model; falling back to ${next}`,
-        );
+        log.warn({ executionProvider: ep, fallback: next, err }, `execution provider ${ep} could not load the model; falling back to ${next}`);
         continue;
       }
       log.info(
@@ -129,14 +127,8 @@ export class OrtEngine implements StageRunner {
     await Promise.all(
       this.workers.map(async (w) => {
         for (const n of batchSizes) {
-          const env: Record<string, HostTensor> = {
-            [this.manifest.input.name]: { data: new Float32Array(n * shape.reduce((a, b) => a * b, 1)), dims: [n, ...shape] },
-          };
-          for (let k = 0; k < this.manifest.stages.length; k++) {
-            const feeds: Record<string, HostTensor> = {};
-            for (const name of this.manifest.stages[k]!.inputs) feeds[name] = env[name]!;
-            Object.assign(env, await w.run(k, feeds, false));
-          }
+          const input = { [this.manifest.input.name]: { data: new Float32Array(n * shape.reduce((a, b) => a * b, 1)), dims: [n, ...shape] } };
+          await runAllStages({ runStage: (k, feeds) => w.run(k, feeds, false) }, this.manifest.stages, input);
         }
       }),
     );
@@ -161,7 +153,7 @@ export class OrtEngine implements StageRunner {
           this.log.info({ worker: slot }, "engine worker replaced");
           this.pump();
         },
-        (err) => this.log.error({ worker: slot, reason: (err as Error).message }, "engine worker could not be replaced"),
+        (err) => this.log.error({ worker: slot, err }, "engine worker could not be replaced"),
       );
     };
   }

@@ -2,6 +2,8 @@ import type * as grpc from "@grpc/grpc-js";
 import type { BudgetManager, BudgetStatus } from "../budget/BudgetManager.js";
 import type { TablePoint } from "../budget/thresholdTable.js";
 import { invalidArgument, oneofMember } from "../core/errors.js";
+import type { BudgetStatus as WireBudgetStatus } from "../generated/ranet/v1/BudgetStatus.js";
+import type { SetBudgetRequest__Output } from "../generated/ranet/v1/SetBudgetRequest.js";
 import type { CallEnvelope } from "./CallEnvelope.js";
 
 /** Clamps thresholds into [0,1] for the wire (+inf = no exit there, -inf = everything exits). */
@@ -9,7 +11,7 @@ export const wireThresholds = (t: readonly number[]) => t.map((x) => Math.min(1,
 
 export const wirePoint = (p: TablePoint) => ({ p: p.p, expected_flops: p.expectedFlops, accuracy: p.accuracy, thresholds: wireThresholds(p.thresholds) });
 
-function wireStatus(s: BudgetStatus): unknown {
+function wireStatus(s: BudgetStatus): WireBudgetStatus {
   return {
     mode: s.mode,
     target_flops: Math.round(s.targetFlops),
@@ -21,11 +23,6 @@ function wireStatus(s: BudgetStatus): unknown {
     start_point: s.point ? wirePoint(s.point) : null,
     load_factor: s.loadFactor,
   };
-}
-
-interface SetBudgetRequestMsg {
-  target_flops?: number | null;
-  target_fraction?: number | null;
 }
 
 /** ranet.v1.BudgetAdmin handlers (served on the admin listener). */
@@ -42,7 +39,7 @@ export class BudgetService {
     const unary = this.envelope.unary.bind(this.envelope);
     return {
       GetBudget: unary("GetBudget", () => wireStatus(this.budget().status())),
-      SetBudget: unary("SetBudget", (req: SetBudgetRequestMsg) => {
+      SetBudget: unary("SetBudget", (req: SetBudgetRequest__Output) => {
         const flops = this.exitFlops();
         const first = flops[0]!;
         const last = flops[flops.length - 1]!;

@@ -1,27 +1,15 @@
 import type * as grpc from "@grpc/grpc-js";
 import { oneofMember } from "../core/errors.js";
+import type { ClassifyRequest__Output } from "../generated/ranet/v1/ClassifyRequest.js";
+import type { ClassifyResponse } from "../generated/ranet/v1/ClassifyResponse.js";
+import type { GetModelMetadataRequest__Output } from "../generated/ranet/v1/GetModelMetadataRequest.js";
+import type { ModelMetadata } from "../generated/ranet/v1/ModelMetadata.js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelSource } from "../model/ModelHost.js";
 import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
 import type { ClassifyResult } from "../pipeline/Pipeline.js";
 import { wirePoint, wireThresholds } from "./BudgetService.js";
 import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
-
-interface ClassifyOptionsMsg {
-  flops_budget: number;
-  exit: number;
-  return_all_exits: boolean;
-  top_k: number;
-  anytime: boolean;
-}
-
-interface ClassifyRequestMsg {
-  request_id: string;
-  model: string;
-  image?: Buffer | null;
-  tensor?: { shape: number[]; data: Buffer; values: number[] } | null;
-  options?: ClassifyOptionsMsg | null;
-}
 
 const DEFAULT_TOP_K = 5;
 
@@ -35,14 +23,14 @@ export class ClassifierService {
   ) {}
 
   handlers(): grpc.UntypedServiceImplementation {
-    const classify = (req: ClassifyRequestMsg, ctx: CallContext) => this.models.use((m) => this.classify(m.classifier, req, ctx));
+    const classify = (req: ClassifyRequest__Output, ctx: CallContext) => this.models.use((m) => this.classify(m.classifier, req, ctx));
     return {
       Classify: this.envelope.unary("Classify", classify, true),
       ClassifyStream: this.envelope.itemStream("ClassifyStream", classify, {
         maxInflight: this.maxStreamInflight,
         errorItem: (requestId, s) => ({ request_id: requestId, error: { code: s.code, message: s.details } }),
       }),
-      GetModelMetadata: this.envelope.unary("GetModelMetadata", (req: { model: string }) => {
+      GetModelMetadata: this.envelope.unary("GetModelMetadata", (req: GetModelMetadataRequest__Output) => {
         const m = this.models.current;
         m.classifier.checkModel(req.model);
         return this.metadata(m);
@@ -50,19 +38,19 @@ export class ClassifierService {
     };
   }
 
-  metadata(m: ServedModel): unknown {
+  metadata(m: ServedModel): ModelMetadata {
     const c = m.classifier;
     const thresholds = wireThresholds(c.thresholds());
     return {
       name: c.name,
       version: c.version,
-      labels: c.labels,
+      labels: [...c.labels],
       input: {
         name: c.input.name,
         dtype: "float32",
-        shape: c.input.shape,
-        mean: c.input.mean,
-        std: c.input.std,
+        shape: [...c.input.shape],
+        mean: [...c.input.mean],
+        std: [...c.input.std],
         pixel_scale: c.input.pixelScale,
         color_space: c.input.colorSpace,
       },
@@ -77,7 +65,7 @@ export class ClassifierService {
     };
   }
 
-  private async classify(c: Classifier, req: ClassifyRequestMsg, ctx: CallContext): Promise<unknown> {
+  private async classify(c: Classifier, req: ClassifyRequest__Output, ctx: CallContext): Promise<ClassifyResponse> {
     c.checkModel(req.model);
     const o = req.options;
     const topK = o?.top_k ? o.top_k : DEFAULT_TOP_K;
@@ -97,7 +85,7 @@ export class ClassifierService {
     return this.response(c, req.request_id, result!, topK);
   }
 
-  private response(c: Classifier, requestId: string, r: ClassifyResult, topK: number): unknown {
+  private response(c: Classifier, requestId: string, r: ClassifyResult, topK: number): ClassifyResponse {
     const order = Array.from(r.probabilities.keys()).sort((a, b) => r.probabilities[b]! - r.probabilities[a]!);
     return {
       request_id: requestId,

@@ -84,13 +84,15 @@ export class GrpcServer {
             else if (session.destroyed && !this.stopping) lost++;
           });
         });
-        let error = "";
-        session.on("error", (err: Error & { code?: string }) => (error = `${err.code ?? ""} ${err.message}`.trim()));
+        let error: Error | undefined;
+        session.on("error", (err: Error) => {
+          error = err;
+        });
         session.once("close", () => {
           if (lost === 0 || this.stopping) return;
           const recent = cancels.count(performance.now());
           this.opts.log.warn(
-            { peer, failedCalls: lost, clientCancelsLast10s: recent, ...(error ? { reason: error } : {}) },
+            { peer, failedCalls: lost, clientCancelsLast10s: recent, ...(error ? { err: error } : {}) },
             error || recent >= RAPID_RESET_HINT
               ? "HTTP/2 connection closed by the protocol layer with calls running; they failed (after a burst of client cancellations: nghttp2's rapid-reset protection)"
               : "HTTP/2 connection closed with calls running; they failed",

@@ -1,21 +1,15 @@
 import type * as grpc from "@grpc/grpc-js";
 import { echo, ServingError } from "../core/errors.js";
+import type { ModelInferRequest__Output } from "../generated/inference/ModelInferRequest.js";
+import type { ModelInferResponse } from "../generated/inference/ModelInferResponse.js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelSource } from "../model/ModelHost.js";
 import type { Classifier } from "../pipeline/Classifier.js";
 import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
-import { bytesInputName, type InferInputs, sampleInputs } from "./oip/inputs.js";
+import { bytesInputName, sampleInputs } from "./oip/inputs.js";
 import { encodeOutput, OUTPUTS, type OutputName, responseParameters, wantedOutputs } from "./oip/outputs.js";
-import { type InferParameter, requestOptions } from "./oip/parameters.js";
+import { requestOptions } from "./oip/parameters.js";
 import { type BatchingSettings, modelConfig, modelStatistics } from "./oip/tritonModel.js";
-
-interface ModelInferRequest extends InferInputs {
-  model_name: string;
-  model_version: string;
-  id: string;
-  parameters: Record<string, InferParameter>;
-  outputs: { name: string; parameters?: Record<string, InferParameter> }[];
-}
 
 /** Extensions ServerMetadata lists (Triton's names). */
 const EXTENSIONS = ["parameters", "classification", "model_configuration", "statistics"];
@@ -60,7 +54,7 @@ export class InferenceService {
           })),
         };
       }),
-      ModelInfer: unary("ModelInfer", (req: ModelInferRequest, ctx: CallContext) => this.models.use((m) => this.infer(m.classifier, req, ctx)), true),
+      ModelInfer: unary("ModelInfer", (req: ModelInferRequest__Output, ctx: CallContext) => this.models.use((m) => this.infer(m.classifier, req, ctx)), true),
       ModelConfig: unary("ModelConfig", (req: { name: string; version: string }) => {
         const m = current();
         m.classifier.checkModel(req.name || "?", req.version);
@@ -89,7 +83,7 @@ export class InferenceService {
     return req.name === c.name && (!req.version || req.version === c.version);
   }
 
-  private async infer(c: Classifier, req: ModelInferRequest, ctx: CallContext): Promise<unknown> {
+  private async infer(c: Classifier, req: ModelInferRequest__Output, ctx: CallContext): Promise<ModelInferResponse> {
     c.checkModel(req.model_name || "?", req.model_version);
     const wanted = wantedOutputs(req.outputs);
     const results = await c.serve(() => ({ opts: requestOptions(c, req.parameters, ctx.deadlineMs), inputs: sampleInputs(c, req) }), ctx.signal);

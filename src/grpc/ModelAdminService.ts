@@ -1,4 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
+import type { ReloadModelRequest__Output } from "../generated/ranet/v1/ReloadModelRequest.js";
 import type { ServedModel } from "../model/loadServedModel.js";
 import type { ReloadResult } from "../model/ModelHost.js";
 import type { CallEnvelope } from "./CallEnvelope.js";
@@ -22,7 +23,7 @@ export class ModelAdminService {
   handlers(): grpc.UntypedServiceImplementation {
     return {
       GetModel: this.envelope.unary("GetModel", () => describe(this.current())),
-      ReloadModel: this.envelope.unary("ReloadModel", async (req: { model_dir: string }) => {
+      ReloadModel: this.envelope.unary("ReloadModel", async (req: ReloadModelRequest__Output) => {
         const r = await this.reload(req.model_dir);
         return { previous: describe(r.previous), current: describe(r.current), load_ms: r.loadMs };
       }),

@@ -31,7 +31,8 @@ export interface ServedModel extends HostedModel {
 export interface ServedModelDeps {
   config: Config;
   clock: Clock;
-  log: Logger;
+  /** A child of the root logger per component (children of children would repeat the key). */
+  logFor(component: "model" | "engine" | "budget" | "pipeline"): Logger;
   /** Metrics callbacks shared by every version's pipeline. */
   hooks: PipelineHooks;
   /** The CPUs the process may use (automatic engine worker count). */
@@ -45,7 +46,8 @@ export interface ServedModelDeps {
  * failure nothing stays allocated.
  */
 export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps): Promise<ServedModel> {
-  const { config, log } = deps;
+  const { config } = deps;
+  const log = deps.logFor("model");
   const engine = await OrtEngine.create(
     manifest,
     {
@@ -55,10 +57,10 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       workers: config.engineWorkers,
       cpus: deps.cpus,
     },
-    log.child({ component: "engine" }),
+    deps.logFor("engine"),
   );
   try {
-    const { budget, scorer } = await createBudget(manifest, config, log.child({ component: "budget" }));
+    const { budget, scorer } = await createBudget(manifest, config, deps.logFor("budget"));
     if (config.warmup) {
       const t0 = Date.now();
       await engine.warmUp([1, config.maxBatchSize]);
@@ -88,7 +90,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
         maxQueueSize: config.maxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
         clock: deps.clock,
-        log: log.child({ component: "pipeline" }),
+        log: deps.logFor("pipeline"),
         scorer,
         hooks,
       },

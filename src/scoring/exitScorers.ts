@@ -38,9 +38,18 @@ function scale(logits: Float32Array, row: number, classes: number, f: number): F
   return out;
 }
 
-/** Per-exit temperature minimising the negative log-likelihood on the calibration split. */
-export function fitTemperatures(cal: Calibration): number[] {
-  return Array.from({ length: cal.exits }, (_, k) => fitTemperature(cal, k));
+/**
+ * Per-exit temperature minimising the negative log-likelihood on the calibration split, one exit
+ * at a time with the event loop let through in between: a reload builds its budget beside a
+ * serving version, whose requests must not stall meanwhile.
+ */
+export async function fitTemperatures(cal: Calibration): Promise<number[]> {
+  const temps: number[] = [];
+  for (let k = 0; k < cal.exits; k++) {
+    temps.push(fitTemperature(cal, k));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return temps;
 }
 
 /** Exit k's temperature: golden-section search on log T in [log 0.25, log 8] for the least validation NLL. */

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { OrtEngine } from "../../src/engine/OrtEngine.js";
-import type { HostTensor } from "../../src/engine/StageRunner.js";
+import { runAllStages } from "../../src/engine/runAllStages.js";
 import { loadManifest } from "../../src/format/manifest.js";
 import { MODEL_DIR, parityFixtures } from "../support/fixtures.js";
 
@@ -9,15 +9,11 @@ import { MODEL_DIR, parityFixtures } from "../support/fixtures.js";
 async function chain(engine: OrtEngine, inputs: number[][]): Promise<number[][][]> {
   const m = engine.manifest;
   const n = inputs.length;
-  const env: Record<string, HostTensor> = { [m.input.name]: { data: Float32Array.from(inputs.flat()), dims: [n, ...m.input.shape] } };
   const perImage: number[][][] = inputs.map(() => []);
-  for (let k = 0; k < m.stages.length; k++) {
-    const feeds = Object.fromEntries(m.stages[k]!.inputs.map((name) => [name, env[name]!]));
-    const out = await engine.runStage(k, feeds);
-    Object.assign(env, out);
+  await runAllStages(engine, m.stages, { [m.input.name]: { data: Float32Array.from(inputs.flat()), dims: [n, ...m.input.shape] } }, (_k, out) => {
     const c = out.logits!.dims[1]!;
     for (let i = 0; i < n; i++) perImage[i]!.push(Array.from(out.logits!.data.slice(i * c, (i + 1) * c)));
-  }
+  });
   return perImage;
 }
 

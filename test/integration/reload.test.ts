@@ -108,7 +108,7 @@ describe("model reload on SIGHUP", () => {
       flip("broken");
       p.proc.kill("SIGHUP");
       await until(() => p.lines.some((l) => l.msg?.startsWith("model reload failed")), "the failure log line");
-      expect(p.lines.find((l) => l.msg?.startsWith("model reload failed")).reason).toMatch(/stage4\.onnx/);
+      expect(p.lines.find((l) => l.msg?.startsWith("model reload failed")).err.message).toMatch(/stage4\.onnx/);
       expect((await unary(c.classifier, "Classify", req)).model_version).toBe("2");
     } finally {
       c.close();

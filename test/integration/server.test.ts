@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
-import type { HostTensor } from "../../src/engine/StageRunner.js";
+import { runAllStages } from "../../src/engine/runAllStages.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
 import { argmax, softmaxRow } from "../../src/scoring/softmax.js";
 import { FMNIST_DIR, imageOf, loadFashionMnist, normalise } from "../support/fashionMnist.js";
@@ -77,18 +77,16 @@ describe("gRPC server (static thresholds)", () => {
     const inputs = Array.from({ length: n }, (_, i) => normalise(imageOf(set, i * 37), spec));
     // in-process: chain all stages on the whole batch, then apply the server's thresholds
     const thresholds = s.app.models.current.classifier.thresholds();
-    const env: Record<string, HostTensor> = { image: { data: Float32Array.from(inputs.flatMap((x) => Array.from(x))), dims: [n, ...m.input.shape] } };
+    const input = { image: { data: Float32Array.from(inputs.flatMap((x) => Array.from(x))), dims: [n, ...m.input.shape] } };
     const expected: { exit: number; cls: number }[] = new Array(n);
-    for (let k = 0; k < m.stages.length; k++) {
-      const out = await s.app.models.current.engine.runStage(k, Object.fromEntries(m.stages[k]!.inputs.map((x) => [x, env[x]!])));
-      Object.assign(env, out);
+    await runAllStages(s.app.models.current.engine, m.stages, input, (k, out) => {
       for (let i = 0; i < n; i++) {
         if (expected[i]) continue;
         const p = softmaxRow(out.logits!.data, i, m.labels.length);
         const cls = argmax(p);
         if (k === m.stages.length - 1 || p[cls]! >= thresholds[k]!) expected[i] = { exit: k + 1, cls };
       }
-    }
+    });
     const got = await Promise.all(inputs.map((x) => unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(x) } })));
     const mismatches = got.filter((r, i) => r.exit !== expected[i]!.exit || r.class_index !== expected[i]!.cls);
     expect(mismatches).toEqual([]);

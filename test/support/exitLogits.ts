@@ -1,5 +1,5 @@
 import type { OrtEngine } from "../../src/engine/OrtEngine.js";
-import type { HostTensor } from "../../src/engine/StageRunner.js";
+import { runAllStages } from "../../src/engine/runAllStages.js";
 import { type ImageSet, imageOf, normalise } from "./fashionMnist.js";
 
 /**
@@ -16,12 +16,9 @@ export async function exitLogits(engine: OrtEngine, set: ImageSet, batchSize = 5
     const n = Math.min(batchSize, set.count - start);
     const data = new Float32Array(n * per);
     for (let i = 0; i < n; i++) data.set(normalise(imageOf(set, start + i), m.input), i * per);
-    const env: Record<string, HostTensor> = { [m.input.name]: { data, dims: [n, ...m.input.shape] } };
-    for (let k = 0; k < K; k++) {
-      const res = await engine.runStage(k, Object.fromEntries(m.stages[k]!.inputs.map((x) => [x, env[x]!])));
-      Object.assign(env, res);
+    await runAllStages(engine, m.stages, { [m.input.name]: { data, dims: [n, ...m.input.shape] } }, (k, res) => {
       for (let i = 0; i < n; i++) out.set(res.logits!.data.subarray(i * C, (i + 1) * C), ((start + i) * K + k) * C);
-    }
+    });
     onProgress?.(start + n);
   }
   return out;

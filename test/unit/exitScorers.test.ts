@@ -4,7 +4,7 @@ import { softmaxRow } from "../../src/scoring/softmax.js";
 import { rng } from "../support/rng.js";
 
 describe("exit scorers", () => {
-  it("fits the temperature that calibrates over-confident logits", () => {
+  it("fits the temperature that calibrates over-confident logits", async () => {
     // labels drawn from softmax(z); the logits handed over are 3*z (over-confident): T ~ 3
     const r = rng(3);
     const count = 4000;
@@ -20,7 +20,7 @@ describe("exit scorers", () => {
         logits[i * classes + c] = 3 * v;
       });
     }
-    const [t] = fitTemperatures({ count, exits: 1, classes, logits, labels });
+    const [t] = await fitTemperatures({ count, exits: 1, classes, logits, labels });
     expect(t).toBeGreaterThan(2.6);
     expect(t).toBeLessThan(3.4);
   });

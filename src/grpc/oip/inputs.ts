@@ -1,18 +1,12 @@
 import { echo, invalidArgument } from "../../core/errors.js";
 import { float32le } from "../../core/float32le.js";
+import type { _inference_ModelInferRequest_InferInputTensor__Output, ModelInferRequest__Output } from "../../generated/inference/ModelInferRequest.js";
 import type { Classifier, FieldInput } from "../../pipeline/Classifier.js";
 
-export interface InferInput {
-  name: string;
-  datatype: string;
-  shape: number[];
-  contents?: { fp32_contents: number[]; uint_contents: number[]; bytes_contents: Buffer[] } | null;
-}
+type InferInput = _inference_ModelInferRequest_InferInputTensor__Output;
 
-export interface InferInputs {
-  inputs: InferInput[];
-  raw_input_contents: Buffer[];
-}
+/** The input part of a decoded ModelInferRequest. */
+export type InferInputs = Pick<ModelInferRequest__Output, "inputs" | "raw_input_contents">;
 
 /** The name of the encoded-images input beside the tensor input (`image` -> `image_bytes`). */
 export const bytesInputName = (tensorInput: string) => `${tensorInput}_bytes`;

@@ -1,11 +1,12 @@
 import { echo, invalidArgument, oneofMember } from "../../core/errors.js";
+import type { InferParameter__Output } from "../../generated/inference/InferParameter.js";
 import type { Classifier } from "../../pipeline/Classifier.js";
 import type { RequestOptions } from "../../pipeline/Pipeline.js";
 
 const PARAMETER_KINDS = ["bool_param", "int64_param", "string_param", "double_param", "uint64_param"] as const;
 
-/** An OIP InferParameter as proto-loader decodes it (the oneof's members, at most one set). */
-export type InferParameter = Partial<Record<(typeof PARAMETER_KINDS)[number], unknown>>;
+/** An OIP InferParameter as decoded (the oneof's members; more than one set is refused). */
+export type InferParameter = InferParameter__Output;
 
 /**
  * Request parameters: ours (flops_budget, exit, anytime) and Triton's (timeout in microseconds,

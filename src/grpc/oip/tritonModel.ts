@@ -1,3 +1,6 @@
+import type { DataType } from "../../generated/inference/DataType.js";
+import type { ModelConfig } from "../../generated/inference/ModelConfig.js";
+import type { ModelStatistics } from "../../generated/inference/ModelStatistics.js";
 import type { Classifier } from "../../pipeline/Classifier.js";
 import type { Duration, StatisticsSnapshot } from "../../pipeline/InferenceStatistics.js";
 import { bytesInputName } from "./inputs.js";
@@ -10,14 +13,14 @@ export interface BatchingSettings {
   maxQueueSize: number;
 }
 
-const TYPE: Record<string, string> = { FP32: "TYPE_FP32", INT64: "TYPE_INT64", INT32: "TYPE_INT32", BYTES: "TYPE_STRING" };
+const TYPE: Record<(typeof OUTPUTS)[OutputName], DataType> = { FP32: "TYPE_FP32", INT64: "TYPE_INT64", INT32: "TYPE_INT32", BYTES: "TYPE_STRING" };
 
 /**
  * Triton's ModelConfig for the served model: dims without the batch dimension (max_batch_size
  * > 0), the same tensors ModelMetadata lists; dynamic batching as configured; one instance per
  * engine worker; the preprocessing, labels and exits as parameters.
  */
-export function modelConfig(c: Classifier, provider: string, workers: number, b: BatchingSettings): unknown {
+export function modelConfig(c: Classifier, provider: string, workers: number, b: BatchingSettings): ModelConfig {
   const [ch, h, w] = c.input.shape;
   const param = (v: unknown) => ({ string_value: Array.isArray(v) ? v.join(",") : String(v) });
   return {
@@ -54,7 +57,7 @@ export function modelConfig(c: Classifier, provider: string, workers: number, b:
 }
 
 /** Triton's ModelStatistics of one version. */
-export function modelStatistics(name: string, version: string, s: StatisticsSnapshot): unknown {
+export function modelStatistics(name: string, version: string, s: StatisticsSnapshot): ModelStatistics {
   const d = (x: Duration) => ({ count: x.count, ns: x.ns });
   const none = { count: 0, ns: 0 };
   return {
