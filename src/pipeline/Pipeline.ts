@@ -88,12 +88,8 @@ export class Pipeline {
     if (opts.fixedExit !== undefined) maxExit = Math.min(maxExit, opts.fixedExit);
     if (opts.flopsBudget !== undefined) {
       const affordable = this.model.exitFlops.filter((f) => f <= opts.flopsBudget!).length - 1;
-      if (affordable < 0) {
-        throw new ServingError(
-          "invalid_argument",
-          `options.flops_budget: expected at least ${this.model.exitFlops[0]} multiply-adds (the first exit's cost), got ${opts.flopsBudget}`,
-        );
-      }
+      // Classifier.options refuses such a budget with INVALID_ARGUMENT naming the protocol's field
+      if (affordable < 0) throw new Error(`flopsBudget ${opts.flopsBudget} is under the first exit's cost (requests are validated before submit)`);
       maxExit = Math.min(maxExit, affordable);
     }
     return maxExit;

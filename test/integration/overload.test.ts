@@ -6,7 +6,7 @@ import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyReque
 import { FMNIST_DIR, loadFashionMnist, tensorBytesOf } from "../support/fashionMnist.js";
 import { MODEL_DIR } from "../support/fixtures.js";
 import { type OpenLoopResult, runLoad, runOpenLoop } from "../support/loadgen.js";
-import { type SpawnedServer, spawnServer } from "../support/serverProcess.js";
+import { LOOPBACK_FLAGS, type SpawnedServer, spawnServer } from "../support/serverProcess.js";
 
 const MAX_QUEUE_WAIT_MS = 100;
 const MAX_QUEUE_DELAY_MS = 2;
@@ -37,16 +37,7 @@ describe.runIf(existsSync(FMNIST_DIR))("overload at twice the measured capacity"
    */
   async function overload(flags: string[], during?: (adminAddress: string) => Promise<void>) {
     server = spawnServer([
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--admin-port",
-      "0",
-      "--metrics-host",
-      "127.0.0.1",
-      "--metrics-port",
-      "0",
+      ...LOOPBACK_FLAGS,
       "--model-dir",
       MODEL_DIR,
       "--budget-target",

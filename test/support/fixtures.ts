@@ -7,6 +7,7 @@ import sharp from "sharp";
 import { type App, startApp } from "../../src/app.js";
 import { type Clients, makeClients } from "../../src/cli/clients.js";
 import { type Config, loadConfig } from "../../src/config/config.js";
+import { LOOPBACK_FLAGS } from "./serverProcess.js";
 
 export const MODEL_DIR = path.resolve("models/ranet-fmnist");
 
@@ -35,26 +36,7 @@ export function tensorBytes(values: ArrayLike<number>): Buffer {
 
 /** Starts the real server in-process on 127.0.0.1 with free ports, and clients for it. */
 export async function startServer(flags: string[] = []): Promise<{ app: App; clients: Clients; config: Config; stop(): Promise<void> }> {
-  const config = loadConfig(
-    [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--admin-port",
-      "0",
-      "--metrics-host",
-      "127.0.0.1",
-      "--metrics-port",
-      "0",
-      "--model-dir",
-      MODEL_DIR,
-      "--log-level",
-      "silent",
-      ...flags,
-    ],
-    {},
-  ) as Config;
+  const config = loadConfig([...LOOPBACK_FLAGS, "--model-dir", MODEL_DIR, "--log-level", "silent", ...flags], {}) as Config;
   const app = await startApp(config, pino({ level: "silent" }));
   const clients = makeClients(`127.0.0.1:${app.grpcPort}`, {}, undefined, `127.0.0.1:${app.adminPort}`);
   return {

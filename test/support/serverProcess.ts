@@ -12,6 +12,9 @@ export interface SpawnedServer {
   stop(): Promise<number | null>;
 }
 
+/** A server on loopback with every port free: gRPC, admin and metrics. */
+export const LOOPBACK_FLAGS = ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0"];
+
 /** Runs `src/main.ts` with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
 export function spawnServer(args: string[]): SpawnedServer {
   // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)

@@ -107,14 +107,14 @@ describe("Pipeline", () => {
     expect(r.reason).toBe("fixed");
   });
 
-  it("caps the exit at the deepest one the FLOPs budget affords, and rejects unaffordable budgets", async () => {
+  it("caps the exit at the deepest one the FLOPs budget affords (an unaffordable one is a caller's bug)", async () => {
     const { p, clock } = setup();
     const s = p.submit(x(0.0), { flopsBudget: 30 });
     await clock.advance(10);
     const r = await s.result;
     expect([r.exit, r.reason, r.flops]).toEqual([1, "budget", 25]);
     const bad = p.submit(x(0.5), { flopsBudget: 5 });
-    await expect(bad.result).rejects.toMatchObject({ kind: "invalid_argument", message: expect.stringContaining("at least 10") });
+    await expect(bad.result).rejects.toThrow(/under the first exit's cost/);
   });
 
   it("refuses admission when the queued batches would take longer than maxQueueWaitMs, and admits again once they ran", async () => {
