@@ -1,4 +1,4 @@
-"""Export a trained RANet as sequential ONNX stages plus manifest.json, the calibration
+"""Export a trained RANet as sequential ONNX stages (and the fused whole graph) plus manifest.json, the calibration
 file (validation-split logits) and parity fixtures.
 
     python3 export.py --checkpoint ../runs/fmnist/best.pt --out ranet-fmnist
@@ -27,6 +27,7 @@ import torch
 import data as data_mod
 from config import RANetConfig, preset
 from flops import counting, cumulative_exit_flops
+from fuse import fuse
 from model import RANet, count_parameters
 from staged import Stage, build_stages, run_staged
 from train import accuracies, predict_logits
@@ -212,7 +213,11 @@ def main(argv: List[str] | None = None) -> None:
     }
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
-    print(f"exported {model.n_exits} stages to {out}", file=sys.stderr)
+    # 6. the whole network as one graph (every exit's logits), for requests that must reach the last exit
+    manifest["fused"] = fuse(out)
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(f"exported {model.n_exits} stages and the fused graph to {out}", file=sys.stderr)
     for k in range(model.n_exits):
         print(
             f"  exit {k + 1}: {flops[k] / 1e6:7.3f} MMACs  val {100 * val_acc[k]:.2f}%  "

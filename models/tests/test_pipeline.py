@@ -40,6 +40,13 @@ def test_export_dry_run_writes_a_consistent_manifest(tmp_path):
         assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     flops = [e["flops"] for e in m["exits"]]
     assert flops == sorted(flops) and len(flops) == len(m["stages"])
+    # the fused graph: the model input in, every exit's logits out, nodes of every stage
+    fused = onnx.load(os.path.join(out, m["fused"]["file"]))
+    onnx.checker.check_model(fused)
+    assert [i.name for i in fused.graph.input] == ["image"]
+    assert [o.name for o in fused.graph.output] == [f"logits_{k + 1}" for k in range(len(m["stages"]))]
+    stage_nodes = sum(len(onnx.load(os.path.join(out, st["file"])).graph.node) for st in m["stages"])
+    assert len(fused.graph.node) == stage_nodes
     cal = json.load(open(os.path.join(out, "calibration.json")))
     logits = np.fromfile(os.path.join(out, "calibration.bin"), dtype="<f4")
     assert (

@@ -56,6 +56,11 @@ const FIELDS = {
     "worker threads running stage batches, each with its own sessions (0 = automatic: on CPU one per core less one for gRPC I/O, at least 1; on CUDA 1)",
   ],
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
+  fusedPath: [
+    bool,
+    true,
+    "run requests forced to the last exit through the model's fused whole-network graph (manifest 'fused'), one session instead of one per stage; same answers",
+  ],
   maxQueueDelayMs: [z.coerce.number().min(0).max(10_000), 2, "longest wait for a stage batch to fill, in ms"],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
   maxStreamInflight: [

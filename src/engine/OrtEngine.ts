@@ -20,6 +20,8 @@ export interface EngineOptions {
   workers: number;
   /** The CPUs the process may use, for the automatic worker count (default: usableCpus()). */
   cpus?: UsableCpus;
+  /** Load the manifest's fused whole-network graph as session K (default true when it has one). */
+  fused?: boolean;
 }
 
 /**
@@ -40,6 +42,8 @@ export class OrtEngine implements StageRunner {
     readonly provider: string,
     private readonly setup: WorkerSetup,
     private readonly log: Logger,
+    /** Whether session K (after the stages) is the fused whole-network graph. */
+    readonly withFused: boolean,
   ) {
     workers.forEach((w, i) => {
       this.watch(w, i);
@@ -48,7 +52,10 @@ export class OrtEngine implements StageRunner {
 
   static async create(manifest: Manifest, opts: EngineOptions, log: Logger): Promise<OrtEngine> {
     const providers = [...opts.executionProviders];
-    const files = manifest.stages.map((s) => path.join(manifest.dir, s.file));
+    // the stages, then (session K) the fused whole graph when the manifest has one
+    const withFused = opts.fused !== false && manifest.fused !== undefined;
+    const graphs = enginePrograms(manifest, withFused);
+    const files = graphs.map((g) => path.join(manifest.dir, g.file));
     for (let i = 0; i < providers.length; i++) {
       const ep = providers[i]!;
       const setup: WorkerSetup = { files, executionProvider: ep, intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads };
@@ -60,7 +67,7 @@ export class OrtEngine implements StageRunner {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       try {
         if (failed) throw failed.reason;
-        checkSignatures(manifest, workers[0]!.signatures);
+        checkSignatures(graphs, workers[0]!.signatures);
       } catch (err) {
         await Promise.all(workers.map((w) => w.stop()));
         const next = providers[i + 1];
@@ -78,7 +85,7 @@ export class OrtEngine implements StageRunner {
         },
         "model sessions created",
       );
-      return new OrtEngine(manifest, workers, ep, setup, log);
+      return new OrtEngine(manifest, workers, ep, setup, log, withFused);
     }
     throw new Error("no execution provider configured");
   }
@@ -104,7 +111,9 @@ export class OrtEngine implements StageRunner {
   private pump(): void {
     for (;;) {
       if (this.queue.length === 0) return;
-      const worker = this.workers.find((w) => w.alive && w.outstanding < RUNS_PER_WORKER);
+      // the least busy worker with room: a second batch waits in a worker only when all have one
+      let worker: StageWorker | undefined;
+      for (const w of this.workers) if (w.alive && w.outstanding < RUNS_PER_WORKER && (!worker || w.outstanding < worker.outstanding)) worker = w;
       if (!worker) {
         if (!this.workers.some((w) => w.alive)) {
           for (const r of this.queue.splice(0)) r.reject(new Error("no engine worker is running (restarting after a failure)"));
@@ -121,7 +130,7 @@ export class OrtEngine implements StageRunner {
     }
   }
 
-  /** Runs every stage once at each batch size on every worker, so first requests don't pay for allocation. */
+  /** Runs every stage (and the fused graph) once at each batch size on every worker, so first requests don't pay for allocation. */
   async warmUp(batchSizes: readonly number[]): Promise<void> {
     const shape = this.manifest.input.shape;
     await Promise.all(
@@ -129,6 +138,7 @@ export class OrtEngine implements StageRunner {
         for (const n of batchSizes) {
           const input = { [this.manifest.input.name]: { data: new Float32Array(n * shape.reduce((a, b) => a * b, 1)), dims: [n, ...shape] } };
           await runAllStages({ runStage: (k, feeds) => w.run(k, feeds, false) }, this.manifest.stages, input);
+          if (this.withFused) await w.run(this.manifest.stages.length, input, false);
         }
       }),
     );
@@ -160,11 +170,12 @@ export class OrtEngine implements StageRunner {
 }
 
 /**
- * Batches handed to a worker at once. 1: the rest wait in the engine's queue, in priority order.
- * (2, to hide the message round trip, was no faster and had a higher overload p99 in one
- * comparison on 2 cores.)
+ * Batches handed to a worker at once. 2: a worker has its next batch while it runs the current
+ * one, so gathering, posting and scattering on the main thread overlap its compute (with 1 the
+ * worker idled about 40% of the time under load). The rest wait in the engine's queue, deepest
+ * stage first.
  */
-const RUNS_PER_WORKER = 1;
+const RUNS_PER_WORKER = 2;
 
 interface QueuedRun {
   stage: number;
@@ -178,9 +189,17 @@ export class EngineContractError extends Error {
   override name = "EngineContractError";
 }
 
-function checkSignatures(m: Manifest, signatures: { inputs: string[]; outputs: string[] }[]): void {
+/** The graphs an engine loads, by session index: the stages, then the fused graph (index = number of stages). */
+export function enginePrograms(m: Manifest, withFused = true): { file: string; inputs: readonly string[]; outputs: readonly string[] }[] {
+  return withFused && m.fused ? [...m.stages, m.fused] : [...m.stages];
+}
+
+function checkSignatures(
+  graphs: { file: string; inputs: readonly string[]; outputs: readonly string[] }[],
+  signatures: { inputs: string[]; outputs: string[] }[],
+): void {
   signatures.forEach((s, k) => {
-    const stage = m.stages[k]!;
+    const stage = graphs[k]!;
     const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
     if (!same(s.inputs, stage.inputs) || !same(s.outputs, stage.outputs)) {
       throw new EngineContractError(

@@ -36,6 +36,14 @@ const ManifestSchema = z.object({
     )
     .min(1),
   calibration: z.string().optional(),
+  /** The whole network as one graph: the input in, every exit's logits out (logits_1 .. logits_K). */
+  fused: z
+    .object({
+      file: z.string().min(1),
+      inputs: z.array(z.string().min(1)).min(1),
+      outputs: z.array(z.string().min(1)).min(1),
+    })
+    .optional(),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema> & { dir: string };
@@ -88,6 +96,12 @@ function checkContract(m: Manifest, file: string): void {
       available.add(o);
     });
   });
+  if (m.fused) {
+    const want = m.stages.map((_, k) => `logits_${k + 1}`);
+    if (m.fused.inputs.length !== 1 || m.fused.inputs[0] !== m.input.name || m.fused.outputs.join() !== want.join()) {
+      throw new ManifestError(`${file}: fused graph must map [${m.input.name}] to [${want}], manifest says [${m.fused.inputs}] -> [${m.fused.outputs}]`);
+    }
+  }
   m.exits.forEach((e, k) => {
     if (e.stage !== k) throw new ManifestError(`${file}: exits[${k}].stage is ${e.stage}, expected ${k}`);
     if (k > 0 && e.flops <= m.exits[k - 1]!.flops) {

@@ -56,6 +56,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       interOpThreads: config.interOpThreads,
       workers: config.engineWorkers,
       cpus: deps.cpus,
+      fused: config.fusedPath,
     },
     deps.logFor("engine"),
   );
@@ -71,7 +72,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       ...deps.hooks,
       batchRun: (stage, size, seconds) => {
         deps.hooks.batchRun?.(stage, size, seconds);
-        if (stage === 0) stats.batchRan(size, seconds);
+        if (stage === 0 || stage === manifest.stages.length) stats.batchRan(size, seconds); // entry batches: stage 1, or the fused graph
       },
     };
     const pipeline = new Pipeline(
@@ -81,6 +82,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
         stages: manifest.stages,
         exitFlops: manifest.exits.map((e) => e.flops),
         classes: manifest.labels.length,
+        fused: config.fusedPath ? manifest.fused : undefined,
       },
       engine,
       budget,

@@ -3,33 +3,15 @@ import { ServingError } from "../core/errors.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { lastReaders } from "../format/manifest.js";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
-import { argmax } from "../scoring/softmax.js";
 import { AdmissionEstimate } from "./AdmissionEstimate.js";
 import { Batcher } from "./Batcher.js";
-import { gatherRows, rowOf } from "./carriedTensors.js";
+import { gatherRows, ownRow } from "./carriedTensors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
-
+import { predictAt } from "./exitPrediction.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
+import { maxExitFor, rejected, type Sample } from "./Sample.js";
 
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
-
-interface Sample {
-  tensors: Map<string, Float32Array>;
-  maxExit: number;
-  fixed: boolean;
-  opts: RequestOptions;
-  predictions: ExitPrediction[];
-  lastProbs?: Float32Array;
-  settled: boolean;
-  stage: number;
-  timer: unknown;
-  /** When it joined its current stage's queue (pipeline clock), and its queue/run time so far. */
-  enqueuedAtMs: number;
-  queueMs: number;
-  computeMs: number;
-  resolve(r: ClassifyResult): void;
-  reject(e: Error): void;
-}
 
 /**
  * Staged early-exit execution with one dynamic batcher per stage: samples that are not
@@ -44,7 +26,10 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
-  private readonly admission: AdmissionEstimate;
+  /** Batch-time estimate per entry queue: stage 1's, and the fused graph's. */
+  private readonly admission = new Map<number, AdmissionEstimate>();
+  /** Index of the fused whole-network batcher (after the stages), if the model has one. */
+  private readonly fusedStage: number | undefined;
 
   constructor(
     private readonly model: PipelineModel,
@@ -54,19 +39,33 @@ export class Pipeline {
   ) {
     this.log = opts.log;
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
-    this.admission = new AdmissionEstimate(opts.maxBatchSize);
     this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
-    this.batchers = model.stages.map(
-      (_, k) =>
-        new Batcher<Sample>({
-          maxBatchSize: opts.maxBatchSize,
-          maxQueueDelayMs: opts.maxQueueDelayMs,
-          maxQueueSize: k === 0 ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
-          clock: opts.clock,
-          run: (batch) => this.runBatch(k, batch),
-        }),
-    );
+    this.fusedStage = model.fused ? model.stages.length : undefined;
+    const programs = model.fused ? [...model.stages, model.fused] : model.stages;
+    this.batchers = programs.map((_, k) => {
+      const entry = k === 0 || k === this.fusedStage;
+      if (entry) this.admission.set(k, new AdmissionEstimate(opts.maxBatchSize));
+      return new Batcher<Sample>({
+        maxBatchSize: opts.maxBatchSize,
+        maxQueueDelayMs: opts.maxQueueDelayMs,
+        maxQueueSize: entry ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
+        clock: opts.clock,
+        run: (batch) => this.runBatch(k, batch),
+      });
+    });
+  }
+
+  private queueName(k: number): string {
+    return k === this.fusedStage ? "the fused path's" : `stage ${k + 1}`;
+  }
+
+  /**
+   * Where a request enters: the fused graph when it must reach the last exit anyway (a fixed
+   * last exit; not with anytime, whose deadline may answer from an earlier exit), else stage 1.
+   */
+  private entryOf(opts: RequestOptions): number {
+    return this.fusedStage !== undefined && opts.fixedExit === this.exits - 1 && !opts.anytime ? this.fusedStage : 0;
   }
 
   get exits(): number {
@@ -77,22 +76,11 @@ export class Pipeline {
     return this.inflight;
   }
 
-  /** How long a request admitted now would wait for its first-stage answer (see AdmissionEstimate). */
-  estimatedWaitMs(): number {
-    return this.admission.waitMs(this.batchers[0]!.depth);
-  }
-
-  /** The deepest 0-based exit a request may reach, or an error for an unaffordable budget. */
-  maxExitFor(opts: RequestOptions): number {
-    let maxExit = this.exits - 1;
-    if (opts.fixedExit !== undefined) maxExit = Math.min(maxExit, opts.fixedExit);
-    if (opts.flopsBudget !== undefined) {
-      const affordable = this.model.exitFlops.filter((f) => f <= opts.flopsBudget!).length - 1;
-      // Classifier.options refuses such a budget with INVALID_ARGUMENT naming the protocol's field
-      if (affordable < 0) throw new Error(`flopsBudget ${opts.flopsBudget} is under the first exit's cost (requests are validated before submit)`);
-      maxExit = Math.min(maxExit, affordable);
-    }
-    return maxExit;
+  /** How long a request admitted now would wait for its first answer (see AdmissionEstimate); the longer of the entry queues without `opts`. */
+  estimatedWaitMs(opts?: RequestOptions): number {
+    const waitAt = (k: number) => this.admission.get(k)!.waitMs(this.batchers[k]!.depth);
+    if (opts) return waitAt(this.entryOf(opts));
+    return Math.max(...[...this.admission.keys()].map(waitAt));
   }
 
   /**
@@ -100,20 +88,21 @@ export class Pipeline {
    * long), or undefined. Cheap: callers ask before decoding an input, so an overloaded server
    * does not spend the decoding on requests it then refuses.
    */
-  admissionError(): ServingError | undefined {
+  admissionError(opts: RequestOptions = {}): ServingError | undefined {
     if (this.closed) return new ServingError("unavailable", "server is shutting down; retry on another replica");
+    const entry = this.entryOf(opts);
     const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
     if (maxWaitMs > 0) {
-      const waitMs = this.estimatedWaitMs();
+      const waitMs = this.estimatedWaitMs(opts);
       if (waitMs > maxWaitMs) {
         return new ServingError(
           "resource_exhausted",
-          `overloaded: the first stage's queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
+          `overloaded: ${this.queueName(entry)} queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
         );
       }
     }
-    if (this.batchers[0]!.depth >= this.opts.maxQueueSize) {
-      return new ServingError("resource_exhausted", `stage 1 queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`);
+    if (this.batchers[entry]!.depth >= this.opts.maxQueueSize) {
+      return new ServingError("resource_exhausted", `${this.queueName(entry)} queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`);
     }
     return undefined;
   }
@@ -122,22 +111,23 @@ export class Pipeline {
   submit(input: Float32Array, opts: RequestOptions): Submission {
     let maxExit: number;
     try {
-      maxExit = this.maxExitFor(opts);
+      maxExit = maxExitFor(this.model.exitFlops, opts);
     } catch (err) {
       return rejected(err as Error);
     }
-    const refusal = this.admissionError();
+    const refusal = this.admissionError(opts);
     if (refusal) return rejected(refusal);
+    const entry = this.entryOf(opts);
     let sample!: Sample;
     const result = new Promise<ClassifyResult>((resolve, reject) => {
       sample = {
-        tensors: new Map([[this.model.inputName, input]]),
+        tensors: new Map([[this.model.inputName, ownRow(input, this.model.inputShape)]]),
         maxExit,
         fixed: opts.fixedExit !== undefined && opts.fixedExit <= maxExit,
         opts,
         predictions: [],
         settled: false,
-        stage: 0,
+        stage: entry,
         timer: undefined,
         enqueuedAtMs: this.opts.clock.now(),
         queueMs: 0,
@@ -146,11 +136,13 @@ export class Pipeline {
         reject,
       };
     });
-    if (!this.batchers[0]!.offer(sample)) {
-      return rejected(new ServingError("resource_exhausted", `stage 1 queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`));
+    if (!this.batchers[entry]!.offer(sample)) {
+      return rejected(
+        new ServingError("resource_exhausted", `${this.queueName(entry)} queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`),
+      );
     }
     this.inflight++;
-    this.opts.hooks?.queueDepth?.(0, this.batchers[0]!.depth);
+    this.opts.hooks?.queueDepth?.(entry, this.batchers[entry]!.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
       const delay = Math.max(0, opts.deadlineMs - this.opts.clock.now());
       sample.timer = this.opts.clock.setTimer(() => this.onDeadline(sample), delay);
@@ -217,7 +209,7 @@ export class Pipeline {
     const batch = all.filter((s) => !s.settled);
     this.opts.hooks?.queueDepth?.(k, this.batchers[k]!.depth);
     if (batch.length === 0) return;
-    const stage = this.model.stages[k]!;
+    const stage = k === this.fusedStage ? this.model.fused! : this.model.stages[k]!;
     const feeds: Record<string, HostTensor> = {};
     for (const name of stage.inputs) feeds[name] = this.gather(name, batch);
     const t0 = this.opts.clock.now();
@@ -236,19 +228,36 @@ export class Pipeline {
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
     for (const s of batch) s.computeMs += seconds * 1000;
-    if (k === 0) this.admission.recordBatch(seconds * 1000);
+    this.admission.get(k)?.recordBatch(seconds * 1000);
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
-    this.log.debug({ stage: k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
-    this.scatter(k, batch, out);
+    this.log.debug({ stage: k === this.fusedStage ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
+    if (k === this.fusedStage) this.finishFused(batch, out);
+    else this.scatter(k, batch, out);
   }
 
+  /** The batch tensor of `name`: a whole block passed on as it is (every one of its rows is in this batch), or rows gathered once. */
   private gather(name: string, batch: Sample[]): HostTensor {
     const dims = this.perSampleDims.get(name);
     if (!dims) throw new Error(`no shape known for tensor '${name}'`);
     return gatherRows(
       batch.map((s) => s.tensors.get(name)!),
       dims,
-    );
+    ).tensor;
+  }
+
+  /** The fused graph ran every exit at once: each sample gets every exit's prediction and answers from the last. */
+  private finishFused(batch: Sample[], out: Record<string, HostTensor>): void {
+    batch.forEach((s, i) => {
+      if (s.settled) return;
+      for (let k = 0; k < this.exits; k++) {
+        const logits = out[`logits_${k + 1}`];
+        if (!logits) throw new Error(`the fused graph returned no logits_${k + 1}`);
+        const { probs, prediction } = predictAt(this.scorer, k, logits.data, i, this.model.classes, s.lastProbs, this.model.exitFlops[k]!);
+        s.predictions.push(prediction);
+        s.lastProbs = probs;
+      }
+      this.finish(s, s.predictions[this.exits - 1]!, s.lastProbs!, "fixed");
+    });
   }
 
   private scatter(k: number, batch: Sample[], out: Record<string, HostTensor>): void {
@@ -261,9 +270,7 @@ export class Pipeline {
     const next = this.batchers[k + 1];
     batch.forEach((s, i) => {
       if (s.settled) return;
-      const probs = this.scorer.score(k, logits.data, i, classes, s.lastProbs);
-      const cls = argmax(probs);
-      const p: ExitPrediction = { exit: k, classIndex: cls, confidence: probs[cls]!, flops: this.model.exitFlops[k]! };
+      const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
       s.predictions.push(p);
       s.lastProbs = probs;
       if (k >= s.maxExit || !next) {
@@ -276,17 +283,11 @@ export class Pipeline {
         return;
       }
       for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
-      for (const name of carried) s.tensors.set(name, rowOf(out[name]!, i, batch.length));
+      for (const name of carried) s.tensors.set(name, { block: out[name]!, row: i });
       s.stage = k + 1;
       s.enqueuedAtMs = this.opts.clock.now();
       next.enqueue(s);
     });
     if (next) this.opts.hooks?.queueDepth?.(k + 1, next.depth);
   }
-}
-
-function rejected(err: Error): Submission {
-  const result = Promise.reject(err);
-  result.catch(() => {});
-  return { result, cancel: () => {} };
 }

@@ -10,6 +10,8 @@ export interface PipelineModel {
   /** Cumulative multiply-adds per exit. */
   exitFlops: readonly number[];
   classes: number;
+  /** The whole network as one graph (the engine's session after the stages), for requests that must reach the last exit. */
+  fused?: { inputs: readonly string[]; outputs: readonly string[] };
 }
 
 export interface PipelineOptions {

@@ -45,4 +45,19 @@ describe("ONNX stages match PyTorch", async () => {
       expectClose(g, fixtures[i]!.logits);
     });
   });
+  it("the fused whole-network graph gives every exit's logits as the stages do (batch 1 and > 1)", async () => {
+    const m = engine.manifest;
+    expect(m.fused?.outputs).toEqual(m.stages.map((_, k) => `logits_${k + 1}`));
+    for (const group of [[fixtures[0]!], fixtures]) {
+      const n = group.length;
+      const out = await engine.runStage(m.stages.length, {
+        [m.input.name]: { data: Float32Array.from(group.flatMap((f) => f.input)), dims: [n, ...m.input.shape] },
+      });
+      const c = m.labels.length;
+      group.forEach((f, i) => {
+        const got = m.stages.map((_, k) => Array.from(out[`logits_${k + 1}`]!.data.slice(i * c, (i + 1) * c)));
+        expectClose(got, f.logits);
+      });
+    }
+  });
 });
