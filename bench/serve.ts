@@ -1,65 +1,107 @@
 /**
- * Serving benchmark on the bundled model, all ratios measured in one run:
- *  (a) served pipeline, every sample forced to the last exit, concurrency 64, against raw
- *      in-process onnxruntime running the same stages at the same batch size (goal >= 0.85);
- *  (b) dynamic batching against max batch size 1, both forced to the last exit (the gain);
- *  (c) early exit at the default thresholds against the forced last exit, compared with the
- *      speed-up the FLOPs ratio predicts (goal >= 85% of it);
- *  (d) engine worker threads: the automatic count (cores - 1) against one per core.
- * The raw baseline runs the engine directly (its worker thread, stages back to back, no gRPC).
- * Prints a table and writes docs/benchmarks.md.
+ * Serving benchmark: every figure measured in one run, each the median of `--rounds`
+ * interleaved rounds (round r runs every configuration once, in the same order), on the
+ * bundled model and the Fashion-MNIST test set:
+ *  - raw onnxruntime, no serving: the stages chained per batch and the fused whole-network
+ *    graph, at the server's thread settings and at onnxruntime's defaults (every baseline at
+ *    its best setting: the best of each kind is the one the ratios use);
+ *  - the served pipeline in its own process (closed loop, `--concurrency` calls in flight):
+ *    forced last exit and adaptive at 30/50/70% budget targets, unary and ClassifyStream,
+ *    with 1 and 2 engine workers, max batch 1, and the fused path off; CPU used per thread;
+ *  - p99 at half of capacity (open loop), and the load generator's own ceiling against a
+ *    server that answers at once.
+ * Prints the tables and writes docs/benchmarks.md.
  *
- *   npm run bench:serve -- [--seconds 10] [--concurrency 64] [--batch 32] [--model-dir DIR]
+ *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--batch 32] [--model-dir DIR] [--out FILE]
+ *                          [--baseline-dir DIR]   (an older checkout: its p99 at the same half-capacity rates, same run)
  */
-
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import pino from "pino";
-import { OrtEngine } from "../src/engine/OrtEngine.js";
-import { runAllStages } from "../src/engine/runAllStages.js";
+import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
-import { type LoadResult, runLoad } from "../test/support/loadgen.js";
+import { type LoadResult, runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
+import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
+import { coresUsed, threadTimes } from "./lib/threadCpu.js";
 
-const seconds = Number(arg("seconds", "10"));
+const seconds = Number(arg("seconds", "5"));
+const rounds = Number(arg("rounds", "3"));
 const concurrency = Number(arg("concurrency", "64"));
 const batch = Number(arg("batch", "32"));
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const out = arg("out", "docs/benchmarks.md");
+const baselineDir = arg("baseline-dir", "");
+const log = (s: string) => process.stderr.write(`${s}\n`);
 
-function tensorBytes(x: Float32Array): Buffer {
-  return Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+interface Figure {
+  throughput: number;
+  meanFlops?: number;
+  p50?: number;
+  p99?: number;
+  cores?: number;
+  threads?: [string, number][];
 }
 
-async function rawThroughput(inputs: Float32Array[]): Promise<number> {
-  const manifest = await loadManifest(modelDir);
-  const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "warn" }));
-  const per = inputs[0]!.length;
-  const run = async (start: number) => {
-    const data = new Float32Array(batch * per);
-    for (let i = 0; i < batch; i++) data.set(inputs[(start + i) % inputs.length]!, i * per);
-    await runAllStages(engine, manifest.stages, { [manifest.input.name]: { data, dims: [batch, ...manifest.input.shape] } });
-  };
-  const until = performance.now() + 1500;
-  while (performance.now() < until) await run(0);
-  let n = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    await run(n);
-    n += batch;
-  }
-  const tput = n / ((performance.now() - t0) / 1000);
-  await engine.dispose();
-  return tput;
+interface Config {
+  name: string;
+  run(): Promise<Figure>;
 }
 
-async function served(flags: string[], request: (i: number) => ClassifyRequest, api: "unary" | "stream" = "unary"): Promise<LoadResult> {
-  const server = await startServerProcess(["--model-dir", modelDir, ...flags]);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function served(flags: string[], request: (i: number) => ClassifyRequest, api: "unary" | "stream"): Promise<Figure> {
+  const server = await startServerProcess(["--model-dir", modelDir, "--max-batch-size", String(batch), ...flags]);
+  const pid = server.proc.pid!;
+  let before = threadTimes(pid);
+  let cpu = { total: 0, byThread: [] as [string, number][] };
+  let t0 = 0;
   try {
-    return await runLoad({ address: server.address, concurrency, durationMs: seconds * 1000, request, api });
+    const r: LoadResult = await runLoad({
+      address: server.address,
+      concurrency,
+      durationMs: seconds * 1000,
+      request,
+      api,
+      onWindow: (edge) => {
+        if (edge === "start") {
+          before = threadTimes(pid);
+          t0 = performance.now();
+        } else cpu = coresUsed(before, threadTimes(pid), (performance.now() - t0) / 1000);
+      },
+    });
+    return { throughput: r.throughput, meanFlops: r.meanFlops, p50: r.latencyMs.p50, p99: r.latencyMs.p99, cores: cpu.total, threads: cpu.byThread };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The load generator against a server that answers at once: its own ceiling. */
+async function ceiling(request: (i: number) => ClassifyRequest): Promise<Figure> {
+  const proc = spawn(process.execPath, ["--import", "tsx", "bench/lib/trivialServer.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve) => proc.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
+  try {
+    const r = await runLoad({ address: `127.0.0.1:${port}`, concurrency, durationMs: seconds * 1000, request, api: "stream" });
+    return { throughput: r.throughput, p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
+  } finally {
+    proc.kill();
+  }
+}
+
+/** p99 latency at a fixed offered rate (open loop over ClassifyStream). */
+async function p99At(rate: number, flags: string[], request: (i: number) => ClassifyRequest, from?: string): Promise<Figure> {
+  const model = from ? `${process.cwd()}/${modelDir}` : modelDir;
+  const server = await startServerProcess(
+    ["--model-dir", model, "--max-batch-size", String(batch), ...flags],
+    from ? { cwd: from, adminFlag: false } : undefined,
+  );
+  try {
+    await runOpenLoop({ address: server.address, rate, durationMs: 1500, request }); // warm-up
+    const r = await runOpenLoop({ address: server.address, rate, durationMs: seconds * 1000, request });
+    return { throughput: r.okPerSecond, meanFlops: r.okMeanFlops, p50: r.okLatencyMs.p50, p99: r.okLatencyMs.p99 };
   } finally {
     await server.stop();
   }
@@ -68,66 +110,92 @@ async function served(flags: string[], request: (i: number) => ClassifyRequest, 
 async function main(): Promise<void> {
   const manifest = await loadManifest(modelDir);
   const K = manifest.exits.length;
-  const last = manifest.exits[K - 1]!.flops;
   const set = loadFashionMnist("test");
   const inputs = Array.from({ length: 2000 }, (_, i) => normalise(imageOf(set, i), manifest.input));
-  const bytes = inputs.map(tensorBytes);
+  const bytes = inputs.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength));
   const req = (exit: number) => (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length] }, options: { exit } });
-  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const cpus = usableCpus();
+  const auto = autoEngineWorkers("cpu", cpus.cpus);
+  const raw = (name: string, s: RawSetting): Config => ({ name, run: async () => ({ throughput: await rawThroughput(manifest, inputs, batch, s, seconds) }) });
+  const target = (t: number) => ["--budget-target", String(t)];
+  const configs: Config[] = [
+    raw(`raw staged, ${auto} worker(s), intra-op 1 (the server's setting)`, { graph: "staged", workers: auto, intraOpThreads: 1 }),
+    raw("raw staged, 1 worker, intra-op 1", { graph: "staged", workers: 1, intraOpThreads: 1 }),
+    raw("raw staged, 1 worker, onnxruntime's default threads", { graph: "staged", workers: 1, intraOpThreads: 0 }),
+    raw("raw whole network (one session), 1 worker, default threads", { graph: "whole", workers: 1, intraOpThreads: 0 }),
+    raw(`raw whole network (one session), ${auto} worker(s), intra-op 1`, { graph: "whole", workers: auto, intraOpThreads: 1 }),
+    { name: "served forced last exit, unary", run: () => served([], req(K), "unary") },
+    { name: "served forced last exit, stream", run: () => served([], req(K), "stream") },
+    { name: "served forced last exit, stream, fused path off", run: () => served(["--fused-path", "false"], req(K), "stream") },
+    { name: "served forced last exit, stream, 1 engine worker", run: () => served(["--engine-workers", "1"], req(K), "stream") },
+    { name: "served forced last exit, stream, 2 engine workers", run: () => served(["--engine-workers", "2"], req(K), "stream") },
+    { name: "served forced last exit, stream, max batch 1", run: () => served(["--max-batch-size", "1", "--max-queue-delay-ms", "0"], req(K), "stream") },
+    { name: "served adaptive 30%, stream", run: () => served(target(0.3), req(0), "stream") },
+    { name: "served adaptive 50%, stream", run: () => served(target(0.5), req(0), "stream") },
+    { name: "served adaptive 70%, stream", run: () => served(target(0.7), req(0), "stream") },
+    { name: "served adaptive 50%, unary", run: () => served(target(0.5), req(0), "unary") },
+    { name: "served adaptive 50%, stream, 1 engine worker", run: () => served([...target(0.5), "--engine-workers", "1"], req(0), "stream") },
+    { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], req(0), "stream") },
+    { name: "load generator ceiling (stream, server answers at once)", run: () => ceiling(req(K)) },
+  ];
+  const results = new Map<string, Figure[]>(configs.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const c of configs) {
+      const f = await c.run();
+      results.get(c.name)!.push(f);
+      log(`round ${r + 1}/${rounds}: ${c.name}: ${f.throughput.toFixed(0)} img/s${f.cores !== undefined ? `, ${f.cores.toFixed(2)} cores` : ""}`);
+    }
+  }
+  const med = (name: string, key: keyof Figure = "throughput") => median(results.get(name)!.map((f) => Number(f[key] ?? Number.NaN)));
+  // p99 at half of the measured capacity, forced last exit and adaptive 50%
+  const halfLast = await p99At(med("served forced last exit, stream") / 2, [], req(K));
+  const halfAdaptive = await p99At(med("served adaptive 50%, stream") / 2, target(0.5), req(0));
+  log(`half capacity: forced last p99 ${halfLast.p99?.toFixed(1)} ms, adaptive 50% p99 ${halfAdaptive.p99?.toFixed(1)} ms`);
+  const baseLast = baselineDir ? await p99At(med("served forced last exit, stream") / 2, [], req(K), baselineDir) : undefined;
+  const baseAdaptive = baselineDir ? await p99At(med("served adaptive 50%, stream") / 2, target(0.5), req(0), baselineDir) : undefined;
 
-  log(`raw onnxruntime, batch ${batch}, ${seconds}s ...`);
-  const raw = await rawThroughput(inputs);
-  log(`  ${raw.toFixed(0)} img/s`);
-  const common = ["--max-batch-size", String(batch), "--max-queue-delay-ms", "2"];
-  log(`served, forced last exit, concurrency ${concurrency} ...`);
-  const lastExit = await served(common, req(K));
-  log(`  ${lastExit.throughput.toFixed(0)} img/s`);
-  log(`served over ClassifyStream, forced last exit, concurrency ${concurrency} ...`);
-  const lastExitStream = await served(common, req(K), "stream");
-  log(`  ${lastExitStream.throughput.toFixed(0)} img/s`);
-  log("served, batch size 1, forced last exit ...");
-  const single = await served(["--max-batch-size", "1", "--max-queue-delay-ms", "0"], req(K));
-  log(`  ${single.throughput.toFixed(0)} img/s`);
-  const perCore = os.availableParallelism();
-  log(`served, forced last exit, ${perCore} engine workers ...`);
-  const allCores = await served([...common, "--engine-workers", String(perCore)], req(K));
-  log(`  ${allCores.throughput.toFixed(0)} img/s`);
-  log("served, early exit at the default thresholds (offline table point for the default target, controller off) ...");
-  const early = await served([...common, "--controller", "false"], req(0));
-  log(`  ${early.throughput.toFixed(0)} img/s, mean ${(early.meanFlops / 1e6).toFixed(2)} MMACs`);
-
-  const predicted = last / early.meanFlops;
-  const achieved = early.throughput / lastExit.throughput;
-  const row = (name: string, r: LoadResult) =>
-    `| ${name} | ${r.throughput.toFixed(0)} | ${(r.meanFlops / 1e6).toFixed(2)} | ${r.latencyMs.p50.toFixed(1)} / ${r.latencyMs.p95.toFixed(1)} / ${r.latencyMs.p99.toFixed(1)} | ${r.requests} | ${
-      Object.entries(r.errors)
-        .map(([k, v]) => `${k}:${v}`)
-        .join(" ") || "0"
-    } |`;
+  const bestRawStaged = Math.max(...configs.filter((c) => c.name.startsWith("raw staged")).map((c) => med(c.name)));
+  const bestWhole = Math.max(...configs.filter((c) => c.name.startsWith("raw whole")).map((c) => med(c.name)));
+  const rawSameThreads = med(`raw staged, ${auto} worker(s), intra-op 1 (the server's setting)`);
+  const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
+  const threadsOf = (name: string) =>
+    (results.get(name)!.at(-1)?.threads ?? [])
+      .filter(([, c]) => c > 0.02)
+      .slice(0, 4)
+      .map(([, c]) => c.toFixed(2))
+      .join(", ");
+  const rows = configs.map(
+    (c) =>
+      `| ${c.name} | ${fmt(med(c.name), 0)} | ${fmt(med(c.name, "meanFlops") / 1e6, 2)} | ${fmt(med(c.name, "p50"))} / ${fmt(med(c.name, "p99"))} | ${fmt(med(c.name, "cores"), 2)} | ${threadsOf(c.name) || "-"} |`,
+  );
   const text = [
     "# Serving benchmark",
     "",
-    `\`npm run bench:serve -- --seconds ${seconds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine.`,
+    `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight, max batch ${batch}.`,
     "",
-    "| run | images/s | mean MMACs | latency p50 / p95 / p99 ms | requests | errors |",
-    "|---|---:|---:|---:|---:|---:|",
-    `| raw engine (onnxruntime in its worker thread, default intra-op threads), batch ${batch}, all stages | ${raw.toFixed(0)} | ${(last / 1e6).toFixed(2)} | - | - | - |`,
-    row(`served (unary Classify), forced last exit, max batch ${batch}`, lastExit),
-    row(`served (ClassifyStream), forced last exit, max batch ${batch}`, lastExitStream),
-    row("served, forced last exit, max batch 1", single),
-    row(`served, forced last exit, max batch ${batch}, ${perCore} engine workers`, allCores),
-    row(`served, early exit (default thresholds), max batch ${batch}`, early),
+    "| run | images/s | mean MMACs | latency p50 / p99 ms | server cores | its busiest threads (cores each) |",
+    "|---|---:|---:|---:|---:|---|",
+    ...rows,
+    `| p99 at half capacity, forced last exit (${fmt(med("served forced last exit, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfLast.throughput, 0)} | ${fmt((halfLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfLast.p50)} / ${fmt(halfLast.p99)} | - | - |`,
+    `| p99 at half capacity, adaptive 50% (${fmt(med("served adaptive 50%, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfAdaptive.throughput, 0)} | ${fmt((halfAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfAdaptive.p50)} / ${fmt(halfAdaptive.p99)} | - | - |`,
+    ...(baseLast && baseAdaptive
+      ? [
+          `| the same half-capacity rates on ${baselineDir} (the code before): forced last exit | ${fmt(baseLast.throughput, 0)} | ${fmt((baseLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseLast.p50)} / ${fmt(baseLast.p99)} | - | - |`,
+          `| the same half-capacity rates on ${baselineDir} (the code before): adaptive 50% | ${fmt(baseAdaptive.throughput, 0)} | ${fmt((baseAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseAdaptive.p50)} / ${fmt(baseAdaptive.p99)} | - | - |`,
+        ]
+      : []),
     "",
     "| ratio | measured | goal |",
     "|---|---:|---:|",
-    `| (a) served forced-last / raw onnxruntime, unary calls | ${(lastExit.throughput / raw).toFixed(3)} | >= 0.85 |`,
-    `| (a) served forced-last / raw onnxruntime, ClassifyStream | ${(lastExitStream.throughput / raw).toFixed(3)} | >= 0.85 |`,
-    `| (b) dynamic batching / batch size 1 | ${(lastExit.throughput / single.throughput).toFixed(2)}x | report |`,
-    `| (d) ${perCore} engine workers / automatic (${Math.max(1, perCore - 1)}) | ${(allCores.throughput / lastExit.throughput).toFixed(2)}x | report |`,
-    `| (c) early-exit speed-up / FLOPs-predicted speed-up | ${achieved.toFixed(2)}x / ${predicted.toFixed(2)}x = ${(achieved / predicted).toFixed(3)} | >= 0.85 |`,
-    "",
-    `Exit distribution of the early-exit run: ${early.exits.map((n, k) => `exit ${k + 1}: ${((100 * n) / early.requests).toFixed(1)}%`).join(", ")}.`,
+    `| served forced last (stream) / best raw staged engine (${fmt(bestRawStaged, 0)}/s) | ${(med("served forced last exit, stream") / bestRawStaged).toFixed(2)} | >= 0.85 |`,
+    `| served forced last (unary) / best raw staged engine | ${(med("served forced last exit, unary") / bestRawStaged).toFixed(2)} | >= 0.85 |`,
+    `| served forced last (stream) / raw staged at the server's threads (${fmt(rawSameThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawSameThreads).toFixed(2)} | report |`,
+    `| served adaptive 50% (stream) / best whole network as one session (${fmt(bestWhole, 0)}/s) | ${(med("served adaptive 50%, stream") / bestWhole).toFixed(2)} | >= 1.2 |`,
+    `| server cores under saturating load (forced last, stream) | ${fmt(med("served forced last exit, stream", "cores"), 2)} | >= 1.8 |`,
+    `| fused path / staged path, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, fused path off")).toFixed(2)}x | report |`,
+    `| 2 / 1 engine workers, forced last (stream) | ${(med("served forced last exit, stream, 2 engine workers") / med("served forced last exit, stream, 1 engine worker")).toFixed(2)}x | report |`,
+    `| 2 / 1 engine workers, adaptive 50% (stream) | ${(med("served adaptive 50%, stream, 2 engine workers") / med("served adaptive 50%, stream, 1 engine worker")).toFixed(2)}x | report |`,
     "",
   ].join("\n");
   writeFileSync(out, text);

@@ -15,7 +15,7 @@ export interface EngineOptions {
   interOpThreads: number;
   /**
    * Worker threads running stage batches; each holds a session per stage. 0 = automatic
-   * (autoEngineWorkers: on CPU one per usable CPU less one, at least 1; on a GPU 1).
+   * (autoEngineWorkers: on CPU one per usable CPU, at least 1; on a GPU 1).
    */
   workers: number;
   /** The CPUs the process may use, for the automatic worker count (default: usableCpus()). */

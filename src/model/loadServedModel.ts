@@ -89,6 +89,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       {
         maxBatchSize: config.maxBatchSize,
         maxQueueDelayMs: config.maxQueueDelayMs,
+        maxInflightBatches: engine.workerCount,
         maxQueueSize: config.maxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
         clock: deps.clock,

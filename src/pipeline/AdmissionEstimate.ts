@@ -14,7 +14,11 @@ const BATCH_TIME_ALPHA = 0.2;
 export class AdmissionEstimate {
   private batchMs: number | undefined;
 
-  constructor(private readonly maxBatchSize: number) {}
+  constructor(
+    private readonly maxBatchSize: number,
+    /** Batches of the queue that run side by side (one per engine worker). */
+    private readonly parallelBatches = 1,
+  ) {}
 
   recordBatch(ms: number): void {
     this.batchMs = this.batchMs === undefined ? ms : this.batchMs + (ms - this.batchMs) * BATCH_TIME_ALPHA;
@@ -23,6 +27,6 @@ export class AdmissionEstimate {
   /** Estimated wait of a new request behind `queueDepth` waiting ones, in ms. */
   waitMs(queueDepth: number): number {
     if (queueDepth === 0) return 0;
-    return Math.ceil((queueDepth + 1) / this.maxBatchSize) * (this.batchMs ?? 0);
+    return (Math.ceil((queueDepth + 1) / this.maxBatchSize) * (this.batchMs ?? 0)) / this.parallelBatches;
   }
 }

@@ -8,6 +8,11 @@ export interface BatcherOptions<T> {
   maxQueueSize: number;
   /** Runs one batch; must settle (the batcher never has two batches of its own in flight). */
   run: (batch: T[]) => Promise<void>;
+  /**
+   * Batches of this batcher that may run at once (default 1): with several engine workers, one
+   * stage's batches can run side by side; a further batch forms while they run.
+   */
+  maxInflightBatches?: number;
   clock: Clock;
 }
 
@@ -18,11 +23,12 @@ interface Entry<T> {
 
 /**
  * Dynamic batcher: a batch runs when maxBatchSize items wait, or when the oldest has waited
- * maxQueueDelayMs. One batch runs at a time; items arriving meanwhile form the next batch.
+ * maxQueueDelayMs. Up to maxInflightBatches batches run at once (default one); items arriving
+ * meanwhile form the next batch.
  */
 export class Batcher<T> {
   private queue: Entry<T>[] = [];
-  private running = false;
+  private running = 0;
   private timer: unknown = undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -35,7 +41,7 @@ export class Batcher<T> {
   }
 
   get busy(): boolean {
-    return this.running;
+    return this.running > 0;
   }
 
   /** Admission: false (and nothing queued) when the queue is full. */
@@ -62,15 +68,16 @@ export class Batcher<T> {
 
   /** Resolves once nothing is queued or running. */
   idle(): Promise<void> {
-    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private schedule(): void {
-    if (this.running) return;
+    if (this.running >= (this.opts.maxInflightBatches ?? 1)) return;
     const oldest = this.queue[0];
     if (!oldest) {
       this.clearTimer();
+      if (this.running > 0) return;
       const waiters = this.idleWaiters.splice(0);
       waiters.forEach((w) => {
         w();
@@ -91,12 +98,13 @@ export class Batcher<T> {
   private dispatch(): void {
     this.clearTimer();
     const batch = this.queue.splice(0, this.opts.maxBatchSize).map((e) => e.item);
-    this.running = true;
+    this.running++;
     const done = () => {
-      this.running = false;
+      this.running--;
       this.schedule();
     };
     this.opts.run(batch).then(done, done);
+    this.schedule(); // another slot may be free for what is still waiting
   }
 
   private clearTimer(): void {

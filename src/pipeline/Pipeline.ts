@@ -45,11 +45,12 @@ export class Pipeline {
     const programs = model.fused ? [...model.stages, model.fused] : model.stages;
     this.batchers = programs.map((_, k) => {
       const entry = k === 0 || k === this.fusedStage;
-      if (entry) this.admission.set(k, new AdmissionEstimate(opts.maxBatchSize));
+      if (entry) this.admission.set(k, new AdmissionEstimate(opts.maxBatchSize, opts.maxInflightBatches ?? 1));
       return new Batcher<Sample>({
         maxBatchSize: opts.maxBatchSize,
         maxQueueDelayMs: opts.maxQueueDelayMs,
         maxQueueSize: entry ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
+        maxInflightBatches: opts.maxInflightBatches,
         clock: opts.clock,
         run: (batch) => this.runBatch(k, batch),
       });

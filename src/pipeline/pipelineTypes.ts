@@ -17,6 +17,8 @@ export interface PipelineModel {
 export interface PipelineOptions {
   maxBatchSize: number;
   maxQueueDelayMs: number;
+  /** Batches of one stage that may run at once: the engine's worker count (default 1). */
+  maxInflightBatches?: number;
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */
   maxQueueSize: number;
   /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */

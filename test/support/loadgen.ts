@@ -19,6 +19,8 @@ export interface LoadOptions {
   api?: "unary" | "stream";
   durationMs: number;
   warmupMs?: number;
+  /** Called when the measuring window opens and closes (e.g. to sample the server's CPU time). */
+  onWindow?: (edge: "start" | "end") => void;
   /** Builds request i (the body of ranet.v1 ClassifyRequest). */
   request: (i: number) => ClassifyRequest;
 }
@@ -89,9 +91,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       : Array.from({ length: o.concurrency }, worker);
   await new Promise((r) => setTimeout(r, o.warmupMs ?? 1500));
   record.on = true;
+  o.onWindow?.("start");
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, o.durationMs));
   record.on = false;
+  o.onWindow?.("end");
   const seconds = (performance.now() - t0) / 1000;
   stop = true;
   await Promise.all(workers);

@@ -16,9 +16,10 @@ export interface SpawnedServer {
 export const LOOPBACK_FLAGS = ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0"];
 
 /** Runs `src/main.ts` with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
-export function spawnServer(args: string[]): SpawnedServer {
+export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean } = {}): SpawnedServer {
   // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--admin-port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const admin = o.adminFlag === false ? [] : ["--admin-port", "0"];
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...admin, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd });
   const lines: any[] = [];
   let buf = "";
   let stderr = "";
@@ -53,8 +54,11 @@ export function spawnServer(args: string[]): SpawnedServer {
 /** Starts a server process on a free loopback port (log level info: it waits for "serving"). */
 export async function startServerProcess(
   args: string[],
+  /** Another checkout to run the server from (its own src/), e.g. to compare with an older version that has no admin listener. */
+  from?: { cwd: string; adminFlag: boolean },
 ): Promise<{ address: string; adminAddress: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
-  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-port", "0", ...args]);
+  const admin = from?.adminFlag === false ? [] : ["--admin-port", "0"];
+  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", ...admin, "--metrics-port", "0", ...args], from ?? {});
   s.proc.stderr!.pipe(process.stderr);
   const { grpcPort, adminPort, metricsPort } = await s.serving;
   return {

@@ -109,4 +109,31 @@ describe("Batcher", () => {
     await flush();
     expect(seen).toEqual([[1], [2]]);
   });
+  it("runs up to maxInflightBatches batches at once and forms the next one meanwhile", async () => {
+    const clock = new FakeClock();
+    const running: number[][] = [];
+    const releases: (() => void)[] = [];
+    const b = new Batcher<number>({
+      maxBatchSize: 2,
+      maxQueueDelayMs: 5,
+      maxQueueSize: 100,
+      maxInflightBatches: 2,
+      clock,
+      run: (batch) => {
+        running.push(batch);
+        return new Promise<void>((r) => releases.push(r));
+      },
+    });
+    for (const i of [1, 2, 3, 4, 5, 6]) b.offer(i);
+    await flush();
+    expect(running).toEqual([
+      [1, 2],
+      [3, 4],
+    ]); // two side by side; [5, 6] waits for a free slot
+    expect(b.depth).toBe(2);
+    releases.shift()!();
+    await flush();
+    expect(running.at(-1)).toEqual([5, 6]);
+    expect(b.depth).toBe(0);
+  });
 });

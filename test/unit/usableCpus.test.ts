@@ -27,10 +27,11 @@ describe("usableCpus", () => {
     expect(usableCpus("/cg", fs({}), 6).cpus).toBe(6);
   });
 
-  it("gives one engine worker per usable CPU less one on CPU, one on a GPU", () => {
-    expect(autoEngineWorkers("cpu", 2)).toBe(1);
+  it("gives one engine worker per usable CPU on CPU, one on a GPU", () => {
+    expect(autoEngineWorkers("cpu", 2)).toBe(2);
     expect(autoEngineWorkers("cpu", 1.5)).toBe(1);
-    expect(autoEngineWorkers("cpu", 8)).toBe(7);
+    expect(autoEngineWorkers("cpu", 0.5)).toBe(1);
+    expect(autoEngineWorkers("cpu", 8)).toBe(8);
     expect(autoEngineWorkers("cuda", 64)).toBe(1);
   });
 });
