@@ -84,3 +84,30 @@ describe("mutual TLS", () => {
     without.close();
   });
 });
+
+describe("admin listener with its own mutual TLS", () => {
+  let s: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    // the inference port in plaintext, the admin port with mutual TLS
+    s = await startServer(["--admin-tls-cert-file", certs.serverCert, "--admin-tls-key-file", certs.serverKey, "--admin-tls-client-ca-file", certs.ca]);
+  });
+  afterAll(() => s.stop());
+
+  const getModel = (creds: grpc.ChannelCredentials) => {
+    const c = makeClients(`127.0.0.1:${s.app.grpcPort}`, {}, undefined, `127.0.0.1:${s.app.adminPort}`, creds);
+    return unary(c.modelAdmin, "GetModel", {}, 5000)
+      .then(
+        (m) => `OK ${m.name}`,
+        (e: grpc.ServiceError) => grpc.status[e.code],
+      )
+      .finally(() => c.close());
+  };
+
+  it("serves admin clients with a certificate from the CA, and refuses others", async () => {
+    expect(await getModel(grpc.credentials.createSsl(read(certs.ca), read(certs.clientKey), read(certs.clientCert)))).toBe("OK ranet-fmnist");
+    expect(await getModel(grpc.credentials.createSsl(read(certs.ca)))).toBe("UNAVAILABLE"); // no client certificate
+    expect(await getModel(grpc.credentials.createInsecure())).toBe("UNAVAILABLE");
+    // the inference port stays plaintext
+    expect(await ping(s.clients)).toBe("OK");
+  });
+});
