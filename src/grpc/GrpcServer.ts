@@ -76,7 +76,7 @@ export class GrpcServer {
         const socket = session.socket;
         const peer = socket ? `${socket.remoteAddress}:${socket.remotePort}` : "?";
         let lost = 0;
-        const cancels = new CancelWindow(RECENT_CANCELS_MS);
+        const cancels = new RecentCounter(RECENT_CANCELS_S);
         session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
           this.watchStatus(stream, String(headers[":path"] ?? ""));
           stream.once("close", () => {
@@ -148,27 +148,32 @@ export class GrpcServer {
   }
 }
 
-/** Client cancellations counted towards the rapid-reset hint, and the window they are counted in. */
+/** Client cancellations counted towards the rapid-reset hint, and the window (seconds) they are counted in. */
 const RAPID_RESET_HINT = 300;
-const RECENT_CANCELS_MS = 10_000;
+const RECENT_CANCELS_S = 10;
 
-/** Timestamps within a sliding window, counted. */
-class CancelWindow {
-  private readonly times: number[] = [];
-  private head = 0;
+/** Events in the last `seconds` seconds, counted in one-second buckets (constant memory). */
+class RecentCounter {
+  private readonly buckets: number[];
+  private readonly stamps: number[];
 
-  constructor(private readonly windowMs: number) {}
+  constructor(private readonly seconds: number) {
+    this.buckets = new Array<number>(seconds).fill(0);
+    this.stamps = new Array<number>(seconds).fill(-1);
+  }
 
   add(nowMs: number): void {
-    this.times.push(nowMs);
-    if (this.head > 4096) {
-      this.times.splice(0, this.head);
-      this.head = 0;
+    const second = Math.floor(nowMs / 1000);
+    const i = second % this.seconds;
+    if (this.stamps[i] !== second) {
+      this.stamps[i] = second;
+      this.buckets[i] = 0;
     }
+    this.buckets[i]!++;
   }
 
   count(nowMs: number): number {
-    while (this.head < this.times.length && this.times[this.head]! < nowMs - this.windowMs) this.head++;
-    return this.times.length - this.head;
+    const now = Math.floor(nowMs / 1000);
+    return this.buckets.reduce((n, b, i) => (now - this.stamps[i]! < this.seconds ? n + b : n), 0);
   }
 }

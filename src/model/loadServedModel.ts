@@ -68,13 +68,6 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       log.info({ ms: Date.now() - t0, model: manifest.name, version: manifest.version }, "warm-up done");
     }
     const stats = new InferenceStatistics();
-    const hooks: PipelineHooks = {
-      ...deps.hooks,
-      batchRun: (stage, size, seconds) => {
-        deps.hooks.batchRun?.(stage, size, seconds);
-        if (stage === 0 || stage === manifest.stages.length) stats.batchRan(size, seconds); // entry batches: stage 1, or the fused graph
-      },
-    };
     const pipeline = new Pipeline(
       {
         inputName: manifest.input.name,
@@ -95,7 +88,8 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
         clock: deps.clock,
         log: deps.logFor("pipeline"),
         scorer,
-        hooks,
+        hooks: deps.hooks,
+        stats,
       },
     );
     const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats);

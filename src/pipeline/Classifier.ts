@@ -134,7 +134,7 @@ export class Classifier {
   }
 
   private async run(inputs: readonly FieldInput[], opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult[]> {
-    const refusal = this.pipeline.admissionError();
+    const refusal = this.pipeline.admissionError(opts);
     if (refusal) throw refusal;
     const tensors = await Promise.all(inputs.map((x) => this.prepare(x.input, x.field)));
     if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");

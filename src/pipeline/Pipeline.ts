@@ -229,7 +229,11 @@ export class Pipeline {
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
     for (const s of batch) s.computeMs += seconds * 1000;
-    this.admission.get(k)?.recordBatch(seconds * 1000);
+    const entry = this.admission.get(k);
+    if (entry) {
+      entry.recordBatch(seconds * 1000);
+      this.opts.stats?.batchRan(batch.length, seconds);
+    }
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
     this.log.debug({ stage: k === this.fusedStage ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
     if (k === this.fusedStage) this.finishFused(batch, out);
@@ -243,7 +247,7 @@ export class Pipeline {
     return gatherRows(
       batch.map((s) => s.tensors.get(name)!),
       dims,
-    ).tensor;
+    );
   }
 
   /** The fused graph ran every exit at once: each sample gets every exit's prediction and answers from the last. */

@@ -18,17 +18,16 @@ export function ownRow(data: Float32Array, dims: readonly number[]): RowRef {
 
 /**
  * The batch tensor for these rows (in batch order): the block itself when the rows are all of
- * one block, in order, and nothing else of it (then it can be handed over as it is); else a new
- * tensor with each row copied once. `owned` says whether the result is a fresh tensor or an
- * existing block (which the caller may hand over only if no one else reads it).
+ * one block, in order, and nothing else of it (no other sample reads it, so it can be handed
+ * over as it is); else a new tensor with each row copied once.
  */
-export function gatherRows(rows: readonly RowRef[], rowDims: readonly number[]): { tensor: HostTensor; whole: boolean } {
+export function gatherRows(rows: readonly RowRef[], rowDims: readonly number[]): HostTensor {
   const first = rows[0]!.block;
-  if (first.dims[0] === rows.length && rows.every((r, i) => r.block === first && r.row === i)) return { tensor: first, whole: true };
+  if (first.dims[0] === rows.length && rows.every((r, i) => r.block === first && r.row === i)) return first;
   const size = rowDims.reduce((a, b) => a * b, 1);
   const data = new Float32Array(rows.length * size);
   rows.forEach((r, i) => {
     data.set(r.block.data.subarray(r.row * size, (r.row + 1) * size), i * size);
   });
-  return { tensor: { data, dims: [rows.length, ...rowDims] }, whole: false };
+  return { data, dims: [rows.length, ...rowDims] };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/Clock.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
+import type { InferenceStatistics } from "./InferenceStatistics.js";
 
 /** What the pipeline needs to know of a staged model (from its manifest). */
 export interface PipelineModel {
@@ -26,6 +27,8 @@ export interface PipelineOptions {
   clock: Clock;
   log: Logger;
   hooks?: PipelineHooks;
+  /** Request statistics: the pipeline records its entry batches (stage 1's and the fused graph's). */
+  stats?: InferenceStatistics;
   /** Turns an exit's logits into the answered probabilities (default: plain softmax). */
   scorer?: ExitScorer;
 }
