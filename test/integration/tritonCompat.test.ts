@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { argmax } from "../../src/scoring/softmax.js";
-import { parityFixtures, startServer, tensorBytes } from "../support/fixtures.js";
+import { parityFixtures, pngOf, startServer, tensorBytes } from "../support/fixtures.js";
 
 const fixtures = parityFixtures().slice(0, 4);
 const N = fixtures.length;
@@ -81,8 +81,7 @@ describe("Open Inference Protocol with Triton's extensions", () => {
       { name: "image", datatype: "FP32", shape: [-1, 1, 28, 28] },
       { name: "image_bytes", datatype: "BYTES", shape: [-1] },
     ]);
-    const png = (await import("../support/fixtures.js")).pngOf;
-    const imgs = await Promise.all(fixtures.map((f) => png(f.pixels)));
+    const imgs = await Promise.all(fixtures.map((f) => pngOf(f.pixels)));
     const r = await call(c, "ModelInfer", {
       model_name: model,
       inputs: [{ name: "image_bytes", datatype: "BYTES", shape: [N], contents: { bytes_contents: imgs } }],
