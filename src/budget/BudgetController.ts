@@ -1,4 +1,6 @@
 import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
+import { DifficultyFeedForward, shiftedThresholds } from "./difficultyFeedForward.js";
+import { type ExitScores, reachedCosts } from "./thresholdTable.js";
 
 export interface BudgetControllerOptions {
   /** Cumulative multiply-adds per exit. */
@@ -7,82 +9,208 @@ export interface BudgetControllerOptions {
   baseThresholds: readonly number[];
   targetFlops: number;
   /**
-   * Knob step per request for a cost error of one last-exit FLOPs (integral gain, default 0.4).
-   * A shift that moves the knob by d costs d/gain last-exit FLOPs of overspend before it is
-   * corrected. 0.4 was chosen by simulating the bundled model on its test set: 0.2 and 0.3 let
-   * 1,000-request windows after a shift to noisy inputs run over target x 1.02, 0.4 did not,
-   * at no measurable accuracy cost.
+   * Integral gain: knob step (logit units) per last-exit FLOPs of cost error (default 2, chosen
+   * on the validation split with `npm run tune:controller`).
    */
   gain?: number;
   /** Aim this fraction under the target, so noise stays on the safe side. */
   margin?: number;
-  /** Knob range in logit units; at its ends every sample goes to the first / last exit. */
+  /** Knob range in logit units without calibration scores (with them it is fitted to the scores). */
   range?: number;
+  /**
+   * Validation-split exit scores under the serving rule: they fit the knob's useful range and
+   * the feed-forward table. Without them the controller is the integral term alone on [-range, range].
+   */
+  scores?: ExitScores;
+  /** Feed-forward window: how many recent first-exit confidences describe the traffic (default 500). */
+  window?: number;
+  /** Charges of requests already in flight (a controller replacing another carries its pendingFlops over). */
+  pendingFlops?: number;
 }
 
 const EPS = 1e-6;
 const logit = (p: number) => Math.log(p / (1 - p));
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+/** The feed-forward knob is re-solved after this many first-exit scores. */
+const RESOLVE_EVERY = 8;
+/** Weight of one answered request in the running E[cost | reached exit k]. */
+const REACHED_ALPHA = 1 / 256;
 
 /**
  * Online budget control on one knob, theta: every exit's threshold is the offline one shifted
  * by theta in logit space, T_k(theta) = sigmoid(logit(T_k) + theta). A larger theta raises every
  * threshold, so each sample exits no earlier: a request's cost is non-decreasing in theta.
+ * Setpoint B = target x (1 - margin); F_K = the last exit's FLOPs; g = gain.
  *
- * Control law (clamped integral): after each request of cost c,
- *     theta <- clamp(theta - gain * (c - B) / F_K, -range, range),  B = target * (1 - margin).
- * Summing the updates, theta_T - theta_0 = -gain/F_K * sum_t (c_t - B) while the clamp is idle,
- * so the mean cost over any T requests is within range*2*F_K/(gain*T) of B, whatever the
- * input sequence. The clamp only acts at the ends: at +range all samples reach the last exit
- * (cost F_K >= B pushes theta down), at -range they leave at exit 1 (cost F_1 <= B pushes it
- * up), so it cannot hold theta against the error unless the target is unreachable (B < F_1,
- * or requests capped below B by their own budgets), where it saturates at the nearest bound.
+ * theta = theta_ff + theta_p + theta_i:
+ *
+ * - Feed-forward, theta_ff (DifficultyFeedForward): every request shows its difficulty when it
+ *   is scored at the first exit, long before it is answered and however many requests are in
+ *   flight. The knob at which the last `window` first-exit scores are predicted to spend B (from
+ *   the validation split's costs per difficulty bin) is re-solved every RESOLVE_EVERY scores, so
+ *   a drift in difficulty moves the knob before the drifted requests' cost is known.
+ *
+ * - Commit-time charges, theta_p = -g P / F_K: when a request goes on past exit k (advanced), it
+ *   is charged at once the rise in its expected final cost, E[cost | reached k+1] - E[cost |
+ *   reached k] (running means over answered requests; at least F_{k+1} - F_k). P sums the
+ *   charges of the requests in flight. Every further request is decided with the spending
+ *   already committed counted, which is what keeps the loop stable with 1,024 in flight (cost
+ *   counted at answer time reaches the knob a whole queue later).
+ *
+ * - Integral, theta_i: after each answered request of cost c (whose charges leave P),
+ *   theta_i <- theta_i - g (c - B) / F_K. Conditional integration: a step that would take theta
+ *   above `highest` (the knob above which no validation sample goes deeper) or below `lowest`
+ *   (at which every validation sample leaves at the first exit) stops at that edge, so the
+ *   integral does not wind up while the thresholds no longer change decisions; when the
+ *   feed-forward term moves theta past an edge, the integral gives back what lies beyond it.
+ *
+ * Guarantee, for any input order and any number of requests in flight. Summing the updates over
+ * any run of answered requests: sum (c - B) = (F_K / g) (theta_i at its start - theta_i at its
+ * end) + overspend cut at `lowest` - underspend cut at `highest` (cut by a step, or given back). theta_i falls only while theta
+ * > lowest, so theta_i >= lowest - highest = -W (theta_ff <= highest, theta_p <= 0), and rises
+ * only while theta < highest, so theta_i <= W + g P_max / F_K, where P_max is the most ever
+ * charged to requests in flight at once (each request's charges total at most 2 F_K). Hence the
+ * mean cost over any T consecutive answered requests is at most
+ *     B + (2 W F_K / g + P_max) / T  (+ overspend cut at `lowest`) / T,
+ * and overspend is cut only while theta is at `lowest`, where the knob already sends every
+ * validation-like input out at the first exit: cost it cannot reduce (fixed exits, deadlines,
+ * per-request budgets, inputs unlike the validation split). The feed-forward and commit-time
+ * terms decide which requests spend, not what is counted, so the bound holds whatever they do.
  */
 export class BudgetController implements ExitPolicy {
-  private theta = 0;
+  private integral = 0;
+  private feedForward = 0;
+  /** Commit-time charges of the requests in flight (multiply-adds). */
+  private pending = 0;
   private target: number;
   private readonly gain: number;
   private readonly margin: number;
-  private readonly range: number;
+  private readonly lowest: number;
+  private readonly highest: number;
   private readonly baseLogits: number[];
+  private readonly difficulty: DifficultyFeedForward | undefined;
+  private sinceSolve = 0;
   private current: number[];
+  /** Running E[final cost | the request reached exit k], per exit. */
+  private readonly reachedCost: number[];
 
   constructor(private readonly opts: BudgetControllerOptions) {
     const K = opts.exitFlops.length;
     if (opts.baseThresholds.length < K - 1) throw new RangeError(`need ${K - 1} base thresholds, got ${opts.baseThresholds.length}`);
-    this.gain = opts.gain ?? 0.4;
+    this.gain = opts.gain ?? 2;
     this.margin = opts.margin ?? 0.01;
-    this.range = opts.range ?? 12;
     this.target = opts.targetFlops;
+    this.pending = opts.pendingFlops ?? 0;
     this.baseLogits = opts.baseThresholds.slice(0, K - 1).map((t) => logit(Math.min(1 - EPS, Math.max(EPS, t))));
+    if (opts.scores) {
+      this.difficulty = new DifficultyFeedForward(opts.scores, this.baseLogits, opts.exitFlops, opts.window);
+      this.lowest = this.difficulty.lowest;
+      this.highest = this.difficulty.highest;
+      this.feedForward = this.difficulty.solve(this.setpoint);
+    } else {
+      this.lowest = -(opts.range ?? 12);
+      this.highest = opts.range ?? 12;
+    }
     this.current = this.compute();
+    this.reachedCost = opts.scores ? reachedCosts(opts.scores, this.current, opts.exitFlops) : [...opts.exitFlops];
+  }
+
+  private get setpoint(): number {
+    return this.target * (1 - this.margin);
   }
 
   thresholds(): readonly number[] {
     return this.current;
   }
 
-  observe(flops: number): void {
-    const last = this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
-    const setpoint = this.target * (1 - this.margin);
-    this.theta = Math.min(this.range, Math.max(-this.range, this.theta - (this.gain * (flops - setpoint)) / last));
+  exitScored(exit: number, confidence: number): void {
+    if (exit !== 0 || !this.difficulty) return;
+    this.difficulty.add(confidence);
+    if (++this.sinceSolve < RESOLVE_EVERY) return;
+    this.sinceSolve = 0;
+    this.feedForward = this.difficulty.solve(this.setpoint);
+    this.unwind();
     this.current = this.compute();
   }
 
-  /** Changes the target at run time; the knob carries on from where it is. */
+  /**
+   * Commit-time charge for a request going on from exit `exit`: the rise in its expected final
+   * cost, E[cost | reached exit+1] - E[cost | reached exit], at least the next stage's FLOPs. It
+   * stays in the pending sum until the request is answered.
+   */
+  advanced(exit: number): number {
+    const f = this.opts.exitFlops;
+    const charge = Math.max(f[exit + 1]! - f[exit]!, this.reachedCost[exit + 1]! - this.reachedCost[exit]!);
+    this.pending += charge;
+    this.current = this.compute();
+    return charge;
+  }
+
+  /** An answered request: its charges leave the pending sum, its cost error enters the integral. Also updates E[cost | reached exit k]. */
+  observe(flops: number, chargedFlops: number): void {
+    this.pending -= chargedFlops;
+    const last = this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
+    const before = this.integral;
+    let next = before - (this.gain * (flops - this.setpoint)) / last;
+    const rest = this.feedForward + this.pendingTerm();
+    if (next > before) next = Math.max(before, Math.min(next, this.highest - rest));
+    else next = Math.min(before, Math.max(next, this.lowest - rest));
+    this.integral = next;
+    this.current = this.compute();
+    const f = this.opts.exitFlops;
+    const reached = f.indexOf(flops);
+    // requests that skipped the exit decisions (the fused path: charged nothing, yet deeper than exit 1) say nothing about them
+    if (reached < 0 || (chargedFlops === 0 && reached > 0)) return;
+    for (let k = 0; k <= reached; k++) this.reachedCost[k]! += REACHED_ALPHA * (flops - this.reachedCost[k]!);
+  }
+
+  /** A request left unanswered: its charges leave the pending sum; its cost was not answered, so it does not count. */
+  withdrawn(chargedFlops: number): void {
+    this.pending -= chargedFlops;
+    this.current = this.compute();
+  }
+
+  /**
+   * After the feed-forward term moved: integral left beyond an edge it no longer needs to reach
+   * (theta past `highest` with theta_i > 0, or past `lowest` with theta_i < 0) is taken back to
+   * the edge, as conditional integration would have stopped it there.
+   */
+  private unwind(): void {
+    const theta = this.knob;
+    if (theta > this.highest && this.integral > 0) this.integral = Math.max(0, this.integral - (theta - this.highest));
+    else if (theta < this.lowest && this.integral < 0) this.integral = Math.min(0, this.integral + (this.lowest - theta));
+  }
+
+  private pendingTerm(): number {
+    return (-this.gain * this.pending) / this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
+  }
+
+  /** Changes the target at run time; both terms carry on from where they are (the feed-forward one re-solves at once). */
   setTarget(flops: number): void {
     this.target = flops;
+    if (this.difficulty) this.feedForward = this.difficulty.solve(this.setpoint);
+    this.unwind();
+    this.current = this.compute();
   }
 
   get targetFlops(): number {
     return this.target;
   }
 
+  /** Commit-time charges of the requests in flight, in multiply-adds. */
+  get pendingFlops(): number {
+    return this.pending;
+  }
+
+  /** The knob theta = feed-forward + integral + pending term. */
   get knob(): number {
-    return this.theta;
+    return this.feedForward + this.integral + this.pendingTerm();
+  }
+
+  get knobTerms(): { feedForward: number; integral: number; pending: number; lowest: number; highest: number } {
+    return { feedForward: this.feedForward, integral: this.integral, pending: this.pendingTerm(), lowest: this.lowest, highest: this.highest };
   }
 
   private compute(): number[] {
-    return [...this.baseLogits.map((l) => sigmoid(l + this.theta)), Number.NEGATIVE_INFINITY];
+    return shiftedThresholds(this.baseLogits, this.knob);
   }
 }

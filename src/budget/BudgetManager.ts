@@ -79,8 +79,20 @@ export class BudgetManager implements ExitPolicy {
     return this.controller ? this.controller.thresholds() : this.fixedPolicy.thresholds();
   }
 
-  observe(flops: number): void {
-    this.controller?.observe(flops);
+  exitScored(exit: number, confidence: number): void {
+    this.controller?.exitScored(exit, confidence);
+  }
+
+  advanced(exit: number): number {
+    return this.controller?.advanced(exit) ?? 0;
+  }
+
+  withdrawn(chargedFlops: number): void {
+    this.controller?.withdrawn(chargedFlops);
+  }
+
+  observe(flops: number, chargedFlops: number): void {
+    this.controller?.observe(flops, chargedFlops);
     this.observed++;
     this.average += (flops - this.average) * Math.max(this.alpha, 1 / this.observed);
   }
@@ -102,6 +114,8 @@ export class BudgetManager implements ExitPolicy {
         targetFlops: effective,
         gain: this.opts.gain,
         margin: this.opts.margin,
+        scores: this.opts.scores,
+        pendingFlops: this.controller?.pendingFlops,
       });
     } else {
       this.fixedPolicy = new StaticExitPolicy(this.point.thresholds);

@@ -71,6 +71,20 @@ export function evaluateThresholds(
   return { accuracy: right / s.count, expectedFlops: flops / s.count, exitCounts };
 }
 
+/** Mean final cost of the samples that reach each exit under `thresholds` (F_k where none does). */
+export function reachedCosts(s: ExitScores, thresholds: readonly number[], exitFlops: readonly number[]): number[] {
+  const sum = new Array<number>(s.exits).fill(0);
+  const n = new Array<number>(s.exits).fill(0);
+  for (let i = 0; i < s.count; i++) {
+    const e = exitOf(s, i, thresholds);
+    for (let k = 0; k <= e; k++) {
+      sum[k]! += exitFlops[e]!;
+      n[k]!++;
+    }
+  }
+  return sum.map((x, k) => (n[k]! > 0 ? x / n[k]! : exitFlops[k]!));
+}
+
 /**
  * The reference budgeted-batch thresholds (MSDNet/RANet dynamic evaluation): for each p,
  * exit k takes the floor(n * p^(k+1)/sum) most confident samples not yet exited.

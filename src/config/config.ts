@@ -82,9 +82,9 @@ const FIELDS = {
   budgetTarget: [z.coerce.number().positive(), 0.5, "FLOPs target per request: a fraction of the last exit's FLOPs if <= 1, else multiply-adds"],
   controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
   controllerGain: [
-    z.coerce.number().positive().max(10),
-    0.4,
-    "controller step per request for a cost error of one last-exit FLOPs (higher reacts faster, jitters more)",
+    z.coerce.number().positive().max(20),
+    2,
+    "controller integral gain: knob step in logit units per last-exit FLOPs of cost error (chosen on the validation split with npm run tune:controller)",
   ],
   controllerMargin: [z.coerce.number().min(0).max(0.5), 0.01, "the controller aims this fraction under the target"],
   exitScore: [

@@ -1,12 +1,24 @@
 /**
- * Decides where samples leave the network. The pipeline reads the thresholds once per
- * batch and reports every answered request's spent FLOPs, so a controller can close the loop.
+ * Decides where samples leave the network. The pipeline reads the thresholds for every
+ * decision, reports every request's score at each exit it reaches, and every answered request's
+ * spent FLOPs, so a controller can look ahead (difficulty) and close the loop (cost).
  */
 export interface ExitPolicy {
   /** Confidence threshold per exit (the last one is ignored: everything exits there). */
   thresholds(): readonly number[];
-  /** Called once per answered request with the multiply-adds it spent. */
-  observe(flops: number): void;
+  /**
+   * Called when a request scored at exit `exit` goes on to the next stage, at the moment that is
+   * decided; returns the multiply-adds the policy charged for it (the caller hands their sum to
+   * observe). A controller sees the cost of its decisions before their requests are answered,
+   * however many are in flight.
+   */
+  advanced(exit: number): number;
+  /** Called once per answered request with the multiply-adds it spent and the sum advanced() returned for it. */
+  observe(flops: number, chargedFlops: number): void;
+  /** Called for a request that leaves unanswered (cancelled, deadline, failed stage) with the sum advanced() returned for it. */
+  withdrawn(chargedFlops: number): void;
+  /** Called for every request scored at an exit (0-based), before its exit decision: a controller may read the traffic's difficulty from it. */
+  exitScored(exit: number, confidence: number): void;
 }
 
 /** Thresholds fixed at start (config or an offline table point). */
@@ -18,5 +30,10 @@ export class StaticExitPolicy implements ExitPolicy {
   thresholds(): readonly number[] {
     return this.values;
   }
-  observe(_flops: number): void {}
+  advanced(_exit: number): number {
+    return 0;
+  }
+  observe(_flops: number, _chargedFlops: number): void {}
+  withdrawn(_chargedFlops: number): void {}
+  exitScored(_exit: number, _confidence: number): void {}
 }

@@ -7,7 +7,7 @@ import { AdmissionEstimate } from "./AdmissionEstimate.js";
 import { Batcher } from "./Batcher.js";
 import { gatherRows, ownRow } from "./carriedTensors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
-import { predictAt } from "./exitPrediction.js";
+import { predictAt, predictEvery } from "./exitPrediction.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
 import { maxExitFor, rejected, type Sample } from "./Sample.js";
 
@@ -133,6 +133,7 @@ export class Pipeline {
         enqueuedAtMs: this.opts.clock.now(),
         queueMs: 0,
         computeMs: 0,
+        chargedFlops: 0,
         resolve,
         reject,
       };
@@ -188,8 +189,10 @@ export class Pipeline {
     s.reject(err);
   }
 
-  private settle(s: Sample): void {
+  /** Takes `s` out of the pipeline; unless it is being answered, the exit policy forgets what it charged for it. */
+  private settle(s: Sample, answered = false): void {
     s.settled = true;
+    if (!answered && s.chargedFlops > 0) this.policy.withdrawn(s.chargedFlops);
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
     this.inflight--;
@@ -200,8 +203,8 @@ export class Pipeline {
   }
 
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
-    this.settle(s);
-    this.policy.observe(p.flops);
+    this.settle(s, true);
+    this.policy.observe(p.flops, s.chargedFlops);
     this.opts.hooks?.exitTaken?.(p.exit, p.flops);
     s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
   }
@@ -254,14 +257,9 @@ export class Pipeline {
   private finishFused(batch: Sample[], out: Record<string, HostTensor>): void {
     batch.forEach((s, i) => {
       if (s.settled) return;
-      for (let k = 0; k < this.exits; k++) {
-        const logits = out[`logits_${k + 1}`];
-        if (!logits) throw new Error(`the fused graph returned no logits_${k + 1}`);
-        const { probs, prediction } = predictAt(this.scorer, k, logits.data, i, this.model.classes, s.lastProbs, this.model.exitFlops[k]!);
-        s.predictions.push(prediction);
-        s.lastProbs = probs;
-      }
-      this.finish(s, s.predictions[this.exits - 1]!, s.lastProbs!, "fixed");
+      const { predictions, probs } = predictEvery(this.scorer, out, i, this.model.classes, this.model.exitFlops);
+      s.predictions.push(...predictions);
+      this.finish(s, predictions[predictions.length - 1]!, probs, "fixed");
     });
   }
 
@@ -269,7 +267,6 @@ export class Pipeline {
     const logits = out.logits;
     if (!logits) throw new Error(`stage ${k + 1} returned no logits`);
     const classes = this.model.classes;
-    const thresholds = this.policy.thresholds();
     const carried = this.model.stages[k]!.outputs.filter((n) => n !== "logits" && (this.lastReader.get(n) ?? -1) > k);
     for (const name of carried) this.perSampleDims.set(name, out[name]!.dims.slice(1) as number[]);
     const next = this.batchers[k + 1];
@@ -278,17 +275,20 @@ export class Pipeline {
       const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
       s.predictions.push(p);
       s.lastProbs = probs;
+      if (!s.fixed) this.policy.exitScored(k, p.confidence);
       if (k >= s.maxExit || !next) {
         const reason: ExitReason = s.fixed ? "fixed" : k === this.exits - 1 ? "last" : "budget";
         this.finish(s, p, probs, reason);
         return;
       }
-      if (!s.fixed && p.confidence >= thresholds[k]!) {
+      // thresholds read per sample: the controller has counted the decisions made before this one
+      if (!s.fixed && p.confidence >= this.policy.thresholds()[k]!) {
         this.finish(s, p, probs, "confident");
         return;
       }
       for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
       for (const name of carried) s.tensors.set(name, { block: out[name]!, row: i });
+      s.chargedFlops += this.policy.advanced(k);
       s.stage = k + 1;
       s.enqueuedAtMs = this.opts.clock.now();
       next.enqueue(s);

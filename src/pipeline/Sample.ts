@@ -17,6 +17,8 @@ export interface Sample {
   enqueuedAtMs: number;
   queueMs: number;
   computeMs: number;
+  /** Multiply-adds the exit policy charged for it as it went on to later stages (ExitPolicy.advanced). */
+  chargedFlops: number;
   resolve(r: ClassifyResult): void;
   reject(e: Error): void;
 }

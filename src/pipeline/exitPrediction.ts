@@ -1,3 +1,4 @@
+import type { HostTensor } from "../engine/StageRunner.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
 import { argmax } from "../scoring/softmax.js";
 import type { ExitPrediction } from "./pipelineTypes.js";
@@ -18,4 +19,24 @@ export function predictAt(
   const probs = scorer.score(k, logits, row, classes, lastProbs);
   const cls = argmax(probs);
   return { probs, prediction: { exit: k, classIndex: cls, confidence: probs[cls]!, flops } };
+}
+
+/** Every exit's answer for row `row` of a fused graph's outputs (logits_1 ... logits_K), and the last exit's scored probabilities. */
+export function predictEvery(
+  scorer: ExitScorer,
+  out: Record<string, HostTensor>,
+  row: number,
+  classes: number,
+  exitFlops: readonly number[],
+): { predictions: ExitPrediction[]; probs: Float32Array } {
+  const predictions: ExitPrediction[] = [];
+  let probs: Float32Array | undefined;
+  for (let k = 0; k < exitFlops.length; k++) {
+    const logits = out[`logits_${k + 1}`];
+    if (!logits) throw new Error(`the fused graph returned no logits_${k + 1}`);
+    const r = predictAt(scorer, k, logits.data, row, classes, probs, exitFlops[k]!);
+    predictions.push(r.prediction);
+    probs = r.probs;
+  }
+  return { predictions, probs: probs! };
 }

@@ -13,21 +13,23 @@ function sample(h: number, r: () => number): number[] {
   });
 }
 
-function exitCost(ctrl: BudgetController, conf: number[]): number {
-  const t = ctrl.thresholds();
-  for (let k = 0; k < FLOPS.length - 1; k++) if (conf[k]! >= t[k]!) return FLOPS[k]!;
-  return LAST;
+/** One request through the exits, one decision at a time (charges at commit, cost at answer). */
+function serve(ctrl: BudgetController, conf: number[]): number {
+  let charged = 0;
+  for (let k = 0; k < FLOPS.length; k++) {
+    ctrl.exitScored(k, conf[k]!);
+    if (k === FLOPS.length - 1 || conf[k]! >= ctrl.thresholds()[k]!) {
+      ctrl.observe(FLOPS[k]!, charged);
+      return FLOPS[k]!;
+    }
+    charged += ctrl.advanced(k);
+  }
+  throw new Error("unreachable");
 }
 
 function run(ctrl: BudgetController, hardness: (i: number) => number, n: number, seed = 1): number[] {
   const r = rng(seed);
-  const costs: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = exitCost(ctrl, sample(hardness(i), r));
-    ctrl.observe(c);
-    costs.push(c);
-  }
-  return costs;
+  return Array.from({ length: n }, (_, i) => serve(ctrl, sample(hardness(i), r)));
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -50,8 +52,8 @@ describe("BudgetController", () => {
       const costs = run(ctrl, hardness, n);
       const m = mean(costs);
       const setpoint = target * (1 - 0.01);
-      // |mean - setpoint| <= 2 * range * F_K / (gain * T) = 2*12*16/(0.4*20000) = 0.048
-      expect(Math.abs(m - setpoint)).toBeLessThanOrEqual((2 * 12 * LAST) / (0.4 * n));
+      // mean - setpoint <= 2 W F_K / (gain T) + P_max / T, W = 24 (range 12 both ways), P_max <= 2 F_K (one request in flight)
+      expect(m - setpoint).toBeLessThanOrEqual((2 * 24 * LAST) / (2 * n) + (2 * LAST) / n);
       expect(m).toBeLessThanOrEqual(target);
       expect(m).toBeGreaterThan(0.97 * target);
     });
@@ -74,7 +76,7 @@ describe("BudgetController", () => {
     for (let i = 0; i < 5000; i++) {
       const t = ctrl.thresholds();
       const c = 1 - 1e-9 >= t[0]! ? FLOPS[0]! : LAST;
-      ctrl.observe(c);
+      ctrl.observe(c, 0);
       costs.push(c);
     }
     expect(ctrl.knob).toBeLessThanOrEqual(12);
@@ -99,7 +101,7 @@ describe("BudgetController", () => {
   it("thresholds move monotonically with the knob and the last exit always takes everything", () => {
     const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 8 });
     const before = [...ctrl.thresholds()];
-    ctrl.observe(LAST); // overspend: thresholds must drop
+    ctrl.observe(LAST, 0); // overspend: thresholds must drop
     const after = ctrl.thresholds();
     after.slice(0, -1).forEach((t, k) => {
       expect(t).toBeLessThan(before[k]!);
@@ -114,5 +116,86 @@ describe("BudgetController", () => {
     const costs = run(ctrl, () => 0.5, 10_000, 7);
     expect(mean(costs.slice(2000))).toBeLessThanOrEqual(0.3 * LAST);
     expect(mean(costs.slice(2000))).toBeGreaterThan(0.97 * 0.3 * LAST);
+  });
+
+  it("commit-time charges lower the knob before any answer; answering or withdrawing releases them", () => {
+    const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 8 });
+    const k0 = ctrl.knob;
+    const charge = ctrl.advanced(0);
+    expect(charge).toBeGreaterThanOrEqual(FLOPS[1]! - FLOPS[0]!);
+    expect(ctrl.knob).toBeCloseTo(k0 - (2 * charge) / LAST, 9);
+    expect(ctrl.pendingFlops).toBe(charge);
+    ctrl.withdrawn(charge);
+    expect(ctrl.knob).toBeCloseTo(k0, 9);
+    const c2 = ctrl.advanced(0);
+    ctrl.observe(FLOPS[1]!, c2); // answered at exit 2: only the error against the setpoint stays
+    expect(ctrl.pendingFlops).toBe(0);
+    expect(ctrl.knob).toBeCloseTo(k0 - (2 * (FLOPS[1]! - 8 * 0.99)) / LAST, 9);
+  });
+
+  it("sum (c - B) over any run of answered requests stays within 2 W F_K / gain + P_max, with up to 50 in flight in random order", () => {
+    const r = rng(3);
+    const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 0.4 * LAST });
+    const setpoint = 0.4 * LAST * 0.99;
+    const inflight: { conf: number[]; k: number; charged: number }[] = [];
+    const errors: number[] = [];
+    let pendingMax = 0;
+    for (let step = 0; step < 40_000; step++) {
+      if (inflight.length < 50 && r() < 0.5) inflight.push({ conf: sample(r() < 0.5 ? 0.1 : 0.95, r), k: 0, charged: 0 });
+      if (inflight.length === 0) continue;
+      const j = Math.floor(r() * inflight.length);
+      const q = inflight[j]!;
+      ctrl.exitScored(q.k, q.conf[q.k]!);
+      if (q.k === FLOPS.length - 1 || q.conf[q.k]! >= ctrl.thresholds()[q.k]!) {
+        ctrl.observe(FLOPS[q.k]!, q.charged);
+        errors.push(FLOPS[q.k]! - setpoint);
+        inflight.splice(j, 1);
+      } else {
+        q.charged += ctrl.advanced(q.k);
+        q.k++;
+      }
+      pendingMax = Math.max(pendingMax, ctrl.pendingFlops);
+    }
+    // worst run: the largest sum over any contiguous stretch of answers
+    let best = 0;
+    let run = 0;
+    for (const e of errors) {
+      run = Math.max(0, run + e);
+      best = Math.max(best, run);
+    }
+    expect(errors.length).toBeGreaterThan(10_000);
+    expect(best).toBeLessThanOrEqual((2 * 24 * LAST) / 2 + pendingMax);
+  });
+});
+
+describe("BudgetController with validation scores (feed-forward, fitted range)", () => {
+  // a scored set like the bundled model's: a share of inputs is certain at exit 1 (confidence 1)
+  const r = rng(11);
+  const n = 4000;
+  const conf: number[] = [];
+  for (let i = 0; i < n; i++) conf.push(...(i % 25 === 0 ? FLOPS.map(() => 1) : sample(r(), r)));
+  const scores = { count: n, exits: FLOPS.length, confidence: Float32Array.from(conf), correct: new Uint8Array(n * FLOPS.length).fill(1) };
+  const certain = FLOPS.map(() => 1);
+
+  it("does not wind up on inputs it cannot spend the target on, so hard inputs after them cause no burst", () => {
+    const target = 0.5 * LAST;
+    const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: target, scores });
+    for (let i = 0; i < 3000; i++) serve(ctrl, certain);
+    const { integral, lowest, highest } = ctrl.knobTerms;
+    expect(ctrl.knob).toBeLessThanOrEqual(highest + 1e-9);
+    expect(integral).toBeLessThanOrEqual(highest - lowest);
+    const rr = rng(5);
+    const costs = Array.from({ length: 3000 }, () => serve(ctrl, sample(0.95, rr)));
+    const worst = Math.max(...windows(costs, 1000));
+    expect(worst).toBeLessThanOrEqual(1.02 * target);
+  });
+
+  it("the feed-forward term moves the knob on first-exit scores alone, before any cost is observed", () => {
+    const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 0.5 * LAST, scores });
+    const k0 = ctrl.knob;
+    const rr = rng(6);
+    for (let i = 0; i < 500; i++) ctrl.exitScored(0, sample(0.95, rr)[0]!);
+    expect(ctrl.knobTerms.integral).toBe(0);
+    expect(ctrl.knob).toBeLessThan(k0 - 0.5); // harder traffic: lower thresholds for the same spend
   });
 });
