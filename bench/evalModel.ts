@@ -4,10 +4,14 @@
  * reference thresholds chosen on the validation split (calibration file) and applied to the
  * test set, next to the budgeted oracle. Prints a table and writes docs/model-eval.md.
  *
- *   npm run eval:model -- [--model-dir models/ranet-fmnist] [--out docs/model-eval.md]
+ *   npm run eval:model -- [--model-dir models/ranet-fmnist] [--out docs/model-eval.md] [--write-evaluation]
+ *
+ * --write-evaluation also writes the test split's logits as the model's evaluation file
+ * (evaluation.bin/.json, listed in manifest.json), for models exported before export.py wrote it.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import pino from "pino";
 import { accuracyAtFlops, evaluateThresholds, exitAccuracies, offlineTable, oracleAccuracy, scoresFromLogits } from "../src/budget/thresholdTable.js";
 import { OrtEngine } from "../src/engine/OrtEngine.js";
@@ -28,6 +32,7 @@ async function main(): Promise<void> {
   process.stderr.write(`\n${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   const K = manifest.exits.length;
   const flops = manifest.exits.map((e) => e.flops);
+  if (process.argv.includes("--write-evaluation")) writeEvaluation(modelDir, logits, test.labels, K, manifest.labels.length);
   const testScores = scoresFromLogits({ count: test.count, exits: K, classes: manifest.labels.length, logits, labels: Int32Array.from(test.labels) });
   const accuracies = exitAccuracies(testScores);
   const perExit = flops.map((f, k) => ({ exit: k + 1, flops: f, accuracy: accuracies[k]! }));
@@ -80,6 +85,39 @@ async function main(): Promise<void> {
   console.log(text);
   console.log(`\nwrote ${outFile}`);
   await engine.dispose();
+}
+
+/** evaluation.bin/.json in the calibration file's format, and the manifest's 'evaluation' key. */
+function writeEvaluation(dir: string, logits: Float32Array, labels: Uint8Array, exits: number, classes: number): void {
+  const bytes = Buffer.alloc(logits.length * 4);
+  logits.forEach((v, i) => {
+    bytes.writeFloatLE(v, i * 4);
+  });
+  writeFileSync(path.join(dir, "evaluation.bin"), bytes);
+  const header = {
+    file: "evaluation.bin",
+    dtype: "float32",
+    byteOrder: "little",
+    layout: "logits [count, exits, classes], row-major",
+    count: labels.length,
+    exits,
+    classes,
+    split: "test split (logits from the ONNX stages in onnxruntime-node)",
+    labels: Array.from(labels),
+  };
+  writeFileSync(path.join(dir, "evaluation.json"), JSON.stringify(header));
+  const manifestPath = path.join(dir, "manifest.json");
+  const m = JSON.parse(readFileSync(manifestPath, "utf8")) as Record<string, unknown>;
+  if (m.evaluation !== "evaluation.json") {
+    // keep the key order of export.py's manifests: evaluation right after calibration
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(m)) {
+      out[k] = v;
+      if (k === "calibration") out.evaluation = "evaluation.json";
+    }
+    writeFileSync(manifestPath, `${JSON.stringify(out, null, 2)}\n`);
+  }
+  process.stderr.write(`wrote ${dir}/evaluation.bin and evaluation.json\n`);
 }
 
 runMain(main);

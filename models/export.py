@@ -9,6 +9,8 @@ Files written to --out:
   manifest.json        everything the server needs: input spec, labels, stages, exits
   calibration.bin      float32 little-endian logits [val images, exits, classes]
   calibration.json     its shape and the validation labels
+  evaluation.bin/.json the same for the test split: the server reports per-exit test accuracy
+                       under its exit scoring rule from it (never used to choose anything)
   fixtures/parity.json a few test images (uint8 pixels and preprocessed), PyTorch's logits per exit
 """
 from __future__ import annotations
@@ -35,6 +37,27 @@ from train import accuracies, predict_logits
 OPSET = 17
 FIXTURE_COUNT = 8
 
+
+
+def write_logit_set(out, name, logits, labels, split):
+    """Every exit's logits of a split: NAME.bin (float32 little-endian [count, exits, classes]) and NAME.json."""
+    logits.astype("<f4").tofile(os.path.join(out, f"{name}.bin"))
+    count, exits, classes = logits.shape
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump(
+            {
+                "file": f"{name}.bin",
+                "dtype": "float32",
+                "byteOrder": "little",
+                "layout": "logits [count, exits, classes], row-major",
+                "count": int(count),
+                "exits": int(exits),
+                "classes": int(classes),
+                "split": split,
+                "labels": labels.tolist(),
+            },
+            f,
+        )
 
 def staged_flops(model: RANet, stages: List[Stage]) -> List[int]:
     """Multiply-adds the staged execution really performs, cumulative per exit."""
@@ -139,22 +162,8 @@ def main(argv: List[str] | None = None) -> None:
     val_logits = predict_logits(model, ds.val_x, ds.mean, ds.std)
     test_logits = predict_logits(model, ds.test_x, ds.mean, ds.std)
     val_acc, test_acc = accuracies(val_logits, ds.val_y), accuracies(test_logits, ds.test_y)
-    val_logits.astype("<f4").tofile(os.path.join(out, "calibration.bin"))
-    with open(os.path.join(out, "calibration.json"), "w") as f:
-        json.dump(
-            {
-                "file": "calibration.bin",
-                "dtype": "float32",
-                "byteOrder": "little",
-                "layout": "logits [count, exits, classes], row-major",
-                "count": int(len(ds.val_y)),
-                "exits": model.n_exits,
-                "classes": cfg.num_classes,
-                "split": ds.source["val_split"],
-                "labels": ds.val_y.tolist(),
-            },
-            f,
-        )
+    write_logit_set(out, "calibration", val_logits, ds.val_y, ds.source["val_split"])
+    write_logit_set(out, "evaluation", test_logits, ds.test_y, "test split")
 
     # 4. parity fixtures: PyTorch's per-exit logits for a few test images
     fixtures = {
@@ -203,6 +212,7 @@ def main(argv: List[str] | None = None) -> None:
         "(conv, ReLU elements, pooling, linear; BN/interpolation/concat 0)",
         "parameters": count_parameters(model),
         "calibration": "calibration.json",
+        "evaluation": "evaluation.json",
         "training": {
             "config": cfg.to_dict(),
             "epochsTrained": int(meta["epoch"]) + 1,

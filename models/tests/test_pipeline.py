@@ -47,10 +47,11 @@ def test_export_dry_run_writes_a_consistent_manifest(tmp_path):
     assert [o.name for o in fused.graph.output] == [f"logits_{k + 1}" for k in range(len(m["stages"]))]
     stage_nodes = sum(len(onnx.load(os.path.join(out, st["file"])).graph.node) for st in m["stages"])
     assert len(fused.graph.node) == stage_nodes
-    cal = json.load(open(os.path.join(out, "calibration.json")))
-    logits = np.fromfile(os.path.join(out, "calibration.bin"), dtype="<f4")
-    assert (
-        logits.size
-        == cal["count"] * cal["exits"] * cal["classes"]
-        == len(cal["labels"]) * cal["exits"] * cal["classes"]
-    )
+    for name in (m["calibration"], m["evaluation"]):  # validation and test splits
+        cal = json.load(open(os.path.join(out, name)))
+        logits = np.fromfile(os.path.join(out, cal["file"]), dtype="<f4")
+        assert (
+            logits.size
+            == cal["count"] * cal["exits"] * cal["classes"]
+            == len(cal["labels"]) * cal["exits"] * cal["classes"]
+        )

@@ -17,6 +17,10 @@ export interface BudgetStatus {
   realizedFlops: number;
   observed: number;
   knob: number;
+  /** The knob's terms in controller mode (feed-forward and integral in logit units, in-flight charges in multiply-adds). */
+  knobTerms?: { feedForward: number; integral: number; inflightChargedFlops: number };
+  /** The exit scoring rule the thresholds apply to. */
+  scoreRule: string;
   thresholds: readonly number[];
   /** The offline table point the thresholds start from (undefined in fixed mode). */
   point?: TablePoint;
@@ -32,6 +36,8 @@ export interface BudgetManagerOptions {
   /** Validation scores, for the oracle curve. */
   scores?: ExitScores;
   fixedThresholds?: readonly number[];
+  /** The exit scoring rule the thresholds apply to (reported in the status). */
+  scoreRule?: string;
   averageWindow?: number;
   /** BudgetController gain and margin (its defaults if unset). */
   gain?: number;
@@ -157,6 +163,12 @@ export class BudgetManager implements ExitPolicy {
       realizedFlops: this.average,
       observed: this.observed,
       knob: this.controller?.knob ?? 0,
+      knobTerms: this.controller && {
+        feedForward: this.controller.knobTerms.feedForward,
+        integral: this.controller.knobTerms.integral,
+        inflightChargedFlops: this.controller.pendingFlops,
+      },
+      scoreRule: this.opts.scoreRule ?? "max-softmax",
       thresholds: this.thresholds(),
       point: this.point,
     };

@@ -1,13 +1,22 @@
 import type { Logger } from "pino";
-import { loadCalibration } from "../format/calibration.js";
+import { loadCalibration, loadEvaluation } from "../format/calibration.js";
 import type { Manifest } from "../format/manifest.js";
 import { type ExitScorer, fitTemperatures, makeScorer, SCORE_RULES, type ScoreRule } from "../scoring/exitScorers.js";
 import { BudgetManager } from "./BudgetManager.js";
 import { targetFlopsOf } from "./budgetTarget.js";
-import { accuracyAtFlops, offlineTable, scoresFromLogits } from "./thresholdTable.js";
+import { accuracyAtFlops, type ExitScores, exitAccuracies, offlineTable, scoresFromLogits } from "./thresholdTable.js";
 
 /** Budgets (fractions of the last exit) at which rules are compared on the validation split. */
 const COMPARE_AT = [0.3, 0.5, 0.7];
+
+/** Per-exit top-1 accuracy of what the service answers at each exit under its scoring rule. */
+export interface ExitScoring {
+  rule: ScoreRule;
+  /** On the validation split (calibration file), if the model has one. */
+  valAccuracy?: number[];
+  /** On the test split (evaluation file), if the model has one; reported, never used to choose. */
+  testAccuracy?: number[];
+}
 
 export interface ScoreRuleReport {
   rule: ScoreRule;
@@ -34,7 +43,7 @@ export async function createBudget(
   manifest: Manifest,
   config: BudgetSettings,
   log: Logger,
-): Promise<{ budget: BudgetManager; scorer: ExitScorer; rules: ScoreRuleReport[] }> {
+): Promise<{ budget: BudgetManager; scorer: ExitScorer; rules: ScoreRuleReport[]; scoring: ExitScoring }> {
   const exitFlops = manifest.exits.map((e) => e.flops);
   const K = exitFlops.length;
   const targetFlops = targetFlopsOf(config.budgetTarget, exitFlops);
@@ -45,7 +54,14 @@ export async function createBudget(
     const fixed = [...config.thresholds.slice(0, K - 1), Number.NEGATIVE_INFINITY];
     log.info({ thresholds: fixed }, "fixed thresholds from config");
     const scorer = makeScorer(config.exitScore === "auto" ? "max-softmax" : config.exitScore, await temperatures(manifest, config.exitScore));
-    return { budget: new BudgetManager({ exitFlops, mode: "fixed", targetFlops, table: [], fixedThresholds: fixed, log }), scorer, rules: [] };
+    const cal = manifest.calibration ? await loadCalibration(manifest) : undefined;
+    const scoring = await exitScoring(manifest, scorer, cal && scoresFromLogits(cal, scorer));
+    return {
+      budget: new BudgetManager({ exitFlops, mode: "fixed", targetFlops, table: [], fixedThresholds: fixed, scoreRule: scorer.name, log }),
+      scorer,
+      rules: [],
+      scoring,
+    };
   }
   const cal = await loadCalibration(manifest);
   const temps = await fitTemperatures(cal);
@@ -68,11 +84,21 @@ export async function createBudget(
     targetFlops,
     table: best.table,
     scores: best.scores,
+    scoreRule: best.scorer.name,
     gain: config.controllerGain,
     margin: config.controllerMargin,
     log,
   });
-  return { budget, scorer: best.scorer, rules };
+  return { budget, scorer: best.scorer, rules, scoring: await exitScoring(manifest, best.scorer, best.scores) };
+}
+
+async function exitScoring(manifest: Manifest, scorer: ExitScorer, valScores: ExitScores | undefined): Promise<ExitScoring> {
+  const evaluation = await loadEvaluation(manifest);
+  return {
+    rule: scorer.name,
+    valAccuracy: valScores && exitAccuracies(valScores),
+    testAccuracy: evaluation && exitAccuracies(scoresFromLogits(evaluation, scorer)),
+  };
 }
 
 async function temperatures(manifest: Manifest, rule: string): Promise<number[]> {

@@ -4,7 +4,10 @@ import { z } from "zod";
 import { float32le } from "../core/float32le.js";
 import type { Manifest } from "./manifest.js";
 
-/** Validation-split logits of every exit, for threshold tables (never the test set). */
+/**
+ * Every exit's logits over a labelled split: the calibration file (validation split: threshold
+ * tables, temperatures, the controller) or the evaluation file (test split: only reported).
+ */
 export interface Calibration {
   count: number;
   exits: number;
@@ -23,9 +26,19 @@ const Header = z.object({
   labels: z.array(z.number().int().nonnegative()),
 });
 
+/** The validation split's logits, for threshold tables (never the test set). */
 export async function loadCalibration(m: Manifest): Promise<Calibration> {
   if (!m.calibration) throw new Error(`model ${m.name} has no calibration file in its manifest`);
-  const headerPath = path.join(m.dir, m.calibration);
+  return loadLogitSet(m, m.calibration);
+}
+
+/** The test split's logits if the manifest lists them ('evaluation'): per-exit test accuracy under a scoring rule, reported, never used to choose. */
+export async function loadEvaluation(m: Manifest): Promise<Calibration | undefined> {
+  return m.evaluation ? loadLogitSet(m, m.evaluation) : undefined;
+}
+
+async function loadLogitSet(m: Manifest, header: string): Promise<Calibration> {
+  const headerPath = path.join(m.dir, header);
   const h = Header.parse(JSON.parse(await readFile(headerPath, "utf8")));
   const buf = await readFile(path.join(m.dir, h.file));
   const expected = h.count * h.exits * h.classes * 4;

@@ -36,6 +36,8 @@ const ManifestSchema = z.object({
     )
     .min(1),
   calibration: z.string().optional(),
+  /** Test-split logits (same format as the calibration file), for reported accuracies only. */
+  evaluation: z.string().optional(),
   /** The whole network as one graph: the input in, every exit's logits out (logits_1 .. logits_K). */
   fused: z
     .object({

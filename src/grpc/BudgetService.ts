@@ -22,6 +22,10 @@ function wireStatus(s: BudgetStatus): WireBudgetStatus {
     thresholds: wireThresholds(s.thresholds),
     start_point: s.point ? wirePoint(s.point) : null,
     load_factor: s.loadFactor,
+    score_rule: s.scoreRule,
+    feed_forward_knob: s.knobTerms?.feedForward ?? 0,
+    integral_knob: s.knobTerms?.integral ?? 0,
+    inflight_charged_flops: s.knobTerms?.inflightChargedFlops ?? 0,
   };
 }
 

@@ -57,11 +57,14 @@ export class ClassifierService {
       exits: c.manifest.exits.map((e, k) => ({
         exit: k + 1,
         flops: e.flops,
-        val_accuracy: e.accuracy?.val ?? 0,
-        test_accuracy: e.accuracy?.test ?? 0,
+        val_accuracy: m.scoring.valAccuracy?.[k] ?? 0,
+        test_accuracy: m.scoring.testAccuracy?.[k] ?? 0,
         threshold: thresholds[k],
+        own_val_accuracy: e.accuracy?.val ?? 0,
+        own_test_accuracy: e.accuracy?.test ?? 0,
       })),
       budget_table: m.budget.table.map(wirePoint),
+      score_rule: m.scoring.rule,
     };
   }
 
@@ -97,7 +100,16 @@ export class ClassifierService {
       top_k: order.slice(0, Math.min(topK, order.length)).map((i) => ({ class_index: i, label: c.labels[i], probability: r.probabilities[i] })),
       model_name: c.name,
       model_version: c.version,
-      exits: r.exits.map((p) => ({ exit: p.exit + 1, class_index: p.classIndex, label: c.labels[p.classIndex], confidence: p.confidence, flops: p.flops })),
+      exits: r.exits.map((p) => ({
+        exit: p.exit + 1,
+        class_index: p.classIndex,
+        label: c.labels[p.classIndex],
+        confidence: p.confidence,
+        flops: p.flops,
+        own_class_index: p.ownClassIndex,
+        own_label: c.labels[p.ownClassIndex],
+        own_confidence: p.ownConfidence,
+      })),
       exit_reason: r.reason,
     };
   }

@@ -58,7 +58,7 @@ export class InferenceService {
       ModelConfig: unary("ModelConfig", (req: { name: string; version: string }) => {
         const m = current();
         m.classifier.checkModel(req.name || "?", req.version);
-        return { config: modelConfig(m.classifier, m.provider, m.workers, this.batching) };
+        return { config: modelConfig(m.classifier, m.provider, m.workers, this.batching, m.scoring) };
       }),
       ModelStatistics: unary("ModelStatistics", (req: { name: string; version: string }) => {
         const m = current();

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
-import { createBudget } from "../budget/createBudget.js";
+import { createBudget, type ExitScoring } from "../budget/createBudget.js";
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/Clock.js";
 import type { UsableCpus } from "../core/usableCpus.js";
@@ -19,6 +19,8 @@ export interface ServedModel extends HostedModel {
   readonly provider: string;
   readonly classifier: Classifier;
   readonly budget: BudgetManager;
+  /** The exit scoring rule and the accuracy of its answers at each exit. */
+  readonly scoring: ExitScoring;
   readonly pipeline: Pipeline;
   /** Request statistics of this version (Triton's ModelStatistics). */
   readonly stats: InferenceStatistics;
@@ -61,7 +63,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
     deps.logFor("engine"),
   );
   try {
-    const { budget, scorer } = await createBudget(manifest, config, deps.logFor("budget"));
+    const { budget, scorer, scoring } = await createBudget(manifest, config, deps.logFor("budget"));
     if (config.warmup) {
       const t0 = Date.now();
       await engine.warmUp([1, config.maxBatchSize]);
@@ -98,6 +100,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       provider: engine.provider,
       classifier,
       budget,
+      scoring,
       pipeline,
       stats,
       workers: engine.workerCount,

@@ -1,11 +1,11 @@
 import type { HostTensor } from "../engine/StageRunner.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
-import { argmax } from "../scoring/softmax.js";
+import { argmax, maxSoftmax } from "../scoring/softmax.js";
 import type { ExitPrediction } from "./pipelineTypes.js";
 
 /**
  * Exit k's answer for row `row` of a logits batch: the scored probabilities (the rule may use
- * the previous exit's, `lastProbs`) and the prediction they give.
+ * the previous exit's, `lastProbs`), the prediction they give, and the exit's own prediction.
  */
 export function predictAt(
   scorer: ExitScorer,
@@ -18,7 +18,9 @@ export function predictAt(
 ): { probs: Float32Array; prediction: ExitPrediction } {
   const probs = scorer.score(k, logits, row, classes, lastProbs);
   const cls = argmax(probs);
-  return { probs, prediction: { exit: k, classIndex: cls, confidence: probs[cls]!, flops } };
+  // under max-softmax the scored prediction is the exit's own
+  const own = scorer.name === "max-softmax" ? { index: cls, confidence: probs[cls]! } : maxSoftmax(logits, row, classes);
+  return { probs, prediction: { exit: k, classIndex: cls, confidence: probs[cls]!, flops, ownClassIndex: own.index, ownConfidence: own.confidence } };
 }
 
 /** Every exit's answer for row `row` of a fused graph's outputs (logits_1 ... logits_K), and the last exit's scored probabilities. */

@@ -55,11 +55,14 @@ export interface RequestOptions {
 
 export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";
 
+/** One exit's answer: the scored prediction (the exit scoring rule's), and the exit's own (its logits alone). */
 export interface ExitPrediction {
   exit: number; // 0-based
   classIndex: number;
   confidence: number;
   flops: number;
+  ownClassIndex: number;
+  ownConfidence: number;
 }
 
 export interface ClassifyResult extends ExitPrediction {

@@ -19,3 +19,13 @@ export function argmax(values: ArrayLike<number>): number {
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
 }
+
+/** Argmax and max softmax probability of row `row` of a [rows, classes] logits array. */
+export function maxSoftmax(logits: Float32Array, row: number, classes: number): { index: number; confidence: number } {
+  const off = row * classes;
+  let index = 0;
+  for (let c = 1; c < classes; c++) if (logits[off + c]! > logits[off + index]!) index = c;
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += Math.exp(logits[off + c]! - logits[off + index]!);
+  return { index, confidence: Math.fround(1 / sum) };
+}

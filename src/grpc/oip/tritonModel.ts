@@ -1,3 +1,4 @@
+import type { ExitScoring } from "../../budget/createBudget.js";
 import type { DataType } from "../../generated/inference/DataType.js";
 import type { ModelConfig } from "../../generated/inference/ModelConfig.js";
 import type { ModelStatistics } from "../../generated/inference/ModelStatistics.js";
@@ -18,9 +19,10 @@ const TYPE: Record<(typeof OUTPUTS)[OutputName], DataType> = { FP32: "TYPE_FP32"
 /**
  * Triton's ModelConfig for the served model: dims without the batch dimension (max_batch_size
  * > 0), the same tensors ModelMetadata lists; dynamic batching as configured; one instance per
- * engine worker; the preprocessing, labels and exits as parameters.
+ * engine worker; the preprocessing, labels, exits, exit scoring rule and per-exit accuracy
+ * under it as parameters.
  */
-export function modelConfig(c: Classifier, provider: string, workers: number, b: BatchingSettings): ModelConfig {
+export function modelConfig(c: Classifier, provider: string, workers: number, b: BatchingSettings, scoring: ExitScoring): ModelConfig {
   const [ch, h, w] = c.input.shape;
   const param = (v: unknown) => ({ string_value: Array.isArray(v) ? v.join(",") : String(v) });
   return {
@@ -52,6 +54,11 @@ export function modelConfig(c: Classifier, provider: string, workers: number, b:
       input_uint8_layouts: param(["NCHW", "NHWC", ...(ch === 1 ? ["NHW"] : [])]),
       labels: param(c.labels),
       exit_flops: param(c.exitFlops),
+      // what `confidence` and a forced exit's answer are: see ranet.v1 ModelMetadata.score_rule
+      exit_score_rule: param(scoring.rule),
+      // top-1 accuracy of the answers at each exit under that rule (as a forced exit answers)
+      ...(scoring.valAccuracy ? { exit_accuracy_val: param(scoring.valAccuracy.map((a) => a.toFixed(4))) } : {}),
+      ...(scoring.testAccuracy ? { exit_accuracy_test: param(scoring.testAccuracy.map((a) => a.toFixed(4))) } : {}),
     },
   };
 }

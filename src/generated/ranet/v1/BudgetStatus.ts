@@ -13,6 +13,10 @@ export interface BudgetStatus {
   'thresholds'?: (number | string)[];
   'start_point'?: (_ranet_v1_BudgetPoint | null);
   'load_factor'?: (number | string);
+  'score_rule'?: (string);
+  'feed_forward_knob'?: (number | string);
+  'integral_knob'?: (number | string);
+  'inflight_charged_flops'?: (number | string);
 }
 
 export interface BudgetStatus__Output {
@@ -25,4 +29,8 @@ export interface BudgetStatus__Output {
   'thresholds': (number)[];
   'start_point': (_ranet_v1_BudgetPoint__Output | null);
   'load_factor': (number);
+  'score_rule': (string);
+  'feed_forward_knob': (number);
+  'integral_knob': (number);
+  'inflight_charged_flops': (number);
 }

@@ -8,6 +8,8 @@ export interface ExitInfo {
   'val_accuracy'?: (number | string);
   'test_accuracy'?: (number | string);
   'threshold'?: (number | string);
+  'own_val_accuracy'?: (number | string);
+  'own_test_accuracy'?: (number | string);
 }
 
 export interface ExitInfo__Output {
@@ -16,4 +18,6 @@ export interface ExitInfo__Output {
   'val_accuracy': (number);
   'test_accuracy': (number);
   'threshold': (number);
+  'own_val_accuracy': (number);
+  'own_test_accuracy': (number);
 }

@@ -8,6 +8,9 @@ export interface ExitPrediction {
   'label'?: (string);
   'confidence'?: (number | string);
   'flops'?: (number | string | Long);
+  'own_class_index'?: (number);
+  'own_label'?: (string);
+  'own_confidence'?: (number | string);
 }
 
 export interface ExitPrediction__Output {
@@ -16,4 +19,7 @@ export interface ExitPrediction__Output {
   'label': (string);
   'confidence': (number);
   'flops': (number);
+  'own_class_index': (number);
+  'own_label': (string);
+  'own_confidence': (number);
 }

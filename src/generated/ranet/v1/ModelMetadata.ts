@@ -11,6 +11,7 @@ export interface ModelMetadata {
   'input'?: (_ranet_v1_InputSpec | null);
   'exits'?: (_ranet_v1_ExitInfo)[];
   'budget_table'?: (_ranet_v1_BudgetPoint)[];
+  'score_rule'?: (string);
 }
 
 export interface ModelMetadata__Output {
@@ -20,4 +21,5 @@ export interface ModelMetadata__Output {
   'input': (_ranet_v1_InputSpec__Output | null);
   'exits': (_ranet_v1_ExitInfo__Output)[];
   'budget_table': (_ranet_v1_BudgetPoint__Output)[];
+  'score_rule': (string);
 }
