@@ -27,58 +27,13 @@ import { windowReport } from "../test/support/budgetSimulation.js";
 import { exitLogits } from "../test/support/exitLogits.js";
 import { loadFashionMnist } from "../test/support/fashionMnist.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { type BudgetStream, budgetStreams, type StreamItem } from "./lib/budgetStreams.js";
+import { type BudgetStream, budgetStreams, type RunResult, streamAll } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
 import { plotPng } from "./lib/svgPlot.js";
 
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const outDir = arg("out-dir", "docs");
 const WINDOW = 1000;
-/** Items one stream keeps outstanding (the server's default maxStreamInflight). */
-const PER_STREAM = 128;
-
-interface RunResult {
-  /** Cost and correctness per request, in the order sent. */
-  costs: number[];
-  correct: number[];
-}
-
-/** Sends every item over ClassifyStream streams keeping `inFlight` outstanding in all; answers land at their send position. */
-async function streamAll(address: string, items: StreamItem[], shape: readonly number[], inFlight: number): Promise<RunResult> {
-  const c = makeClients(address);
-  const costs = new Array<number>(items.length);
-  const correct = new Array<number>(items.length);
-  let next = 0;
-  const streams = Math.ceil(inFlight / PER_STREAM);
-  const one = (quota: number) =>
-    new Promise<void>((resolve, reject) => {
-      const call = c.classifier.ClassifyStream();
-      let outstanding = 0;
-      const send = () => {
-        if (next >= items.length) {
-          if (outstanding === 0) call.end();
-          return;
-        }
-        const i = next++;
-        outstanding++;
-        call.write({ tensor: { shape: [...shape], data: items[i]!.input }, request_id: String(i) });
-      };
-      call.on("data", (res: { request_id: string; flops: number; class_index: number; error?: { code: number; message: string } | null }) => {
-        if (res.error) return reject(new Error(`request ${res.request_id}: ${res.error.message}`));
-        const i = Number(res.request_id);
-        costs[i] = res.flops;
-        correct[i] = res.class_index === items[i]!.label ? 1 : 0;
-        outstanding--;
-        send();
-      });
-      call.on("end", resolve);
-      call.on("error", reject);
-      for (let k = 0; k < quota; k++) send();
-    });
-  await Promise.all(Array.from({ length: streams }, (_, s) => one(Math.floor(inFlight / streams) + (s < inFlight % streams ? 1 : 0))));
-  c.close();
-  return { costs, correct };
-}
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
@@ -120,7 +75,16 @@ async function main(): Promise<void> {
     ...(arg("margin", "") ? ["--controller-margin", arg("margin", "")] : []),
   ];
   // admission by estimated wait off: with 1,024 in flight a refusal would leave a hole in the order
-  const server = await startServerProcess(["--model-dir", modelDir, "--max-queue-wait-ms", "0", ...controllerFlags]);
+  // one stream per run, as deep as the run: the server receives the requests in the order sent
+  const server = await startServerProcess([
+    "--model-dir",
+    modelDir,
+    "--max-queue-wait-ms",
+    "0",
+    "--max-stream-inflight",
+    String(Math.max(...depths)),
+    ...controllerFlags,
+  ]);
   const admin = makeClients(server.address, {}, undefined, server.adminAddress);
   const rule = ((await unary(admin.budget, "GetBudget", {})) as { score_rule?: string }).score_rule ?? "auto";
   const results: { fraction: number; depth: number; stream: BudgetStream; run: RunResult }[] = [];
@@ -162,7 +126,7 @@ async function main(): Promise<void> {
     `# Budget control on ${manifest.name} v${manifest.version}: Fashion-MNIST test set over gRPC`,
     "",
     `\`${command}\`, ${new Date().toISOString().slice(0, 16)}Z, server at its default controller settings${controllerFlags.length ? " except the flags shown" : ""} (exit scoring rule: ${rule}).`,
-    `Each run sends all ${set.count} test images over ClassifyStream (streams of up to ${PER_STREAM} outstanding items) after SetBudget (a fresh controller).`,
+    `Each run sends all ${set.count} test images over one ClassifyStream with the given number outstanding (server flags --max-stream-inflight ${Math.max(...depths)} --max-queue-wait-ms 0, so none is refused) after SetBudget (a fresh controller).`,
     `Windows are ${WINDOW} consecutive requests in the order sent; on orders with abrupt shifts, windows ending within 500 requests after a shift are excused.`,
     "Difficulty: the first exit's max softmax on the test image (high = easy). Corrupted blocks: i.i.d. images in 8 blocks, clean alternating with salt and pepper (20% of pixels), inverted, rotated 90 degrees, and a black square of half the side.",
     "",

@@ -10,20 +10,34 @@
  * and the i.i.d. accuracy. The test set is never read.
  *
  *   npm run tune:controller -- [--gain 0.5,1,1.5,2,3,4] [--model-dir models/ranet-fmnist] [--margin 0.01]
+ *
+ * With --server the same orders of the validation images themselves (the training-file
+ * positions listed in the calibration file), plus blocks of corrupted inputs, are streamed
+ * through a real server per gain over ClassifyStream at --in-flight 64,1024: the queueing and
+ * batching of the real pipeline, which the simulation only approximates.
  */
+
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import pino from "pino";
 import { targetFlopsOf } from "../src/budget/budgetTarget.js";
 import { createBudget } from "../src/budget/createBudget.js";
 import { scoresFromLogits } from "../src/budget/thresholdTable.js";
+import { makeClients, unary } from "../src/cli/clients.js";
 import { loadCalibration } from "../src/format/calibration.js";
 import { loadManifest } from "../src/format/manifest.js";
+import { softmaxRow } from "../src/scoring/softmax.js";
 import { adversarialOrders, simulateServing, windowReport } from "../test/support/budgetSimulation.js";
+import { loadFashionMnist } from "../test/support/fashionMnist.js";
+import { startServerProcess } from "../test/support/serverProcess.js";
+import { budgetStreams, streamAll } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
 
 const TARGETS = [0.3, 0.5, 0.7];
 const DEPTHS = [1, 64, 1024];
 
 runMain(async () => {
+  if (process.argv.includes("--server")) return tuneOnServer();
   const manifest = await loadManifest(arg("model-dir", "models/ranet-fmnist"));
   const gains = arg("gain", "0.5,1,1.5,2,3,4").split(",").map(Number);
   const margin = Number(arg("margin", "0.01"));
@@ -67,3 +81,67 @@ runMain(async () => {
     if (broken.length) console.error(`  gain ${gain} breaks: ${broken.slice(0, 8).join(", ")}${broken.length > 8 ? ", ..." : ""}`);
   }
 });
+
+async function tuneOnServer(): Promise<void> {
+  const modelDir = arg("model-dir", "models/ranet-fmnist");
+  const manifest = await loadManifest(modelDir);
+  const cal = await loadCalibration(manifest);
+  const header = JSON.parse(readFileSync(path.join(manifest.dir, manifest.calibration!), "utf8")) as { indices?: number[] };
+  if (!header.indices) throw new Error("the calibration file lists no training-file positions ('indices'); re-export the model");
+  const train = loadFashionMnist("train");
+  const side = train.side;
+  const pixels = new Uint8Array(header.indices.length * side * side);
+  header.indices.forEach((idx, i) => {
+    pixels.set(train.pixels.subarray(idx * side * side, (idx + 1) * side * side), i * side * side);
+  });
+  const set = { count: header.indices.length, side, pixels, labels: Uint8Array.from(header.indices, (idx) => train.labels[idx]!) };
+  const first = Float32Array.from({ length: cal.count }, (_, i) => Math.max(...softmaxRow(cal.logits, i * cal.exits, cal.classes)));
+  const streams = budgetStreams(set, manifest.input, first);
+  const exitFlops = manifest.exits.map((e) => e.flops);
+  const depths = arg("in-flight", "64,1024").split(",").map(Number);
+  const gains = arg("gain", "2").split(",");
+  console.log(`validation images through the server: ${set.count}; ${TARGETS.length} targets x ${depths.length} depths x ${streams.length} orders per gain\n`);
+  for (const gain of gains) {
+    const server = await startServerProcess([
+      "--model-dir",
+      modelDir,
+      "--max-queue-wait-ms",
+      "0",
+      "--max-stream-inflight",
+      String(Math.max(...depths)),
+      "--controller-gain",
+      gain,
+    ]);
+    const admin = makeClients(server.address, {}, undefined, server.adminAddress);
+    const broken: string[] = [];
+    let runs = 0;
+    let worst = 0;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = 0;
+    try {
+      for (const fraction of TARGETS) {
+        const target = targetFlopsOf(fraction, exitFlops);
+        for (const depth of depths) {
+          for (const st of streams) {
+            await unary(admin.budget, "SetBudget", { target_flops: Math.round(target) });
+            const run = await streamAll(server.address, st.items, manifest.input.shape, depth);
+            const w = windowReport(run.costs, target, st.shifts);
+            runs++;
+            worst = Math.max(worst, w.overShare);
+            lo = Math.min(lo, w.meanOverTarget);
+            hi = Math.max(hi, w.meanOverTarget);
+            if (w.overShare > 0.01 || w.meanOverTarget > 1 || w.meanOverTarget < 0.95)
+              broken.push(`${fraction * 100}%/${depth}/${st.name.split(" (")[0]}: ${w.meanOverTarget.toFixed(3)}, ${(100 * w.overShare).toFixed(1)}%`);
+          }
+        }
+      }
+    } finally {
+      admin.close();
+      await server.stop();
+    }
+    console.log(
+      `gain ${gain}: ${broken.length} of ${runs} runs break a bound; worst window share ${(100 * worst).toFixed(1)}%; mean / target ${lo.toFixed(3)} - ${hi.toFixed(3)}`,
+    );
+    for (const b of broken) console.log(`  ${b}`);
+  }
+}

@@ -46,6 +46,7 @@ class Dataset:
     crop_padding: int
     hflip: bool
     source: dict
+    val_index: np.ndarray  # position of each validation image in the training files
 
 
 def read_idx(path: str) -> np.ndarray:
@@ -142,6 +143,7 @@ def load(name: str, root: str | None, val_size: int, seed: int, limit: int = 0) 
             "test_images": int(len(ex)),
             "val_split": f"seeded permutation of the training set, seed {seed}, first {val_size}",
         },
+        val_index=val_idx,
     )
 
 

@@ -39,8 +39,9 @@ FIXTURE_COUNT = 8
 
 
 
-def write_logit_set(out, name, logits, labels, split):
-    """Every exit's logits of a split: NAME.bin (float32 little-endian [count, exits, classes]) and NAME.json."""
+def write_logit_set(out, name, logits, labels, split, indices=None):
+    """Every exit's logits of a split: NAME.bin (float32 little-endian [count, exits, classes]) and NAME.json
+    (with `indices`, each sample's position in the training files: tools can replay the split's images)."""
     logits.astype("<f4").tofile(os.path.join(out, f"{name}.bin"))
     count, exits, classes = logits.shape
     with open(os.path.join(out, f"{name}.json"), "w") as f:
@@ -55,6 +56,7 @@ def write_logit_set(out, name, logits, labels, split):
                 "classes": int(classes),
                 "split": split,
                 "labels": labels.tolist(),
+                **({} if indices is None else {"indices": [int(i) for i in indices]}),
             },
             f,
         )
@@ -162,7 +164,7 @@ def main(argv: List[str] | None = None) -> None:
     val_logits = predict_logits(model, ds.val_x, ds.mean, ds.std)
     test_logits = predict_logits(model, ds.test_x, ds.mean, ds.std)
     val_acc, test_acc = accuracies(val_logits, ds.val_y), accuracies(test_logits, ds.test_y)
-    write_logit_set(out, "calibration", val_logits, ds.val_y, ds.source["val_split"])
+    write_logit_set(out, "calibration", val_logits, ds.val_y, ds.source["val_split"], ds.val_index)
     write_logit_set(out, "evaluation", test_logits, ds.test_y, "test split")
 
     # 4. parity fixtures: PyTorch's per-exit logits for a few test images

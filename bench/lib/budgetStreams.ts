@@ -1,3 +1,4 @@
+import { makeClients } from "../../src/cli/clients.js";
 import type { ImageSet } from "../../test/support/fashionMnist.js";
 import { imageOf, normalise } from "../../test/support/fashionMnist.js";
 import { rng } from "../../test/support/rng.js";
@@ -93,4 +94,49 @@ export function budgetStreams(
       gradual: false,
     },
   ];
+}
+
+/**
+ * Sends every item over one ClassifyStream keeping `inFlight` outstanding (the server must allow
+ * that many per stream: --max-stream-inflight); answers land at their send position. One stream
+ * keeps the order: the server receives the items in the order sent (several streams would
+ * interleave them).
+ */
+export async function streamAll(address: string, items: StreamItem[], shape: readonly number[], inFlight: number): Promise<RunResult> {
+  const c = makeClients(address);
+  const costs = new Array<number>(items.length);
+  const correct = new Array<number>(items.length);
+  let next = 0;
+  await new Promise<void>((resolve, reject) => {
+    const call = c.classifier.ClassifyStream();
+    let outstanding = 0;
+    const send = () => {
+      if (next >= items.length) {
+        if (outstanding === 0) call.end();
+        return;
+      }
+      const i = next++;
+      outstanding++;
+      call.write({ tensor: { shape: [...shape], data: items[i]!.input }, request_id: String(i) });
+    };
+    call.on("data", (res: { request_id: string; flops: number; class_index: number; error?: { code: number; message: string } | null }) => {
+      if (res.error) return reject(new Error(`request ${res.request_id}: ${res.error.message}`));
+      const i = Number(res.request_id);
+      costs[i] = res.flops;
+      correct[i] = res.class_index === items[i]!.label ? 1 : 0;
+      outstanding--;
+      send();
+    });
+    call.on("end", resolve);
+    call.on("error", reject);
+    for (let k = 0; k < inFlight; k++) send();
+  });
+  c.close();
+  return { costs, correct };
+}
+
+export interface RunResult {
+  /** Cost and correctness per request, in the order sent. */
+  costs: number[];
+  correct: number[];
 }

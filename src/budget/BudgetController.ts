@@ -9,8 +9,8 @@ export interface BudgetControllerOptions {
   baseThresholds: readonly number[];
   targetFlops: number;
   /**
-   * Integral gain: knob step (logit units) per last-exit FLOPs of cost error (default 2, chosen
-   * on the validation split with `npm run tune:controller`).
+   * Integral gain: knob step (logit units) per last-exit FLOPs of cost error (default 0.5, chosen
+   * on the validation split with `npm run tune:controller`, simulated and through the server).
    */
   gain?: number;
   /** Aim this fraction under the target, so noise stays on the safe side. */
@@ -22,7 +22,7 @@ export interface BudgetControllerOptions {
    * the feed-forward table. Without them the controller is the integral term alone on [-range, range].
    */
   scores?: ExitScores;
-  /** Feed-forward window: how many recent first-exit confidences describe the traffic (default 500). */
+  /** Feed-forward window: how many recent first-exit confidences describe the traffic (default 128). */
   window?: number;
   /** Charges of requests already in flight (a controller replacing another carries its pendingFlops over). */
   pendingFlops?: number;
@@ -32,6 +32,13 @@ const EPS = 1e-6;
 const logit = (p: number) => Math.log(p / (1 - p));
 /** The feed-forward knob is re-solved after this many first-exit scores. */
 const RESOLVE_EVERY = 8;
+/** Weight of one answered request in the running level of the in-flight charges. */
+/**
+ * Most the integral and commit-time terms together may raise the knob above the feed-forward
+ * estimate (logit units). Traffic whose answers cost less than the estimate says (inputs that
+ * leave early whatever the thresholds) then cannot wind the knob up; lowering it is not capped.
+ */
+const RAISE_CAP = 1;
 /** Weight of one answered request in the running E[cost | reached exit k]. */
 const REACHED_ALPHA = 1 / 256;
 
@@ -59,22 +66,26 @@ const REACHED_ALPHA = 1 / 256;
  * - Integral, theta_i: after each answered request of cost c (whose charges leave P),
  *   theta_i <- theta_i - g (c - B) / F_K. Conditional integration: a step that would take theta
  *   above `highest` (the knob above which no validation sample goes deeper) or below `lowest`
- *   (at which every validation sample leaves at the first exit) stops at that edge, so the
- *   integral does not wind up while the thresholds no longer change decisions; when the
- *   feed-forward term moves theta past an edge, the integral gives back what lies beyond it.
+ *   (at which every validation sample leaves at the first exit) stops at that edge, and a
+ *   raising step also stops where theta_i + theta_p reaches RAISE_CAP (the knob at most that far
+ *   above the feed-forward estimate). So the integral does not wind up while the thresholds do
+ *   not change decisions (inputs that leave at the first exit whatever they are), and a burst of
+ *   hard inputs after them meets a knob that already spends. When the feed-forward term moves
+ *   theta past an edge, the integral gives back what lies beyond it.
  *
  * Guarantee, for any input order and any number of requests in flight. Summing the updates over
  * any run of answered requests: sum (c - B) = (F_K / g) (theta_i at its start - theta_i at its
- * end) + overspend cut at `lowest` - underspend cut at `highest` (cut by a step, or given back). theta_i falls only while theta
- * > lowest, so theta_i >= lowest - highest = -W (theta_ff <= highest, theta_p <= 0), and rises
- * only while theta < highest, so theta_i <= W + g P_max / F_K, where P_max is the most ever
- * charged to requests in flight at once (each request's charges total at most 2 F_K). Hence the
- * mean cost over any T consecutive answered requests is at most
- *     B + (2 W F_K / g + P_max) / T  (+ overspend cut at `lowest`) / T,
+ * end) + overspend cut at `lowest` - underspend cut (by a step or given back). theta_i falls only
+ * while theta > lowest, so theta_i >= lowest - highest = -W (theta_ff <= highest, theta_p <= 0);
+ * it rises only while theta_i + theta_p < RAISE_CAP, so theta_i <= RAISE_CAP + g P_max / F_K,
+ * where P_max is the most ever charged to requests in flight at once (each request's charges
+ * total at most 2 F_K). Hence the mean cost over any T consecutive answered requests is at most
+ *     B + ((W + RAISE_CAP) F_K / g + P_max) / T  +  (overspend cut at `lowest`) / T,
  * and overspend is cut only while theta is at `lowest`, where the knob already sends every
  * validation-like input out at the first exit: cost it cannot reduce (fixed exits, deadlines,
- * per-request budgets, inputs unlike the validation split). The feed-forward and commit-time
- * terms decide which requests spend, not what is counted, so the bound holds whatever they do.
+ * per-request budgets, inputs unlike the validation split). Cutting underspend only lowers the
+ * mean. The feed-forward and commit-time terms decide which requests spend, not what is counted,
+ * so the bound holds whatever they do.
  */
 export class BudgetController implements ExitPolicy {
   private integral = 0;
@@ -96,13 +107,13 @@ export class BudgetController implements ExitPolicy {
   constructor(private readonly opts: BudgetControllerOptions) {
     const K = opts.exitFlops.length;
     if (opts.baseThresholds.length < K - 1) throw new RangeError(`need ${K - 1} base thresholds, got ${opts.baseThresholds.length}`);
-    this.gain = opts.gain ?? 2;
+    this.gain = opts.gain ?? 0.5;
     this.margin = opts.margin ?? 0.01;
     this.target = opts.targetFlops;
     this.pending = opts.pendingFlops ?? 0;
     this.baseLogits = opts.baseThresholds.slice(0, K - 1).map((t) => logit(Math.min(1 - EPS, Math.max(EPS, t))));
     if (opts.scores) {
-      this.difficulty = new DifficultyFeedForward(opts.scores, this.baseLogits, opts.exitFlops, opts.window);
+      this.difficulty = new DifficultyFeedForward(opts.scores, this.baseLogits, opts.exitFlops, opts.window ?? 128);
       this.lowest = this.difficulty.lowest;
       this.highest = this.difficulty.highest;
       this.feedForward = this.difficulty.solve(this.setpoint);
@@ -152,7 +163,7 @@ export class BudgetController implements ExitPolicy {
     const before = this.integral;
     let next = before - (this.gain * (flops - this.setpoint)) / last;
     const rest = this.feedForward + this.pendingTerm();
-    if (next > before) next = Math.max(before, Math.min(next, this.highest - rest));
+    if (next > before) next = Math.max(before, Math.min(next, this.highest - rest, RAISE_CAP - this.pendingTerm()));
     else next = Math.min(before, Math.max(next, this.lowest - rest));
     this.integral = next;
     this.current = this.compute();

@@ -83,7 +83,7 @@ const FIELDS = {
   controller: [bool, true, "adapt the thresholds online to hold the budget target (false = offline table thresholds)"],
   controllerGain: [
     z.coerce.number().positive().max(20),
-    2,
+    0.5,
     "controller integral gain: knob step in logit units per last-exit FLOPs of cost error (chosen on the validation split with npm run tune:controller)",
   ],
   controllerMargin: [z.coerce.number().min(0).max(0.5), 0.01, "the controller aims this fraction under the target"],

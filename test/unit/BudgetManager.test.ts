@@ -28,7 +28,7 @@ describe("BudgetManager load factor", () => {
       full.observe(24, 0);
       lowered.observe(24, 0); // spending the operator's target is overspending 12
     }
-    expect(full.status().knob).toBeCloseTo((-2 * 50 * (24 * 0.01)) / 30, 6); // at target: only the 1% margin moves it
+    expect(full.status().knob).toBeCloseTo((-0.5 * 50 * (24 * 0.01)) / 30, 6); // at target: only the 1% margin moves it
     expect(lowered.status().knob).toBeLessThan(-1);
     expect(lowered.status()).toMatchObject({ targetFlops: 24, loadFactor: 0.5 });
     expect(lowered.thresholds()[0]).toBeLessThan(full.thresholds()[0]!);
