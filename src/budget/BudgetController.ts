@@ -22,7 +22,7 @@ export interface BudgetControllerOptions {
    * the feed-forward table. Without them the controller is the integral term alone on [-range, range].
    */
   scores?: ExitScores;
-  /** Feed-forward window: how many recent first-exit confidences describe the traffic (default 128). */
+  /** Feed-forward window: how many recent first-exit confidences describe the traffic (default 224). */
   window?: number;
   /** Charges of requests already in flight (a controller replacing another carries its pendingFlops over). */
   pendingFlops?: number;
@@ -113,7 +113,7 @@ export class BudgetController implements ExitPolicy {
     this.pending = opts.pendingFlops ?? 0;
     this.baseLogits = opts.baseThresholds.slice(0, K - 1).map((t) => logit(Math.min(1 - EPS, Math.max(EPS, t))));
     if (opts.scores) {
-      this.difficulty = new DifficultyFeedForward(opts.scores, this.baseLogits, opts.exitFlops, opts.window ?? 128);
+      this.difficulty = new DifficultyFeedForward(opts.scores, this.baseLogits, opts.exitFlops, opts.window ?? 224);
       this.lowest = this.difficulty.lowest;
       this.highest = this.difficulty.highest;
       this.feedForward = this.difficulty.solve(this.setpoint);

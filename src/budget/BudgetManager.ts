@@ -39,9 +39,10 @@ export interface BudgetManagerOptions {
   /** The exit scoring rule the thresholds apply to (reported in the status). */
   scoreRule?: string;
   averageWindow?: number;
-  /** BudgetController gain and margin (its defaults if unset). */
+  /** BudgetController gain, margin and feed-forward window (its defaults if unset). */
   gain?: number;
   margin?: number;
+  window?: number;
   log: Logger;
 }
 
@@ -120,6 +121,7 @@ export class BudgetManager implements ExitPolicy {
         targetFlops: effective,
         gain: this.opts.gain,
         margin: this.opts.margin,
+        window: this.opts.window,
         scores: this.opts.scores,
         pendingFlops: this.controller?.pendingFlops,
       });

@@ -37,6 +37,7 @@ export interface BudgetSettings {
   controller: boolean;
   controllerGain: number;
   controllerMargin: number;
+  controllerWindow: number;
 }
 
 export async function createBudget(
@@ -87,6 +88,7 @@ export async function createBudget(
     scoreRule: best.scorer.name,
     gain: config.controllerGain,
     margin: config.controllerMargin,
+    window: config.controllerWindow,
     log,
   });
   return { budget, scorer: best.scorer, rules, scoring: await exitScoring(manifest, best.scorer, best.scores) };

@@ -44,7 +44,7 @@ export class DifficultyFeedForward {
     scores: ExitScores,
     baseLogits: readonly number[],
     exitFlops: readonly number[],
-    readonly window = 128,
+    readonly window = 224,
     bins = 24,
   ) {
     const K = scores.exits;

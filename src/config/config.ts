@@ -87,6 +87,11 @@ const FIELDS = {
     "controller integral gain: knob step in logit units per last-exit FLOPs of cost error (chosen on the validation split with npm run tune:controller)",
   ],
   controllerMargin: [z.coerce.number().min(0).max(0.5), 0.01, "the controller aims this fraction under the target"],
+  controllerWindow: [
+    int(8, 100_000),
+    224,
+    "requests whose first-exit confidence the controller's feed-forward term reads the traffic's difficulty from (shorter follows shifts sooner, longer jitters less; chosen on the validation split with npm run tune:controller)",
+  ],
   exitScore: [
     z.enum(["auto", "max-softmax", "temperature", "ensemble", "ensemble-temperature"]),
     "auto",
