@@ -10,7 +10,7 @@
  * and the i.i.d. accuracy. The test set is never read.
  *
  *   npm run tune:controller -- [--gain 0.25,0.5,1,2] [--window 128,192,256] [--model-dir models/ranet-fmnist] [--margin 0.01]
- *   npm run tune:controller -- --server [--gain 0.5] [--window 256] [--in-flight 64,1024]
+ *   npm run tune:controller -- --server [--gain 0.5] [--window 224] [--in-flight 64,1024]
  *
  * With --server the same orders of the validation images themselves (the training-file
  * positions listed in the calibration file), plus blocks of corrupted inputs, are streamed
@@ -114,7 +114,7 @@ async function tuneOnServer(): Promise<void> {
   const exitFlops = manifest.exits.map((e) => e.flops);
   const depths = arg("in-flight", "64,1024").split(",").map(Number);
   const gains = arg("gain", "0.5").split(",");
-  const windows = arg("window", "256").split(",");
+  const windows = arg("window", "224").split(",");
   console.log(`validation images through the server: ${set.count}; ${TARGETS.length} targets x ${depths.length} depths x ${streams.length} orders per gain\n`);
   for (const gain of gains)
     for (const window of windows) {
@@ -158,7 +158,7 @@ async function tuneOnServer(): Promise<void> {
         await server.stop();
       }
       console.log(
-        `gain ${gain}: ${broken.length} of ${runs} runs break a bound; worst window share ${(100 * worst).toFixed(1)}%; mean / target ${lo.toFixed(3)} - ${hi.toFixed(3)}`,
+        `gain ${gain}, window ${window}: ${broken.length} of ${runs} runs break a bound; worst window share ${(100 * worst).toFixed(1)}%; mean / target ${lo.toFixed(3)} - ${hi.toFixed(3)}`,
       );
       for (const b of broken) console.log(`  ${b}`);
     }
