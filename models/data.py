@@ -147,6 +147,39 @@ def load(name: str, root: str | None, val_size: int, seed: int, limit: int = 0) 
     )
 
 
+def synthetic(in_channels: int, in_size: int, num_classes: int, count: int, seed: int = 0) -> Dataset:
+    """Random uint8 images and labels of a preset's input shape: only for exporting a model with
+    random weights to measure serving speed (its accuracies mean nothing)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(count, in_channels, in_size, in_size), dtype=np.uint8)
+    y = rng.integers(0, num_classes, size=count).astype(np.int64)
+    pixels = x.astype(np.float64) / 255.0
+    labels = CIFAR10_LABELS if num_classes == 10 else [f"class {i}" for i in range(num_classes)]
+    return Dataset(
+        name="synthetic",
+        labels=labels,
+        train_x=x,
+        train_y=y,
+        val_x=x,
+        val_y=y,
+        test_x=x,
+        test_y=y,
+        mean=pixels.mean(axis=(0, 2, 3)).tolist(),
+        std=pixels.std(axis=(0, 2, 3)).tolist(),
+        crop_padding=0,
+        hflip=False,
+        source={
+            "dataset": "synthetic",
+            "root": "",
+            "train_images": 0,
+            "val_images": count,
+            "test_images": count,
+            "val_split": f"{count} random images (seed {seed}); the model has random weights",
+        },
+        val_index=np.arange(count),
+    )
+
+
 def normalise(x: torch.Tensor, mean: List[float], std: List[float]) -> torch.Tensor:
     """uint8 NCHW -> float32, (x/255 - mean)/std per channel."""
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)

@@ -109,10 +109,25 @@ def main(argv: List[str] | None = None) -> None:
         action="store_true",
         help="export an untrained tiny model (512 test images) into a temp folder: a smoke test",
     )
+    ap.add_argument(
+        "--random-weights",
+        metavar="PRESET",
+        help="export PRESET (config.py) with seeded random weights and random calibration images into --out: "
+        "a model of that size to benchmark serving on (e.g. paper-cifar10, 3x32x32); its accuracies mean nothing",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(os.cpu_count() or 1)
 
-    if args.dry_run:
+    if args.random_weights:
+        if not args.out:
+            raise SystemExit("--random-weights needs --out")
+        cfg = preset(args.random_weights)
+        torch.manual_seed(0)
+        model = RANet(cfg)
+        ds = data_mod.synthetic(cfg.in_channels, cfg.in_size, cfg.num_classes, 256)
+        meta = {"epoch": -1, "args": {"random_weights": args.random_weights}, "dataset": {"source": ds.source}}
+        out = args.out
+    elif args.dry_run:
         cfg = preset("tiny")
         torch.manual_seed(0)
         model = RANet(cfg)
