@@ -38,7 +38,6 @@ OPSET = 17
 FIXTURE_COUNT = 8
 
 
-
 def write_logit_set(out, name, logits, labels, split, indices=None):
     """Every exit's logits of a split: NAME.bin (float32 little-endian [count, exits, classes]) and NAME.json
     (with `indices`, each sample's position in the training files: tools can replay the split's images)."""
@@ -60,6 +59,7 @@ def write_logit_set(out, name, logits, labels, split, indices=None):
             },
             f,
         )
+
 
 def staged_flops(model: RANet, stages: List[Stage]) -> List[int]:
     """Multiply-adds the staged execution really performs, cumulative per exit."""

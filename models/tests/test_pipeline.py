@@ -55,3 +55,14 @@ def test_export_dry_run_writes_a_consistent_manifest(tmp_path):
             == cal["count"] * cal["exits"] * cal["classes"]
             == len(cal["labels"]) * cal["exits"] * cal["classes"]
         )
+
+
+def test_export_random_weights_of_a_preset(tmp_path):
+    # a model of a preset's size with seeded random weights, for serving benchmarks
+    out = str(tmp_path / "random")
+    export.main(["--random-weights", "tiny", "--out", out, "--name", "random-tiny"])
+    m = json.load(open(os.path.join(out, "manifest.json")))
+    assert m["name"] == "random-tiny" and m["training"]["data"]["dataset"] == "synthetic"
+    assert m["input"]["shape"] == [1, 28, 28] and len(m["exits"]) == len(m["stages"])
+    cal = json.load(open(os.path.join(out, m["calibration"])))
+    assert cal["count"] == 256 and len(cal["indices"]) == 256
