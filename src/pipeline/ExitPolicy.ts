@@ -1,7 +1,8 @@
 /**
  * Decides where samples leave the network. The pipeline reads the thresholds for every
- * decision, reports every request's score at each exit it reaches, and every answered request's
- * spent FLOPs, so a controller can look ahead (difficulty) and close the loop (cost).
+ * decision and reports each request's scores, its decisions to go on, and its answer (or its
+ * withdrawal), so a controller can look ahead (difficulty), count spending when it is committed,
+ * and close the loop (cost).
  */
 export interface ExitPolicy {
   /** Confidence threshold per exit (the last one is ignored: everything exits there). */
@@ -17,7 +18,7 @@ export interface ExitPolicy {
   observe(flops: number, chargedFlops: number): void;
   /** Called for a request that leaves unanswered (cancelled, deadline, failed stage) with the sum advanced() returned for it. */
   withdrawn(chargedFlops: number): void;
-  /** Called for every request scored at an exit (0-based), before its exit decision: a controller may read the traffic's difficulty from it. */
+  /** Called for every request the policy decides (not those with a fixed exit) as it is scored at an exit (0-based), before the decision: a controller may read the traffic's difficulty from it. */
   exitScored(exit: number, confidence: number): void;
 }
 

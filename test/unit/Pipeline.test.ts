@@ -232,4 +232,33 @@ describe("Pipeline", () => {
     await d;
     expect(drained).toBe(true);
   });
+
+  it("tells the exit policy each first-exit score, each decision to go on (charged at once) and what the answer or withdrawal leaves", async () => {
+    const { p, clock } = setup();
+    const calls: string[] = [];
+    const policy = (p as unknown as { policy: StaticExitPolicy }).policy;
+    policy.exitScored = (e: number) => void calls.push(`scored ${e}`);
+    policy.advanced = (e: number) => {
+      calls.push(`advanced ${e}`);
+      return 7; // the policy's charge: handed back at the answer
+    };
+    policy.observe = (f: number, charged: number) => void calls.push(`observe ${f} charged ${charged}`);
+    policy.withdrawn = (charged: number) => void calls.push(`withdrawn ${charged}`);
+    const deep = p.submit(x(0.05), {}); // leaves at exit 3
+    await clock.advance(10);
+    await deep.result;
+    expect(calls).toEqual(["scored 0", "advanced 0", "scored 1", "advanced 1", "scored 2", "observe 40 charged 14"]);
+    calls.length = 0;
+    const cancelled = p.submit(x(0.05), {});
+    await clock.advance(1); // stage 1 ran; it waits for stage 2
+    await flush();
+    cancelled.cancel();
+    await expect(cancelled.result).rejects.toThrow(/cancelled/);
+    expect(calls).toEqual(["scored 0", "advanced 0", "withdrawn 7"]);
+    const fixed = p.submit(x(0.05), { fixedExit: 1 });
+    calls.length = 0;
+    await clock.advance(10);
+    await fixed.result;
+    expect(calls).toEqual(["advanced 0", "observe 25 charged 7"]); // a fixed exit is charged but not scored for the difficulty estimate
+  });
 });
