@@ -23,7 +23,7 @@ import { loadCalibration } from "../src/format/calibration.js";
 import { loadManifest } from "../src/format/manifest.js";
 import { fitTemperatures, makeScorer, SCORE_RULES } from "../src/scoring/exitScorers.js";
 import { softmaxRow } from "../src/scoring/softmax.js";
-import { windowReport } from "../test/support/budgetSimulation.js";
+import { windowReport, withinBounds } from "../test/support/budgetSimulation.js";
 import { exitLogits } from "../test/support/exitLogits.js";
 import { loadFashionMnist } from "../test/support/fashionMnist.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   for (const r of results) {
     const target = r.fraction * last;
     const w = windowReport(r.run.costs, target, r.stream.shifts, WINDOW, 500);
-    const ok = w.meanOverTarget >= 0.95 && w.meanOverTarget <= 1 && w.overShare <= 0.01;
+    const ok = withinBounds(w);
     if (!ok) breaking++;
     lines.push(
       `| ${pct(r.fraction, 0)} | ${r.depth} | ${r.stream.name} | ${w.meanOverTarget.toFixed(3)} | ${pct(w.overShare, 1)} | ${w.worstWindowOverTarget.toFixed(3)} | ${pct(mean(r.run.correct))} | ${ok ? "yes" : "**no**"} |`,

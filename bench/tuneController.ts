@@ -28,7 +28,7 @@ import { makeClients, unary } from "../src/cli/clients.js";
 import { loadCalibration } from "../src/format/calibration.js";
 import { loadManifest } from "../src/format/manifest.js";
 import { softmaxRow } from "../src/scoring/softmax.js";
-import { adversarialOrders, simulateServing, windowReport } from "../test/support/budgetSimulation.js";
+import { adversarialOrders, simulateServing, windowReport, withinBounds } from "../test/support/budgetSimulation.js";
 import { loadFashionMnist } from "../test/support/fashionMnist.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { budgetStreams, streamAll } from "./lib/budgetStreams.js";
@@ -80,7 +80,7 @@ runMain(async () => {
             worst = Math.max(worst, w.overShare);
             lo = Math.min(lo, w.meanOverTarget);
             hi = Math.max(hi, w.meanOverTarget);
-            if (w.overShare > 0.01 || w.meanOverTarget > 1 || w.meanOverTarget < 0.95) {
+            if (!withinBounds(w)) {
               failing++;
               broken.push(`${fraction * 100}%/${depth}/${o.name}`);
             }
@@ -148,7 +148,7 @@ async function tuneOnServer(): Promise<void> {
               worst = Math.max(worst, w.overShare);
               lo = Math.min(lo, w.meanOverTarget);
               hi = Math.max(hi, w.meanOverTarget);
-              if (w.overShare > 0.01 || w.meanOverTarget > 1 || w.meanOverTarget < 0.95)
+              if (!withinBounds(w))
                 broken.push(`${fraction * 100}%/${depth}/${st.name.split(" (")[0]}: ${w.meanOverTarget.toFixed(3)}, ${(100 * w.overShare).toFixed(1)}%`);
             }
           }

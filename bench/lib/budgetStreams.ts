@@ -1,7 +1,9 @@
 import { makeClients } from "../../src/cli/clients.js";
+import { difficultyOrders, difficultySplit, indices } from "../../test/support/budgetSimulation.js";
 import type { ImageSet } from "../../test/support/fashionMnist.js";
 import { imageOf, normalise } from "../../test/support/fashionMnist.js";
-import { rng } from "../../test/support/rng.js";
+import { streamInOrder } from "../../test/support/orderedStream.js";
+import { rng, shuffler } from "../../test/support/rng.js";
 
 export type Corruption = "clean" | "salt-and-pepper" | "inverted" | "rotated" | "erased";
 
@@ -45,17 +47,14 @@ export interface BudgetStream {
   items: StreamItem[];
   /** Positions where the input changes abruptly (windows ending within 500 requests after are excused). */
   shifts: number[];
-  /** Whether the order is gradual (nothing excused) or has abrupt shifts. */
-  gradual: boolean;
 }
 
 const BLOCKS: Corruption[] = ["clean", "salt-and-pepper", "clean", "inverted", "clean", "rotated", "clean", "erased"];
 
 /**
- * The input orders of issue 11 over an image set, by difficulty = the first exit's max softmax
- * (`firstExitConfidence`, high = easy): i.i.d.; easiest to hardest; hardest to easiest; the easy
- * half then the hard half; the easy half then the hard half hardest first; and i.i.d. images in
- * blocks alternating clean with corrupted ones (salt and pepper, inverted, rotated, erased).
+ * The input orders of issue 11 over an image set: the difficulty orders (difficultyOrders, by
+ * the first exit's max softmax `firstExitConfidence`) and i.i.d. images in blocks alternating
+ * clean with corrupted ones (salt and pepper, inverted, rotated, erased).
  */
 export function budgetStreams(
   set: ImageSet,
@@ -63,76 +62,33 @@ export function budgetStreams(
   firstExitConfidence: Float32Array,
 ): BudgetStream[] {
   const r = rng(1);
-  const shuffle = (xs: number[]) => {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
-    }
-    return xs;
-  };
+  const shuffle = shuffler(r);
   const item = (idx: number, kind: Corruption = "clean"): StreamItem => {
     const x = normalise(corrupt(imageOf(set, idx), kind, set.side, r), spec);
     return { input: Buffer.from(x.buffer, x.byteOffset, x.byteLength), label: set.labels[idx]! };
   };
-  const all = Array.from({ length: set.count }, (_, i) => i);
-  const easiest = [...all].sort((a, b) => firstExitConfidence[b]! - firstExitConfidence[a]! || a - b);
-  const half = Math.floor(set.count / 2);
-  const easy = easiest.slice(0, half);
-  const hard = easiest.slice(half);
   const per = Math.ceil(set.count / BLOCKS.length);
-  const blocks = shuffle([...all]).map((idx, i) => item(idx, BLOCKS[Math.floor(i / per)]!));
+  const d = difficultySplit((i) => firstExitConfidence[i]!, set.count);
+  const blocks = shuffle(indices(set.count)).map((idx, i) => item(idx, BLOCKS[Math.floor(i / per)]!));
   return [
-    { name: "i.i.d.", items: shuffle([...all]).map((i) => item(i)), shifts: [], gradual: true },
-    { name: "easiest to hardest", items: easiest.map((i) => item(i)), shifts: [], gradual: true },
-    { name: "hardest to easiest", items: [...easiest].reverse().map((i) => item(i)), shifts: [], gradual: true },
-    { name: "easy half, then hard half", items: [...shuffle([...easy]), ...shuffle([...hard])].map((i) => item(i)), shifts: [half], gradual: false },
-    { name: "easy half, then hardest first", items: [...shuffle([...easy]), ...[...hard].reverse()].map((i) => item(i)), shifts: [half], gradual: false },
-    {
-      name: `corrupted blocks (${BLOCKS.join(", ")})`,
-      items: blocks,
-      shifts: BLOCKS.slice(1).map((_, b) => (b + 1) * per),
-      gradual: false,
-    },
+    ...difficultyOrders(d, shuffle).map((o) => ({ name: o.name, items: o.order.map((i) => item(i)), shifts: o.shifts })),
+    { name: `corrupted blocks (${BLOCKS.join(", ")})`, items: blocks, shifts: BLOCKS.slice(1).map((_, b) => (b + 1) * per) },
   ];
 }
 
-/**
- * Sends every item over one ClassifyStream keeping `inFlight` outstanding (the server must allow
- * that many per stream: --max-stream-inflight); answers land at their send position. One stream
- * keeps the order: the server receives the items in the order sent (several streams would
- * interleave them).
- */
+/** Streams every item in order over one ClassifyStream with `inFlight` outstanding (see streamInOrder): cost and correctness per item. */
 export async function streamAll(address: string, items: StreamItem[], shape: readonly number[], inFlight: number): Promise<RunResult> {
   const c = makeClients(address);
-  const costs = new Array<number>(items.length);
-  const correct = new Array<number>(items.length);
-  let next = 0;
-  await new Promise<void>((resolve, reject) => {
-    const call = c.classifier.ClassifyStream();
-    let outstanding = 0;
-    const send = () => {
-      if (next >= items.length) {
-        if (outstanding === 0) call.end();
-        return;
-      }
-      const i = next++;
-      outstanding++;
-      call.write({ tensor: { shape: [...shape], data: items[i]!.input }, request_id: String(i) });
-    };
-    call.on("data", (res: { request_id: string; flops: number; class_index: number; error?: { code: number; message: string } | null }) => {
-      if (res.error) return reject(new Error(`request ${res.request_id}: ${res.error.message}`));
-      const i = Number(res.request_id);
-      costs[i] = res.flops;
-      correct[i] = res.class_index === items[i]!.label ? 1 : 0;
-      outstanding--;
-      send();
-    });
-    call.on("end", resolve);
-    call.on("error", reject);
-    for (let k = 0; k < inFlight; k++) send();
-  });
-  c.close();
-  return { costs, correct };
+  try {
+    const answers = await streamInOrder(
+      c.classifier,
+      items.map((it) => ({ tensor: { shape: [...shape], data: it.input } })),
+      inFlight,
+    );
+    return { costs: answers.map((a) => a.flops), correct: answers.map((a, i) => (a.class_index === items[i]!.label ? 1 : 0)) };
+  } finally {
+    c.close();
+  }
 }
 
 export interface RunResult {

@@ -54,8 +54,12 @@ export async function createBudget(
     }
     const fixed = [...config.thresholds.slice(0, K - 1), Number.NEGATIVE_INFINITY];
     log.info({ thresholds: fixed }, "fixed thresholds from config");
-    const scorer = makeScorer(config.exitScore === "auto" ? "max-softmax" : config.exitScore, await temperatures(manifest, config.exitScore));
+    // the calibration file is read once: for temperatures if the rule uses them, and for the reported accuracies
     const cal = manifest.calibration ? await loadCalibration(manifest) : undefined;
+    const rule = config.exitScore === "auto" ? "max-softmax" : config.exitScore;
+    if (rule.includes("temperature") && !cal)
+      throw new Error(`exit score rule '${rule}' needs the model's calibration file (validation split) to fit temperatures`);
+    const scorer = makeScorer(rule, rule.includes("temperature") ? await fitTemperatures(cal!) : []);
     const scoring = await exitScoring(manifest, scorer, cal && scoresFromLogits(cal, scorer));
     return {
       budget: new BudgetManager({ exitFlops, mode: "fixed", targetFlops, table: [], fixedThresholds: fixed, scoreRule: scorer.name, log }),
@@ -101,10 +105,6 @@ async function exitScoring(manifest: Manifest, scorer: ExitScorer, valScores: Ex
     valAccuracy: valScores && exitAccuracies(valScores),
     testAccuracy: evaluation && exitAccuracies(scoresFromLogits(evaluation, scorer)),
   };
-}
-
-async function temperatures(manifest: Manifest, rule: string): Promise<number[]> {
-  return rule.includes("temperature") ? fitTemperatures(await loadCalibration(manifest)) : [];
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,39 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
-import type { ClassifyResponse__Output } from "../../src/generated/ranet/v1/ClassifyResponse.js";
 import type { ModelMetadata__Output } from "../../src/generated/ranet/v1/ModelMetadata.js";
 import { loadFashionMnist, tensorBytesOf } from "../support/fashionMnist.js";
 import { startServer } from "../support/fixtures.js";
+import { streamInOrder } from "../support/orderedStream.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
-
-/** Streams every request over one ClassifyStream, at most `inFlight` outstanding; answers in request order. */
-async function streamAll(s: Server, requests: object[], inFlight = 64): Promise<ClassifyResponse__Output[]> {
-  const out = new Array<ClassifyResponse__Output>(requests.length);
-  let next = 0;
-  await new Promise<void>((resolve, reject) => {
-    const call = s.clients.classifier.ClassifyStream();
-    let outstanding = 0;
-    const send = () => {
-      if (next >= requests.length) {
-        if (outstanding === 0) call.end();
-        return;
-      }
-      outstanding++;
-      call.write({ ...requests[next], request_id: String(next++) });
-    };
-    call.on("data", (r: ClassifyResponse__Output) => {
-      if (r.error) return reject(new Error(r.error.message));
-      out[Number(r.request_id)] = r;
-      outstanding--;
-      send();
-    });
-    call.on("end", resolve);
-    call.on("error", reject);
-    for (let k = 0; k < inFlight; k++) send();
-  });
-  return out;
-}
 
 describe("answers mean what the metadata says (issue 11)", () => {
   let s: Server;
@@ -58,7 +30,7 @@ describe("answers mean what the metadata says (issue 11)", () => {
     const m = s.app.models.current.manifest;
     const inputs = tensorBytesOf(test, test.count, m.input);
     const requests = inputs.map((data) => ({ tensor: { shape: [...m.input.shape], data }, options: { exit: m.exits.length, return_all_exits: true } }));
-    const answers = await streamAll(s, requests);
+    const answers = await streamInOrder(s.clients.classifier, requests, 64);
     for (const [k, info] of meta.exits.entries()) {
       let scored = 0;
       let own = 0;
@@ -75,9 +47,10 @@ describe("answers mean what the metadata says (issue 11)", () => {
     // under the ensemble rule an exit's answer can differ from the exit alone (the issue found 42 of 2,000 at exit 6)
     expect(answers.filter((a) => a.exits[5]!.class_index !== a.exits[5]!.own_class_index).length).toBeGreaterThan(0);
     // the answer of a forced exit is that exit's scored prediction, whichever path ran it (here the fused graph, there the stages)
-    const third = await streamAll(
-      s,
+    const third = await streamInOrder(
+      s.clients.classifier,
       requests.slice(0, 200).map((r) => ({ ...r, options: { exit: 3 } })),
+      64,
     );
     third.forEach((a, i) => {
       expect(a.exit).toBe(3);
@@ -90,9 +63,10 @@ describe("answers mean what the metadata says (issue 11)", () => {
     const m = s.app.models.current.manifest;
     const cap = m.exits[1]!.flops;
     const inputs = tensorBytesOf(test, 300, m.input);
-    const answers = await streamAll(
-      s,
+    const answers = await streamInOrder(
+      s.clients.classifier,
       inputs.map((data) => ({ tensor: { shape: [...m.input.shape], data }, options: { flops_budget: cap } })),
+      64,
     );
     const reasons = new Map<string, number>();
     for (const a of answers) {

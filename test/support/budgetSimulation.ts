@@ -1,6 +1,6 @@
 import type { ExitScores } from "../../src/budget/thresholdTable.js";
 import type { ExitPolicy } from "../../src/pipeline/ExitPolicy.js";
-import { rng } from "./rng.js";
+import { rng, shuffler } from "./rng.js";
 
 /**
  * A staged pipeline in rounds, for driving an exit policy with recorded exit scores without a
@@ -87,30 +87,47 @@ export interface OrderSpec {
   shifts: number[];
 }
 
+/** Sample indices by difficulty = first-exit confidence (high = easy): easiest first, and its easy and hard halves. */
+export interface DifficultySplit {
+  easiest: number[];
+  easy: number[];
+  hard: number[];
+}
+
+/** 0, 1, ..., count - 1. */
+export const indices = (count: number): number[] => Array.from({ length: count }, (_, i) => i);
+
+export function difficultySplit(firstExitConfidence: (i: number) => number, count: number): DifficultySplit {
+  const easiest = indices(count).sort((a, b) => firstExitConfidence(b) - firstExitConfidence(a) || a - b);
+  const half = Math.floor(count / 2);
+  return { easiest, easy: easiest.slice(0, half), hard: easiest.slice(half) };
+}
+
 /**
- * The adversarial orders of issue 11 over a scored set, by difficulty = first-exit confidence
- * (high = easy): i.i.d.; easiest to hardest; hardest to easiest; the easy half then the hard half;
- * the easy half then the hard half hardest first; alternating blocks of the easy and hard halves.
+ * The five difficulty orders of issue 11: i.i.d.; easiest to hardest; hardest to easiest; the
+ * easy half then the hard half; the easy half then the hard half hardest first. `shuffle` is the
+ * caller's seeded shuffle, called for the i.i.d. order, then the easy and hard halves, then the
+ * easy half again.
  */
+export function difficultyOrders(d: DifficultySplit, shuffle: (xs: number[]) => number[]): OrderSpec[] {
+  const half = d.easy.length;
+  return [
+    { name: "i.i.d.", order: shuffle(indices(d.easiest.length)), shifts: [] },
+    { name: "easiest to hardest", order: d.easiest, shifts: [] },
+    { name: "hardest to easiest", order: [...d.easiest].reverse(), shifts: [] },
+    { name: "easy half, then hard half", order: [...shuffle([...d.easy]), ...shuffle([...d.hard])], shifts: [half] },
+    { name: "easy half, then hardest first", order: [...shuffle([...d.easy]), ...[...d.hard].reverse()], shifts: [half] },
+  ];
+}
+
+/** The difficulty orders over a scored set, and alternating blocks of its easy and hard halves. */
 export function adversarialOrders(scores: ExitScores, seed = 1, blockSize = 1000): OrderSpec[] {
-  const K = scores.exits;
-  const r = rng(seed);
-  const shuffle = (xs: number[]) => {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
-    }
-    return xs;
-  };
-  const all = Array.from({ length: scores.count }, (_, i) => i);
-  const easiestFirst = [...all].sort((a, b) => scores.confidence[b * K]! - scores.confidence[a * K]! || a - b);
-  const half = Math.floor(all.length / 2);
-  const easy = easiestFirst.slice(0, half);
-  const hard = easiestFirst.slice(half);
+  const shuffle = shuffler(rng(seed));
+  const d = difficultySplit((i) => scores.confidence[i * scores.exits]!, scores.count);
   const blocks: number[] = [];
   const shifts: number[] = [];
-  const easyLeft = shuffle([...easy]);
-  const hardLeft = shuffle([...hard]);
+  const easyLeft = shuffle([...d.easy]);
+  const hardLeft = shuffle([...d.hard]);
   for (let b = 0; easyLeft.length + hardLeft.length > 0; b++) {
     const from = b % 2 === 0 ? easyLeft : hardLeft;
     const take = from.splice(0, blockSize);
@@ -118,14 +135,12 @@ export function adversarialOrders(scores: ExitScores, seed = 1, blockSize = 1000
     if (blocks.length > 0) shifts.push(blocks.length);
     blocks.push(...take);
   }
-  return [
-    { name: "i.i.d.", order: shuffle([...all]), shifts: [] },
-    { name: "easiest to hardest", order: easiestFirst, shifts: [] },
-    { name: "hardest to easiest", order: [...easiestFirst].reverse(), shifts: [] },
-    { name: "easy half, then hard half", order: [...shuffle([...easy]), ...shuffle([...hard])], shifts: [half] },
-    { name: "easy half, then hardest first", order: [...shuffle([...easy]), ...hard.reverse()], shifts: [half] },
-    { name: "easy/hard blocks", order: blocks, shifts },
-  ];
+  return [...difficultyOrders(d, shuffle), { name: "easy/hard blocks", order: blocks, shifts }];
+}
+
+/** Whether a run keeps issue 11's bounds: mean within [0.95, 1.00] x target, at most 1% of windows over 1.02 x target. */
+export function withinBounds(w: WindowReport): boolean {
+  return w.meanOverTarget >= 0.95 && w.meanOverTarget <= 1 && w.overShare <= 0.01;
 }
 
 export interface WindowReport {

@@ -7,3 +7,14 @@ export function rng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** An in-place Fisher-Yates shuffle drawing from `r` (returns its argument). */
+export function shuffler(r: () => number): (xs: number[]) => number[] {
+  return (xs) => {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    }
+    return xs;
+  };
+}

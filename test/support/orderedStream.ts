@@ -1,0 +1,34 @@
+import type { ClassifierClient } from "../../src/generated/ranet/v1/Classifier.js";
+import type { ClassifyResponse__Output } from "../../src/generated/ranet/v1/ClassifyResponse.js";
+
+/**
+ * Sends `requests` over one ClassifyStream keeping `inFlight` outstanding (the server must allow
+ * that many per stream: maxStreamInflight) and returns the answers in request order. One stream
+ * keeps the order: the server receives the requests as sent (several streams would interleave
+ * them). An item answered with an error rejects.
+ */
+export function streamInOrder(client: ClassifierClient, requests: readonly object[], inFlight: number): Promise<ClassifyResponse__Output[]> {
+  const answers = new Array<ClassifyResponse__Output>(requests.length);
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    const call = client.ClassifyStream();
+    let outstanding = 0;
+    const send = () => {
+      if (next >= requests.length) {
+        if (outstanding === 0) call.end();
+        return;
+      }
+      outstanding++;
+      call.write({ ...requests[next], request_id: String(next++) });
+    };
+    call.on("data", (r: ClassifyResponse__Output) => {
+      if (r.error) return reject(new Error(`request ${r.request_id}: ${r.error.message}`));
+      answers[Number(r.request_id)] = r;
+      outstanding--;
+      send();
+    });
+    call.on("end", () => resolve(answers));
+    call.on("error", reject);
+    for (let k = 0; k < inFlight; k++) send();
+  });
+}
