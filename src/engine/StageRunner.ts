@@ -15,4 +15,10 @@ export interface RunOptions {
 /** What the pipeline needs from an inference engine: run stage k on named batch tensors. */
 export interface StageRunner {
   runStage(stage: number, feeds: Record<string, HostTensor>, opts?: RunOptions): Promise<Record<string, HostTensor>>;
+  /**
+   * Whether a batch handed over now would start at once: a worker has nothing to run and nothing
+   * waits for one (the pipeline then runs partial batches instead of keeping it idle). A runner
+   * without it is taken as always busy: batches wait to fill or for maxQueueDelayMs.
+   */
+  hasIdleWorker?(): boolean;
 }

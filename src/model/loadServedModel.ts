@@ -84,6 +84,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
       {
         maxBatchSize: config.maxBatchSize,
         maxQueueDelayMs: config.maxQueueDelayMs,
+        dispatchWhenIdle: config.dispatchWhenIdle,
         maxInflightBatches: engine.workerCount,
         maxQueueSize: config.maxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,

@@ -13,6 +13,12 @@ export interface BatcherOptions<T> {
    * stage's batches can run side by side; a further batch forms while they run.
    */
   maxInflightBatches?: number;
+  /**
+   * Whether a batch handed over now would start at once (the engine has a worker with nothing
+   * to do). Then what waits runs now instead of waiting for a fuller batch: batching never keeps
+   * a worker idle (work-conserving), and it only waits while every worker is busy.
+   */
+  runnerIdle?: () => boolean;
   clock: Clock;
 }
 
@@ -22,9 +28,10 @@ interface Entry<T> {
 }
 
 /**
- * Dynamic batcher: a batch runs when maxBatchSize items wait, or when the oldest has waited
- * maxQueueDelayMs. Up to maxInflightBatches batches run at once (default one); items arriving
- * meanwhile form the next batch.
+ * Dynamic batcher: a batch runs when maxBatchSize items wait, when the oldest has waited
+ * maxQueueDelayMs, or at once when the runner has an idle worker (runnerIdle). Up to
+ * maxInflightBatches batches run at once (default one); items arriving meanwhile form the next
+ * batch.
  */
 export class Batcher<T> {
   private queue: Entry<T>[] = [];
@@ -57,6 +64,19 @@ export class Batcher<T> {
     this.schedule();
   }
 
+  /** Queues already-admitted items together: an idle runner gets them as one batch, not the first alone. */
+  enqueueAll(items: readonly T[]): void {
+    if (items.length === 0) return;
+    const now = this.opts.clock.now();
+    for (const item of items) this.queue.push({ item, enqueuedAtMs: now });
+    this.schedule();
+  }
+
+  /** Runs what waits if the runner has become idle (see runnerIdle); the owner calls it when a worker frees up. */
+  poke(): void {
+    this.schedule();
+  }
+
   /** Takes a waiting item out of the queue; false if it is not waiting (running or gone). */
   remove(item: T): boolean {
     const i = this.queue.findIndex((e) => e.item === item);
@@ -85,7 +105,7 @@ export class Batcher<T> {
       return;
     }
     const waitedMs = this.opts.clock.now() - oldest.enqueuedAtMs;
-    if (this.queue.length >= this.opts.maxBatchSize || waitedMs >= this.opts.maxQueueDelayMs) {
+    if (this.queue.length >= this.opts.maxBatchSize || waitedMs >= this.opts.maxQueueDelayMs || this.opts.runnerIdle?.()) {
       this.dispatch();
     } else if (this.timer === undefined) {
       this.timer = this.opts.clock.setTimer(() => {

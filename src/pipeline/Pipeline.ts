@@ -3,9 +3,9 @@ import { ServingError } from "../core/errors.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { lastReaders } from "../format/manifest.js";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
-import { AdmissionEstimate } from "./AdmissionEstimate.js";
 import { Batcher } from "./Batcher.js";
 import { gatherRows, ownRow } from "./carriedTensors.js";
+import { EntryAdmission } from "./EntryAdmission.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import { predictAt, predictEvery } from "./exitPrediction.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
@@ -26,8 +26,8 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
-  /** Batch-time estimate per entry queue: stage 1's, and the fused graph's. */
-  private readonly admission = new Map<number, AdmissionEstimate>();
+  /** Admission to the entry queues: stage 1's, and the fused graph's. */
+  private readonly admission: EntryAdmission;
   /** Index of the fused whole-network batcher (after the stages), if the model has one. */
   private readonly fusedStage: number | undefined;
 
@@ -43,22 +43,30 @@ export class Pipeline {
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
     this.fusedStage = model.fused ? model.stages.length : undefined;
     const programs = model.fused ? [...model.stages, model.fused] : model.stages;
+    const entries = this.fusedStage === undefined ? [0] : [0, this.fusedStage];
+    this.admission = new EntryAdmission(
+      entries,
+      {
+        maxBatchSize: opts.maxBatchSize,
+        parallelBatches: opts.maxInflightBatches ?? 1,
+        maxQueueSize: opts.maxQueueSize,
+        maxQueueWaitMs: opts.maxQueueWaitMs ?? 0,
+      },
+      (k) => ({ depth: this.batchers[k]!.depth, name: k === this.fusedStage ? "the fused path's" : `stage ${k + 1}` }),
+    );
+    const idle = opts.dispatchWhenIdle !== false && runner.hasIdleWorker ? () => runner.hasIdleWorker!() : undefined;
     this.batchers = programs.map((_, k) => {
-      const entry = k === 0 || k === this.fusedStage;
-      if (entry) this.admission.set(k, new AdmissionEstimate(opts.maxBatchSize, opts.maxInflightBatches ?? 1));
+      const entry = entries.includes(k);
       return new Batcher<Sample>({
         maxBatchSize: opts.maxBatchSize,
         maxQueueDelayMs: opts.maxQueueDelayMs,
         maxQueueSize: entry ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
         maxInflightBatches: opts.maxInflightBatches,
         clock: opts.clock,
+        runnerIdle: idle,
         run: (batch) => this.runBatch(k, batch),
       });
     });
-  }
-
-  private queueName(k: number): string {
-    return k === this.fusedStage ? "the fused path's" : `stage ${k + 1}`;
   }
 
   /**
@@ -79,33 +87,17 @@ export class Pipeline {
 
   /** How long a request admitted now would wait for its first answer (see AdmissionEstimate); the longer of the entry queues without `opts`. */
   estimatedWaitMs(opts?: RequestOptions): number {
-    const waitAt = (k: number) => this.admission.get(k)!.waitMs(this.batchers[k]!.depth);
-    if (opts) return waitAt(this.entryOf(opts));
-    return Math.max(...[...this.admission.keys()].map(waitAt));
+    return this.admission.waitMs(opts && this.entryOf(opts));
   }
 
   /**
-   * Why a request arriving now would be refused (shutting down, or the first stage's queue too
-   * long), or undefined. Cheap: callers ask before decoding an input, so an overloaded server
-   * does not spend the decoding on requests it then refuses.
+   * Why a request arriving now would be refused (shutting down, or its entry queue too long), or
+   * undefined. Cheap: callers ask before decoding an input, so an overloaded server does not
+   * spend the decoding on requests it then refuses.
    */
   admissionError(opts: RequestOptions = {}): ServingError | undefined {
     if (this.closed) return new ServingError("unavailable", "server is shutting down; retry on another replica");
-    const entry = this.entryOf(opts);
-    const maxWaitMs = this.opts.maxQueueWaitMs ?? 0;
-    if (maxWaitMs > 0) {
-      const waitMs = this.estimatedWaitMs(opts);
-      if (waitMs > maxWaitMs) {
-        return new ServingError(
-          "resource_exhausted",
-          `overloaded: ${this.queueName(entry)} queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${maxWaitMs} ms); retry with backoff`,
-        );
-      }
-    }
-    if (this.batchers[entry]!.depth >= this.opts.maxQueueSize) {
-      return new ServingError("resource_exhausted", `${this.queueName(entry)} queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`);
-    }
-    return undefined;
+    return this.admission.refusal(this.entryOf(opts));
   }
 
   /** Admits one preprocessed input (the model's input layout, without the batch axis). */
@@ -138,11 +130,7 @@ export class Pipeline {
         reject,
       };
     });
-    if (!this.batchers[entry]!.offer(sample)) {
-      return rejected(
-        new ServingError("resource_exhausted", `${this.queueName(entry)} queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`),
-      );
-    }
+    if (!this.batchers[entry]!.offer(sample)) return rejected(this.admission.full(entry));
     this.inflight++;
     this.opts.hooks?.queueDepth?.(entry, this.batchers[entry]!.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
@@ -155,8 +143,7 @@ export class Pipeline {
   /** Refuses new work and resolves when every admitted request has been answered. */
   async drain(): Promise<void> {
     this.closed = true;
-    if (this.inflight === 0) return;
-    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    if (this.inflight > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
   private onDeadline(s: Sample): void {
@@ -213,6 +200,16 @@ export class Pipeline {
     const batch = all.filter((s) => !s.settled);
     this.opts.hooks?.queueDepth?.(k, this.batchers[k]!.depth);
     if (batch.length === 0) return;
+    try {
+      await this.runAndRoute(k, batch);
+    } finally {
+      // the worker that ran it may be idle now: it takes the deepest waiting batch, full or not
+      for (let j = this.batchers.length - 1; j >= 0; j--) this.batchers[j]!.poke();
+    }
+  }
+
+  /** Runs stage k on the batch, then answers or forwards each sample (scatter), or fails the batch. */
+  private async runAndRoute(k: number, batch: Sample[]): Promise<void> {
     const stage = k === this.fusedStage ? this.model.fused! : this.model.stages[k]!;
     const feeds: Record<string, HostTensor> = {};
     for (const name of stage.inputs) feeds[name] = this.gather(name, batch);
@@ -232,9 +229,8 @@ export class Pipeline {
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
     for (const s of batch) s.computeMs += seconds * 1000;
-    const entry = this.admission.get(k);
-    if (entry) {
-      entry.recordBatch(seconds * 1000);
+    if (this.admission.isEntry(k)) {
+      this.admission.recordBatch(k, seconds * 1000);
       this.opts.stats?.batchRan(batch.length, seconds);
     }
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
@@ -270,6 +266,7 @@ export class Pipeline {
     const carried = this.model.stages[k]!.outputs.filter((n) => n !== "logits" && (this.lastReader.get(n) ?? -1) > k);
     for (const name of carried) this.perSampleDims.set(name, out[name]!.dims.slice(1) as number[]);
     const next = this.batchers[k + 1];
+    const moving: Sample[] = [];
     batch.forEach((s, i) => {
       if (s.settled) return;
       const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
@@ -291,8 +288,11 @@ export class Pipeline {
       s.chargedFlops += this.policy.advanced(k);
       s.stage = k + 1;
       s.enqueuedAtMs = this.opts.clock.now();
-      next.enqueue(s);
+      moving.push(s);
     });
-    if (next) this.opts.hooks?.queueDepth?.(k + 1, next.depth);
+    if (next) {
+      next.enqueueAll(moving);
+      this.opts.hooks?.queueDepth?.(k + 1, next.depth);
+    }
   }
 }

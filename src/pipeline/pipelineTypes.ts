@@ -18,6 +18,8 @@ export interface PipelineModel {
 export interface PipelineOptions {
   maxBatchSize: number;
   maxQueueDelayMs: number;
+  /** An idle engine worker (StageRunner.hasIdleWorker) takes what waits at once, full batch or not (default true). */
+  dispatchWhenIdle?: boolean;
   /** Batches of one stage that may run at once: the engine's worker count (default 1). */
   maxInflightBatches?: number;
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */

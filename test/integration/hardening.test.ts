@@ -299,7 +299,7 @@ describe("hardening", () => {
 
 describe("hardening: queues and streams", () => {
   it("reports the queue depth after requests leave by deadline or cancellation", async () => {
-    const s = await startServer(["--max-queue-delay-ms", "3000", "--max-batch-size", "64"]);
+    const s = await startServer(["--max-queue-delay-ms", "3000", "--dispatch-when-idle", "false", "--max-batch-size", "64"]);
     try {
       const depth = async () => {
         const text = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();

@@ -192,7 +192,18 @@ describe("gRPC server under pressure", () => {
   let s: Server;
   beforeAll(async () => {
     // long queue delay and tiny queue: requests wait, the third is refused
-    s = await startServer(["--max-queue-size", "2", "--max-batch-size", "8", "--max-queue-delay-ms", "400", "--controller", "false"]);
+    s = await startServer([
+      "--max-queue-size",
+      "2",
+      "--max-batch-size",
+      "8",
+      "--max-queue-delay-ms",
+      "400",
+      "--dispatch-when-idle",
+      "false",
+      "--controller",
+      "false",
+    ]);
   });
   afterAll(() => s.stop());
   const req = () => ({ tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[0]!.input) } });

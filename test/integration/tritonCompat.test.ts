@@ -201,7 +201,7 @@ describe("Open Inference Protocol with Triton's extensions", () => {
 
   it("answers DEADLINE_EXCEEDED when Triton's timeout passes", async () => {
     // a server whose batches wait 300 ms to fill: a lone request is still queued after 50 ms
-    const slow = await startServer(["--max-queue-delay-ms", "300"]);
+    const slow = await startServer(["--max-queue-delay-ms", "300", "--dispatch-when-idle", "false"]);
     const sc = oipClient(`127.0.0.1:${slow.app.grpcPort}`);
     try {
       const r = codeOf(

@@ -136,4 +136,60 @@ describe("Batcher", () => {
     expect(running.at(-1)).toEqual([5, 6]);
     expect(b.depth).toBe(0);
   });
+
+  describe("work-conserving (runnerIdle)", () => {
+    function idleSetup() {
+      const clock = new FakeClock();
+      const batches: number[][] = [];
+      const state = { idle: false };
+      const b = new Batcher<number>({
+        maxBatchSize: 8,
+        maxQueueDelayMs: 5,
+        maxQueueSize: 100,
+        clock,
+        runnerIdle: () => state.idle,
+        run: async (batch) => {
+          batches.push(batch);
+          state.idle = false; // the batch occupies the runner
+        },
+      });
+      return { clock, b, batches, state };
+    }
+
+    it("runs a partial batch at once while the runner is idle, and waits for the delay while it is busy", async () => {
+      const idle = idleSetup();
+      idle.state.idle = true;
+      idle.b.offer(1);
+      await flush();
+      expect(idle.batches).toEqual([[1]]);
+      const busy = idleSetup();
+      busy.b.offer(2);
+      await busy.clock.advance(4.9);
+      expect(busy.batches).toEqual([]);
+      await busy.clock.advance(0.1);
+      expect(busy.batches).toEqual([[2]]);
+    });
+
+    it("waits for a fuller batch while the runner is busy, and poke() runs it when the runner frees up", async () => {
+      const s = idleSetup();
+      s.b.offer(1);
+      s.b.offer(2);
+      await s.clock.advance(2);
+      expect(s.batches).toEqual([]);
+      s.state.idle = true;
+      s.b.poke();
+      await flush();
+      expect(s.batches).toEqual([[1, 2]]);
+      expect(s.clock.pendingTimers).toBe(0);
+    });
+
+    it("enqueueAll hands an idle runner the items as one batch, not the first alone", async () => {
+      const s = idleSetup();
+      s.state.idle = true;
+      s.b.enqueueAll([1, 2, 3]);
+      s.b.enqueueAll([]);
+      await flush();
+      expect(s.batches).toEqual([[1, 2, 3]]);
+    });
+  });
 });

@@ -261,4 +261,47 @@ describe("Pipeline", () => {
     await fixed.result;
     expect(calls).toEqual(["advanced 0", "observe 25 charged 7"]); // a fixed exit is charged but not scored for the difficulty estimate
   });
+
+  it("work-conserving: a lone request runs at once on an idle engine; a freed worker takes the deepest waiting batch", async () => {
+    const clock = new FakeClock();
+    /** One worker, busy while a batch runs (batchMs on the fake clock). */
+    class OneWorker extends ToyRunner {
+      running = 0;
+      hasIdleWorker = () => this.running === 0;
+      override async runStage(stage: number, feeds: Record<string, HostTensor>) {
+        this.running++;
+        try {
+          return await super.runStage(stage, feeds);
+        } finally {
+          this.running--;
+        }
+      }
+    }
+    const runner = new OneWorker(clock);
+    runner.batchMs = 3;
+    const p = new Pipeline(model, runner, new StaticExitPolicy([0.99, 0.99, 0]), {
+      maxBatchSize: 8,
+      maxQueueDelayMs: 50, // longer than the test: only the idle engine starts partial batches here
+      maxQueueSize: 100,
+      clock,
+      log: pino({ level: "silent" }),
+    });
+    const first = p.submit(x(0.05), {}); // goes through all three stages
+    await flush();
+    expect(runner.calls).toEqual([{ stage: 0, n: 1 }]); // no wait for a fuller batch
+    await clock.advance(1);
+    const later = [p.submit(x(0.05), {}), p.submit(x(0.05), {})]; // the worker is busy: they wait
+    await clock.advance(9);
+    await first.result;
+    // the first request's deeper stages went before the waiting first-stage batch; that ran when the worker freed up
+    expect(runner.calls).toEqual([
+      { stage: 0, n: 1 },
+      { stage: 1, n: 1 },
+      { stage: 2, n: 1 },
+      { stage: 0, n: 2 },
+    ]);
+    await clock.advance(10);
+    expect((await Promise.all(later.map((l) => l.result))).map((r) => r.exit)).toEqual([2, 2]);
+    await p.drain();
+  });
 });
