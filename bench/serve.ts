@@ -44,6 +44,8 @@ interface Figure {
   p99?: number;
   cores?: number;
   threads?: [string, number][];
+  /** Cores the load generator (this process) used meanwhile. */
+  loadgenCores?: number;
 }
 
 interface Config {
@@ -59,6 +61,8 @@ async function served(flags: string[], request: (i: number) => ClassifyRequest, 
   let before = threadTimes(pid);
   let cpu = { total: 0, byThread: [] as [string, number][] };
   let t0 = 0;
+  let usage0 = process.cpuUsage();
+  let loadgenCores = 0;
   try {
     const r: LoadResult = await runLoad({
       address: server.address,
@@ -69,11 +73,25 @@ async function served(flags: string[], request: (i: number) => ClassifyRequest, 
       onWindow: (edge) => {
         if (edge === "start") {
           before = threadTimes(pid);
+          usage0 = process.cpuUsage();
           t0 = performance.now();
-        } else cpu = coresUsed(before, threadTimes(pid), (performance.now() - t0) / 1000);
+        } else {
+          const s = (performance.now() - t0) / 1000;
+          cpu = coresUsed(before, threadTimes(pid), s);
+          const u = process.cpuUsage(usage0);
+          loadgenCores = (u.user + u.system) / 1e6 / s;
+        }
       },
     });
-    return { throughput: r.throughput, meanFlops: r.meanFlops, p50: r.latencyMs.p50, p99: r.latencyMs.p99, cores: cpu.total, threads: cpu.byThread };
+    return {
+      throughput: r.throughput,
+      meanFlops: r.meanFlops,
+      p50: r.latencyMs.p50,
+      p99: r.latencyMs.p99,
+      cores: cpu.total,
+      threads: cpu.byThread,
+      loadgenCores,
+    };
   } finally {
     await server.stop();
   }
@@ -129,10 +147,12 @@ async function main(): Promise<void> {
     { name: "served forced last exit, stream, fused path off", run: () => served(["--fused-path", "false"], req(K), "stream") },
     { name: "served forced last exit, stream, 1 engine worker", run: () => served(["--engine-workers", "1"], req(K), "stream") },
     { name: "served forced last exit, stream, 2 engine workers", run: () => served(["--engine-workers", "2"], req(K), "stream") },
+    { name: "served forced last exit, stream, dispatch when idle off", run: () => served(["--dispatch-when-idle", "false"], req(K), "stream") },
     { name: "served forced last exit, stream, max batch 1", run: () => served(["--max-batch-size", "1", "--max-queue-delay-ms", "0"], req(K), "stream") },
     { name: "served adaptive 30%, stream", run: () => served(target(0.3), req(0), "stream") },
     { name: "served adaptive 50%, stream", run: () => served(target(0.5), req(0), "stream") },
     { name: "served adaptive 70%, stream", run: () => served(target(0.7), req(0), "stream") },
+    { name: "served adaptive 50%, stream, dispatch when idle off", run: () => served([...target(0.5), "--dispatch-when-idle", "false"], req(0), "stream") },
     { name: "served adaptive 50%, unary", run: () => served(target(0.5), req(0), "unary") },
     { name: "served adaptive 50%, stream, 1 engine worker", run: () => served([...target(0.5), "--engine-workers", "1"], req(0), "stream") },
     { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], req(0), "stream") },
@@ -166,7 +186,7 @@ async function main(): Promise<void> {
       .join(", ");
   const rows = configs.map(
     (c) =>
-      `| ${c.name} | ${fmt(med(c.name), 0)} | ${fmt(med(c.name, "meanFlops") / 1e6, 2)} | ${fmt(med(c.name, "p50"))} / ${fmt(med(c.name, "p99"))} | ${fmt(med(c.name, "cores"), 2)} | ${threadsOf(c.name) || "-"} |`,
+      `| ${c.name} | ${fmt(med(c.name), 0)} | ${fmt(med(c.name, "meanFlops") / 1e6, 2)} | ${fmt(med(c.name, "p50"))} / ${fmt(med(c.name, "p99"))} | ${fmt(med(c.name, "cores"), 2)} | ${threadsOf(c.name) || "-"} | ${fmt(med(c.name, "loadgenCores"), 2)} |`,
   );
   const text = [
     "# Serving benchmark",
@@ -174,15 +194,15 @@ async function main(): Promise<void> {
     `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
     `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight, max batch ${batch}.`,
     "",
-    "| run | images/s | mean MMACs | latency p50 / p99 ms | server cores | its busiest threads (cores each) |",
-    "|---|---:|---:|---:|---:|---|",
+    "| run | images/s | mean MMACs | latency p50 / p99 ms | server cores | its busiest threads (cores each) | load generator cores |",
+    "|---|---:|---:|---:|---:|---|---:|",
     ...rows,
-    `| p99 at half capacity, forced last exit (${fmt(med("served forced last exit, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfLast.throughput, 0)} | ${fmt((halfLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfLast.p50)} / ${fmt(halfLast.p99)} | - | - |`,
-    `| p99 at half capacity, adaptive 50% (${fmt(med("served adaptive 50%, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfAdaptive.throughput, 0)} | ${fmt((halfAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfAdaptive.p50)} / ${fmt(halfAdaptive.p99)} | - | - |`,
+    `| p99 at half capacity, forced last exit (${fmt(med("served forced last exit, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfLast.throughput, 0)} | ${fmt((halfLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfLast.p50)} / ${fmt(halfLast.p99)} | - | - | - |`,
+    `| p99 at half capacity, adaptive 50% (${fmt(med("served adaptive 50%, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfAdaptive.throughput, 0)} | ${fmt((halfAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfAdaptive.p50)} / ${fmt(halfAdaptive.p99)} | - | - | - |`,
     ...(baseLast && baseAdaptive
       ? [
-          `| the same half-capacity rates on ${baselineDir} (the code before): forced last exit | ${fmt(baseLast.throughput, 0)} | ${fmt((baseLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseLast.p50)} / ${fmt(baseLast.p99)} | - | - |`,
-          `| the same half-capacity rates on ${baselineDir} (the code before): adaptive 50% | ${fmt(baseAdaptive.throughput, 0)} | ${fmt((baseAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseAdaptive.p50)} / ${fmt(baseAdaptive.p99)} | - | - |`,
+          `| the same half-capacity rates on ${baselineDir} (the code before): forced last exit | ${fmt(baseLast.throughput, 0)} | ${fmt((baseLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseLast.p50)} / ${fmt(baseLast.p99)} | - | - | - |`,
+          `| the same half-capacity rates on ${baselineDir} (the code before): adaptive 50% | ${fmt(baseAdaptive.throughput, 0)} | ${fmt((baseAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseAdaptive.p50)} / ${fmt(baseAdaptive.p99)} | - | - | - |`,
         ]
       : []),
     "",
@@ -195,6 +215,8 @@ async function main(): Promise<void> {
     `| server cores under saturating load (forced last, stream) | ${fmt(med("served forced last exit, stream", "cores"), 2)} | >= 1.8 |`,
     `| fused path / staged path, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, fused path off")).toFixed(2)}x | report |`,
     `| 2 / 1 engine workers, forced last (stream) | ${(med("served forced last exit, stream, 2 engine workers") / med("served forced last exit, stream, 1 engine worker")).toFixed(2)}x | report |`,
+    `| dispatch when idle on / off, adaptive 50% (stream) | ${(med("served adaptive 50%, stream") / med("served adaptive 50%, stream, dispatch when idle off")).toFixed(2)}x | report |`,
+    `| dispatch when idle on / off, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, dispatch when idle off")).toFixed(2)}x | report |`,
     `| 2 / 1 engine workers, adaptive 50% (stream) | ${(med("served adaptive 50%, stream, 2 engine workers") / med("served adaptive 50%, stream, 1 engine worker")).toFixed(2)}x | report |`,
     "",
   ].join("\n");
