@@ -8,10 +8,16 @@
  * orders). Also the offline curves of every exit scoring rule (thresholds from the validation
  * split, applied to the test set). Writes docs/budget-eval.md and two PNG plots.
  *
+ * i.i.d. accuracy varies by about 0.1 point from one shuffle of the test set to another, so it is
+ * also measured over `--iid-shuffles` seeded shuffles, and with `--baseline-dir` (an older
+ * checkout) the same shuffles go through that code's server too, in the same run.
+ *
  *   npm run eval:budget -- [--target 0.3,0.5,0.7] [--in-flight 64,1024] [--model-dir DIR] [--out-dir docs] [--limit N]
  *                          [--gain G] [--margin M]   (controller settings of the server under test; default: the server's)
+ *                          [--iid-shuffles 10] [--baseline-dir DIR]
  *   (a target <= 1 is a fraction of the last exit's FLOPs, larger values are multiply-adds)
  */
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
@@ -25,7 +31,8 @@ import { fitTemperatures, makeScorer, SCORE_RULES } from "../src/scoring/exitSco
 import { softmaxRow } from "../src/scoring/softmax.js";
 import { windowReport, withinBounds } from "../test/support/budgetSimulation.js";
 import { exitLogits } from "../test/support/exitLogits.js";
-import { loadFashionMnist } from "../test/support/fashionMnist.js";
+import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
+import { rng, shuffler } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { type BudgetStream, budgetStreams, type RunResult, streamAll } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
@@ -36,6 +43,7 @@ const outDir = arg("out-dir", "docs");
 const WINDOW = 1000;
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: readonly number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
 const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
 
 async function main(): Promise<void> {
@@ -76,15 +84,51 @@ async function main(): Promise<void> {
   ];
   // admission by estimated wait off: with 1,024 in flight a refusal would leave a hole in the order
   // one stream per run, as deep as the run: the server receives the requests in the order sent
-  const server = await startServerProcess([
-    "--model-dir",
-    modelDir,
-    "--max-queue-wait-ms",
-    "0",
-    "--max-stream-inflight",
-    String(Math.max(...depths)),
-    ...controllerFlags,
-  ]);
+  const startServer = (from?: string) =>
+    startServerProcess(
+      [
+        "--model-dir",
+        path.resolve(modelDir),
+        "--max-queue-wait-ms",
+        "0",
+        "--max-stream-inflight",
+        String(Math.max(...depths)),
+        ...(from ? [] : controllerFlags),
+      ],
+      from ? { cwd: from, adminFlag: true } : undefined,
+    );
+  const shuffles = Number(arg("iid-shuffles", "10"));
+  const baselineDir = arg("baseline-dir", "");
+  const baselineName = baselineDir ? `${baselineDir} (${commitOf(baselineDir)})` : "";
+  const clean = Array.from({ length: set.count }, (_, i) => {
+    const x = normalise(imageOf(set, i), manifest.input);
+    return { input: Buffer.from(x.buffer, x.byteOffset, x.byteLength), label: set.labels[i]! };
+  });
+  /** Accuracy of `shuffles` i.i.d. streams (seeds 1..shuffles) per target and depth, on a fresh server of this checkout or `from`. */
+  const iidAccuracies = async (from?: string): Promise<Map<string, number[]>> => {
+    const s = await startServer(from);
+    const a = makeClients(s.address, {}, undefined, s.adminAddress);
+    const out = new Map<string, number[]>();
+    try {
+      for (const target of targets) {
+        for (const depth of depths) {
+          const accs: number[] = [];
+          for (let seed = 1; seed <= shuffles; seed++) {
+            log(`${from ?? "this checkout"}: i.i.d. shuffle ${seed}/${shuffles}, target ${pct(target / last, 0)}, ${depth} in flight ...`);
+            const items = shuffler(rng(seed))(clean.map((_, i) => i)).map((i) => clean[i]!);
+            await unary(a.budget, "SetBudget", { target_flops: Math.round(target) });
+            accs.push(mean((await streamAll(s.address, items, manifest.input.shape, depth)).correct));
+          }
+          out.set(`${target}/${depth}`, accs);
+        }
+      }
+    } finally {
+      a.close();
+      await s.stop();
+    }
+    return out;
+  };
+  const server = await startServer();
   const admin = makeClients(server.address, {}, undefined, server.adminAddress);
   const rule = ((await unary(admin.budget, "GetBudget", {})) as { score_rule?: string }).score_rule ?? "auto";
   const results: { fraction: number; depth: number; stream: BudgetStream; run: RunResult }[] = [];
@@ -102,6 +146,14 @@ async function main(): Promise<void> {
     admin.close();
     await server.stop();
   }
+  const iidHere = shuffles > 0 ? await iidAccuracies() : new Map<string, number[]>();
+  const iidBase = shuffles > 0 && baselineDir ? await iidAccuracies(baselineDir) : undefined;
+  const spread = (xs: readonly number[]) => `${pct(mean(xs))} ± ${(100 * sd(xs)).toFixed(2)} (${pct(Math.min(...xs))} to ${pct(Math.max(...xs))})`;
+  const shuffleRows = [...iidHere.entries()].map(([key, accs]) => {
+    const [target, depth] = key.split("/").map(Number) as [number, number];
+    const base = iidBase?.get(key);
+    return `| ${pct(target / last, 0)} | ${depth} | ${spread(accs)} |${base ? ` ${spread(base)} | ${(100 * (mean(accs) - mean(base))).toFixed(2)} |` : ""}`;
+  });
 
   const lines: string[] = [];
   let breaking = 0;
@@ -121,7 +173,7 @@ async function main(): Promise<void> {
     val: targets.map((t) => accuracyAtFlops(r.valTable, t)),
     test: targets.map((t) => accuracyAtFlops(r.testCurve, t)),
   }));
-  const command = `npm run eval:budget -- --target ${fractions.join(",")} --in-flight ${depths.join(",")}${controllerFlags.length ? ` ${controllerFlags.join(" ")}` : ""}`;
+  const command = `npm run eval:budget -- --target ${fractions.join(",")} --in-flight ${depths.join(",")}${controllerFlags.length ? ` ${controllerFlags.join(" ")}` : ""} --iid-shuffles ${shuffles}${baselineDir ? ` --baseline-dir ${baselineDir}` : ""}`;
   const text = [
     `# Budget control on ${manifest.name} v${manifest.version}: Fashion-MNIST test set over gRPC`,
     "",
@@ -149,6 +201,18 @@ async function main(): Promise<void> {
       return `| ${pct(r.fraction, 0)} | ${r.depth} | ${pct(mean(r.run.correct))} | ${pct(accuracyAtFlops(chosen.testCurve, spent))} | ${pct(oracleAt)} |`;
     }),
     "",
+    ...(shuffleRows.length
+      ? [
+          `## i.i.d. accuracy over ${shuffles} shuffles of the test set`,
+          "",
+          `One run per shuffle (seeds 1 to ${shuffles}), a fresh controller each (SetBudget); mean ± standard deviation (lowest to highest)${iidBase ? `; the baseline is ${baselineName}, older code, measured the same way in the same run` : ""}.`,
+          "",
+          `| target | in flight | this server |${iidBase ? " baseline | difference (points) |" : ""}`,
+          `|---:|---:|---:|${iidBase ? "---:|---:|" : ""}`,
+          ...shuffleRows,
+          "",
+        ]
+      : []),
     "## Exit scoring rules (offline curves, thresholds from the validation split)",
     "",
     `| rule | ${targets.map((t) => `val @${pct(t / last, 0)}`).join(" | ")} | ${targets.map((t) => `test @${pct(t / last, 0)}`).join(" | ")} |`,
@@ -219,6 +283,15 @@ async function main(): Promise<void> {
     path.join(outDir, "budget-windows.png"),
   );
   console.log(text);
+}
+
+/** The commit a checkout is at, or "not a git checkout". */
+function commitOf(dir: string): string {
+  try {
+    return `commit ${execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()}`;
+  } catch {
+    return "not a git checkout";
+  }
 }
 
 runMain(main);

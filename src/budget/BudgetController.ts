@@ -32,7 +32,6 @@ const EPS = 1e-6;
 const logit = (p: number) => Math.log(p / (1 - p));
 /** The feed-forward knob is re-solved after this many first-exit scores. */
 const RESOLVE_EVERY = 8;
-/** Weight of one answered request in the running level of the in-flight charges. */
 /**
  * Most the integral and commit-time terms together may raise the knob above the feed-forward
  * estimate (logit units). Traffic whose answers cost less than the estimate says (inputs that
