@@ -69,7 +69,7 @@ describe("gRPC server (static thresholds)", () => {
     }
   });
 
-  it.runIf(existsSync(FMNIST_DIR))("answers over gRPC exactly as the stages do in-process (same exit, same class)", async () => {
+  it.runIf(existsSync(FMNIST_DIR))("answers over gRPC exactly as the stages do in-process (same exit, class and FLOPs)", async () => {
     const set = loadFashionMnist("test");
     const spec = s.app.models.current.classifier.input;
     const m = s.app.models.current.classifier.manifest;
@@ -78,17 +78,17 @@ describe("gRPC server (static thresholds)", () => {
     // in-process: chain all stages on the whole batch, then apply the server's thresholds
     const thresholds = s.app.models.current.classifier.thresholds();
     const input = { image: { data: Float32Array.from(inputs.flatMap((x) => Array.from(x))), dims: [n, ...m.input.shape] } };
-    const expected: { exit: number; cls: number }[] = new Array(n);
+    const expected: { exit: number; cls: number; flops: number }[] = new Array(n);
     await runAllStages(s.app.models.current.engine, m.stages, input, (k, out) => {
       for (let i = 0; i < n; i++) {
         if (expected[i]) continue;
         const p = softmaxRow(out.logits!.data, i, m.labels.length);
         const cls = argmax(p);
-        if (k === m.stages.length - 1 || p[cls]! >= thresholds[k]!) expected[i] = { exit: k + 1, cls };
+        if (k === m.stages.length - 1 || p[cls]! >= thresholds[k]!) expected[i] = { exit: k + 1, cls, flops: m.exits[k]!.flops };
       }
     });
     const got = await Promise.all(inputs.map((x) => unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(x) } })));
-    const mismatches = got.filter((r, i) => r.exit !== expected[i]!.exit || r.class_index !== expected[i]!.cls);
+    const mismatches = got.filter((r, i) => r.exit !== expected[i]!.exit || r.class_index !== expected[i]!.cls || Number(r.flops) !== expected[i]!.flops);
     expect(mismatches).toEqual([]);
     expect(new Set(got.map((r) => r.exit)).size).toBeGreaterThan(1);
   });
