@@ -111,7 +111,7 @@ export class OrtEngine implements StageRunner {
   /**
    * A worker has no batch (not even one waiting in it) and none waits in the engine's queue. Not
    * "has room for a second batch": handing over a batch whenever a worker's second slot was free
-   * made batches small and cost 5-15% of the adaptive throughput (docs/performance.md).
+   * made batches small and cost 7-15% of the adaptive throughput (docs/performance.md).
    */
   hasIdleWorker(): boolean {
     return this.queue.length === 0 && this.workers.some((w) => w.alive && w.outstanding === 0);
