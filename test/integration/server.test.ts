@@ -191,7 +191,7 @@ describe("gRPC server (static thresholds)", () => {
 describe("gRPC server under pressure", () => {
   let s: Server;
   beforeAll(async () => {
-    // long queue delay and tiny queue: requests wait, the third is refused
+    // long queue delay, no dispatch to an idle worker and a tiny queue: requests wait, the third is refused
     s = await startServer([
       "--max-queue-size",
       "2",
