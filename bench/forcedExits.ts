@@ -18,12 +18,11 @@ import path from "node:path";
 import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
-import { runLoad } from "../test/support/loadgen.js";
 import { rng } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
-import { coresUsed, threadTimes } from "./lib/threadCpu.js";
+import { loadWithCpu } from "./lib/threadCpu.js";
 
 const seconds = Number(arg("seconds", "5"));
 const rounds = Number(arg("rounds", "3"));
@@ -50,25 +49,9 @@ async function served(flags: string[], request: (i: number) => ClassifyRequest, 
     "false",
     ...flags,
   ]);
-  const pid = server.proc.pid!;
-  let before = threadTimes(pid);
-  let t0 = 0;
-  let cores = 0;
   try {
-    const r = await runLoad({
-      address: server.address,
-      concurrency,
-      durationMs: seconds * 1000,
-      request,
-      api,
-      onWindow: (edge) => {
-        if (edge === "start") {
-          before = threadTimes(pid);
-          t0 = performance.now();
-        } else cores = coresUsed(before, threadTimes(pid), (performance.now() - t0) / 1000).total;
-      },
-    });
-    return { throughput: r.throughput, cores };
+    const { result: r, server: cpu } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency, durationMs: seconds * 1000, request, api });
+    return { throughput: r.throughput, cores: cpu.total };
   } finally {
     await server.stop();
   }

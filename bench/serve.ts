@@ -22,11 +22,11 @@ import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
-import { type LoadResult, runLoad, runOpenLoop } from "../test/support/loadgen.js";
+import { runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
-import { coresUsed, threadTimes } from "./lib/threadCpu.js";
+import { loadWithCpu } from "./lib/threadCpu.js";
 
 const seconds = Number(arg("seconds", "5"));
 const rounds = Number(arg("rounds", "3"));
@@ -57,32 +57,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function served(flags: string[], request: (i: number) => ClassifyRequest, api: "unary" | "stream"): Promise<Figure> {
   const server = await startServerProcess(["--model-dir", modelDir, "--max-batch-size", String(batch), ...flags]);
-  const pid = server.proc.pid!;
-  let before = threadTimes(pid);
-  let cpu = { total: 0, byThread: [] as [string, number][] };
-  let t0 = 0;
-  let usage0 = process.cpuUsage();
-  let loadgenCores = 0;
   try {
-    const r: LoadResult = await runLoad({
-      address: server.address,
-      concurrency,
-      durationMs: seconds * 1000,
-      request,
-      api,
-      onWindow: (edge) => {
-        if (edge === "start") {
-          before = threadTimes(pid);
-          usage0 = process.cpuUsage();
-          t0 = performance.now();
-        } else {
-          const s = (performance.now() - t0) / 1000;
-          cpu = coresUsed(before, threadTimes(pid), s);
-          const u = process.cpuUsage(usage0);
-          loadgenCores = (u.user + u.system) / 1e6 / s;
-        }
-      },
-    });
+    const {
+      result: r,
+      server: cpu,
+      loadgenCores,
+    } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency, durationMs: seconds * 1000, request, api });
     return {
       throughput: r.throughput,
       meanFlops: r.meanFlops,

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { type LoadOptions, type LoadResult, runLoad } from "../../test/support/loadgen.js";
 
 /** CPU time (user + system, in seconds) of every thread of a process, by thread id, with its name. */
 export function threadTimes(pid: number): Map<number, { name: string; seconds: number }> {
@@ -31,4 +32,33 @@ export function coresUsed(
     byThread.push([`${t.name}/${tid}`, used]);
   }
   return { total, byThread: byThread.sort((a, b) => b[1] - a[1]) };
+}
+
+/**
+ * runLoad against server process `pid`, with the CPU both sides used in the measuring window:
+ * the server's cores (in total and per thread) and this process's (the load generator's).
+ */
+export async function loadWithCpu(pid: number, o: LoadOptions): Promise<{ result: LoadResult; server: ReturnType<typeof coresUsed>; loadgenCores: number }> {
+  let before = threadTimes(pid);
+  let usage0 = process.cpuUsage();
+  let t0 = 0;
+  let server: ReturnType<typeof coresUsed> = { total: 0, byThread: [] };
+  let loadgenCores = 0;
+  const result = await runLoad({
+    ...o,
+    onWindow: (edge) => {
+      if (edge === "start") {
+        before = threadTimes(pid);
+        usage0 = process.cpuUsage();
+        t0 = performance.now();
+      } else {
+        const s = (performance.now() - t0) / 1000;
+        server = coresUsed(before, threadTimes(pid), s);
+        const u = process.cpuUsage(usage0);
+        loadgenCores = (u.user + u.system) / 1e6 / s;
+      }
+      o.onWindow?.(edge);
+    },
+  });
+  return { result, server, loadgenCores };
 }
