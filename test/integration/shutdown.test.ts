@@ -7,7 +7,7 @@ import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { parityFixtures, tensorBytes } from "../support/fixtures.js";
-import { spawnServer } from "../support/serverProcess.js";
+import { LOOPBACK_FLAGS, spawnServer } from "../support/serverProcess.js";
 
 const fixture = parityFixtures()[0]!;
 
@@ -48,20 +48,7 @@ describe("process lifecycle", () => {
   });
 
   it("on SIGTERM turns NOT_SERVING, finishes admitted calls, refuses new ones and exits 0", async () => {
-    const s = await spawnServer([
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--metrics-port",
-      "0",
-      "--max-queue-delay-ms",
-      "300",
-      "--dispatch-when-idle",
-      "false",
-      "--shutdown-grace-ms",
-      "5000",
-    ]);
+    const s = await spawnServer([...LOOPBACK_FLAGS, "--max-queue-delay-ms", "300", "--dispatch-when-idle", "false", "--shutdown-grace-ms", "5000"]);
     const { grpcPort } = await s.serving;
     const c = makeClients(`127.0.0.1:${grpcPort}`);
     const req = { tensor: { shape: [1, 28, 28], data: tensorBytes(fixture.input) } };
@@ -95,20 +82,7 @@ describe("shutdown under steady load", () => {
   it("SIGTERM: NOT_SERVING first, every admitted request answered, new ones UNAVAILABLE, exit 0 within the grace period", async () => {
     const graceMs = 5000;
     // batches wait up to 100 ms to fill (no dispatch to an idle worker), so admitted requests are still in flight while the server drains
-    const s = spawnServer([
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--metrics-port",
-      "0",
-      "--shutdown-grace-ms",
-      String(graceMs),
-      "--max-queue-delay-ms",
-      "100",
-      "--dispatch-when-idle",
-      "false",
-    ]);
+    const s = spawnServer([...LOOPBACK_FLAGS, "--shutdown-grace-ms", String(graceMs), "--max-queue-delay-ms", "100", "--dispatch-when-idle", "false"]);
     const { grpcPort } = await s.serving;
     const c = makeClients(`127.0.0.1:${grpcPort}`);
     const req = { tensor: { shape: [1, 28, 28], data: tensorBytes(fixture.input) } };
