@@ -9,7 +9,7 @@
  * batch, and the fused whole-network graph) at the server's thread settings and at
  * onnxruntime's defaults; the served pipeline in its own process with the last exit forced
  * (unary and ClassifyStream, fused path on and off) and the first exit forced; CPU used by the
- * server. Inputs are seeded random tensors of the model's input shape (a random-weight model's
+ * server. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts. Inputs are seeded random tensors of the model's input shape (a random-weight model's
  * answers mean nothing; its speed is what is measured). Prints a table and writes `--out`.
  */
 import { writeFileSync } from "node:fs";
@@ -18,6 +18,8 @@ import path from "node:path";
 import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
+import type { LoadOptions } from "../test/support/loadgen.js";
+import { encode } from "../test/support/rawGrpc.js";
 import { rng } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
@@ -37,7 +39,11 @@ interface Figure {
   cores?: number;
 }
 
-async function served(flags: string[], request: (i: number) => ClassifyRequest, api: "unary" | "stream"): Promise<Figure> {
+async function served(
+  flags: string[],
+  load: { request: (i: number) => ClassifyRequest; body: (i: number) => Buffer },
+  api: LoadOptions["api"],
+): Promise<Figure> {
   const server = await startServerProcess([
     "--model-root",
     path.dirname(modelDir),
@@ -50,7 +56,7 @@ async function served(flags: string[], request: (i: number) => ClassifyRequest, 
     ...flags,
   ]);
   try {
-    const { result: r, server: cpu } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency, durationMs: seconds * 1000, request, api });
+    const { result: r, server: cpu } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency, durationMs: seconds * 1000, ...load, api });
     return { throughput: r.throughput, cores: cpu.total };
   } finally {
     await server.stop();
@@ -64,7 +70,11 @@ runMain(async () => {
   const r = rng(7);
   const inputs = Array.from({ length: 256 }, () => Float32Array.from({ length: per }, () => r() * 2 - 1));
   const bytes = inputs.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength));
-  const req = (exit: number) => (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length]! }, options: { exit } });
+  const req = (exit: number) => {
+    const request = (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length]! }, options: { exit } });
+    const bodies = bytes.map((_, i) => encode("ranet.v1.ClassifyRequest", request(i)));
+    return { request, body: (i: number) => bodies[i % bodies.length]! };
+  };
   const workers = autoEngineWorkers("cpu", usableCpus().cpus);
   const raw = (s: RawSetting) => async () => ({ throughput: await rawThroughput(manifest, inputs, batch, s, seconds) });
   const configs: [string, () => Promise<Figure>][] = [
@@ -72,10 +82,10 @@ runMain(async () => {
     ["raw staged, 1 worker, onnxruntime's default threads", raw({ graph: "staged", workers: 1, intraOpThreads: 0 })],
     [`raw whole network (one session), ${workers} worker(s), intra-op 1`, raw({ graph: "whole", workers, intraOpThreads: 1 })],
     ["raw whole network (one session), 1 worker, default threads", raw({ graph: "whole", workers: 1, intraOpThreads: 0 })],
-    ["served forced last exit, stream", () => served([], req(K), "stream")],
+    ["served forced last exit, stream", () => served([], req(K), "h2stream")],
     ["served forced last exit, unary", () => served([], req(K), "unary")],
-    ["served forced last exit, stream, fused path off", () => served(["--fused-path", "false"], req(K), "stream")],
-    ["served forced exit 1, stream", () => served([], req(1), "stream")],
+    ["served forced last exit, stream, fused path off", () => served(["--fused-path", "false"], req(K), "h2stream")],
+    ["served forced exit 1, stream", () => served([], req(1), "h2stream")],
   ];
   const results = new Map<string, Figure[]>();
   for (let round = 0; round < rounds; round++) {
@@ -93,7 +103,7 @@ runMain(async () => {
     `# Forced-exit serving: ${manifest.name} v${manifest.version}`,
     "",
     `\`npm run bench:forced -- --model-dir ${arg("model-dir", "models/ranet-fmnist")} --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z.`,
-    `Machine: ${os.cpus()[0]?.model ?? "cpu"} x ${os.cpus().length}, Node ${process.versions.node}; server and load generator share it. ${K} exits, ${fmt(manifest.exits[K - 1]!.flops / 1e6)} MMACs at the last, input ${manifest.input.shape.join("x")}; medians of ${rounds} interleaved rounds; ${concurrency} calls in flight, max batch ${batch}; seeded random inputs.`,
+    `Machine: ${os.cpus()[0]?.model ?? "cpu"} x ${os.cpus().length}, Node ${process.versions.node}; server and load generator share it. ${K} exits, ${fmt(manifest.exits[K - 1]!.flops / 1e6)} MMACs at the last, input ${manifest.input.shape.join("x")}; medians of ${rounds} interleaved rounds; ${concurrency} calls in flight, max batch ${batch}; seeded random inputs; ClassifyStream load from the node:http2 client (test/support/rawStreamLoad.ts), unary from @grpc/grpc-js.`,
     "",
     "| run | images/s | server cores |",
     "|---|---:|---:|",

@@ -7,12 +7,16 @@
  *    its best setting: the best of each kind is the one the ratios use);
  *  - the served pipeline in its own process (closed loop, `--concurrency` calls in flight):
  *    forced last exit and adaptive at 30/50/70% budget targets, unary and ClassifyStream,
- *    with 1 and 2 engine workers, max batch 1, and the fused path off; CPU used per thread;
- *  - p99 at half of capacity (open loop), and the load generator's own ceiling against a
+ *    with 1 and 2 engine workers, max batch 1, and the fused path off; forced last exit with
+ *    `--saturating-concurrency` calls in flight; CPU used per thread. ClassifyStream load comes
+ *    from the lean node:http2 client (test/support/rawStreamLoad.ts), and for comparison from
+ *    @grpc/grpc-js; unary calls from @grpc/grpc-js;
+ *  - p99 at half of capacity (open loop), and each load generator's own ceiling against a
  *    server that answers at once.
  * Prints the tables and writes docs/benchmarks.md.
  *
- *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--batch 32] [--model-dir DIR] [--out FILE]
+ *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--saturating-concurrency 256] [--batch 32]
+ *                          [--model-dir DIR] [--out FILE]
  *                          [--baseline-dir DIR]   (an older checkout: its p99 at the same half-capacity rates, same run)
  */
 import { spawn } from "node:child_process";
@@ -22,7 +26,8 @@ import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
-import { runLoad, runOpenLoop } from "../test/support/loadgen.js";
+import { type LoadOptions, runLoad, runOpenLoop } from "../test/support/loadgen.js";
+import { encode } from "../test/support/rawGrpc.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
@@ -31,6 +36,7 @@ import { loadWithCpu } from "./lib/threadCpu.js";
 const seconds = Number(arg("seconds", "5"));
 const rounds = Number(arg("rounds", "3"));
 const concurrency = Number(arg("concurrency", "64"));
+const saturating = Number(arg("saturating-concurrency", "256"));
 const batch = Number(arg("batch", "32"));
 const modelDir = arg("model-dir", "models/ranet-fmnist");
 const out = arg("out", "docs/benchmarks.md");
@@ -55,14 +61,20 @@ interface Config {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function served(flags: string[], request: (i: number) => ClassifyRequest, api: "unary" | "stream"): Promise<Figure> {
+/** The requests of one kind (a forced exit, or 0: adaptive), as objects and encoded for the node:http2 client. */
+interface Load {
+  request: (i: number) => ClassifyRequest;
+  body: (i: number) => Buffer;
+}
+
+async function served(flags: string[], load: Load, api: LoadOptions["api"], inFlight = concurrency): Promise<Figure> {
   const server = await startServerProcess(["--model-dir", modelDir, "--max-batch-size", String(batch), ...flags]);
   try {
     const {
       result: r,
       server: cpu,
       loadgenCores,
-    } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency, durationMs: seconds * 1000, request, api });
+    } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency: inFlight, durationMs: seconds * 1000, ...load, api });
     return {
       throughput: r.throughput,
       meanFlops: r.meanFlops,
@@ -77,12 +89,12 @@ async function served(flags: string[], request: (i: number) => ClassifyRequest, 
   }
 }
 
-/** The load generator against a server that answers at once: its own ceiling. */
-async function ceiling(request: (i: number) => ClassifyRequest): Promise<Figure> {
+/** A load generator against a server that answers at once: its own ceiling. */
+async function ceiling(load: Load, api: LoadOptions["api"]): Promise<Figure> {
   const proc = spawn(process.execPath, ["--import", "tsx", "bench/lib/trivialServer.ts"], { stdio: ["ignore", "pipe", "inherit"] });
   const port = await new Promise<number>((resolve) => proc.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
   try {
-    const r = await runLoad({ address: `127.0.0.1:${port}`, concurrency, durationMs: seconds * 1000, request, api: "stream" });
+    const r = await runLoad({ address: `127.0.0.1:${port}`, concurrency, durationMs: seconds * 1000, ...load, api });
     return { throughput: r.throughput, p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
   } finally {
     proc.kill();
@@ -111,7 +123,13 @@ async function main(): Promise<void> {
   const set = loadFashionMnist("test");
   const inputs = Array.from({ length: 2000 }, (_, i) => normalise(imageOf(set, i), manifest.input));
   const bytes = inputs.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength));
-  const req = (exit: number) => (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length] }, options: { exit } });
+  const req = (exit: number): Load => {
+    const request = (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length] }, options: { exit } });
+    const bodies = bytes.map((_, i) => encode("ranet.v1.ClassifyRequest", request(i)));
+    return { request, body: (i) => bodies[i % bodies.length]! };
+  };
+  const last = req(K);
+  const adaptive = req(0);
   const cpus = usableCpus();
   const auto = autoEngineWorkers("cpu", cpus.cpus);
   const raw = (name: string, s: RawSetting): Config => ({ name, run: async () => ({ throughput: await rawThroughput(manifest, inputs, batch, s, seconds) }) });
@@ -122,21 +140,25 @@ async function main(): Promise<void> {
     raw("raw staged, 1 worker, onnxruntime's default threads", { graph: "staged", workers: 1, intraOpThreads: 0 }),
     raw("raw whole network (one session), 1 worker, default threads", { graph: "whole", workers: 1, intraOpThreads: 0 }),
     raw(`raw whole network (one session), ${auto} worker(s), intra-op 1`, { graph: "whole", workers: auto, intraOpThreads: 1 }),
-    { name: "served forced last exit, unary", run: () => served([], req(K), "unary") },
-    { name: "served forced last exit, stream", run: () => served([], req(K), "stream") },
-    { name: "served forced last exit, stream, fused path off", run: () => served(["--fused-path", "false"], req(K), "stream") },
-    { name: "served forced last exit, stream, 1 engine worker", run: () => served(["--engine-workers", "1"], req(K), "stream") },
-    { name: "served forced last exit, stream, 2 engine workers", run: () => served(["--engine-workers", "2"], req(K), "stream") },
-    { name: "served forced last exit, stream, dispatch when idle off", run: () => served(["--dispatch-when-idle", "false"], req(K), "stream") },
-    { name: "served forced last exit, stream, max batch 1", run: () => served(["--max-batch-size", "1", "--max-queue-delay-ms", "0"], req(K), "stream") },
-    { name: "served adaptive 30%, stream", run: () => served(target(0.3), req(0), "stream") },
-    { name: "served adaptive 50%, stream", run: () => served(target(0.5), req(0), "stream") },
-    { name: "served adaptive 70%, stream", run: () => served(target(0.7), req(0), "stream") },
-    { name: "served adaptive 50%, stream, dispatch when idle off", run: () => served([...target(0.5), "--dispatch-when-idle", "false"], req(0), "stream") },
-    { name: "served adaptive 50%, unary", run: () => served(target(0.5), req(0), "unary") },
-    { name: "served adaptive 50%, stream, 1 engine worker", run: () => served([...target(0.5), "--engine-workers", "1"], req(0), "stream") },
-    { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], req(0), "stream") },
-    { name: "load generator ceiling (stream, server answers at once)", run: () => ceiling(req(K)) },
+    { name: "served forced last exit, unary", run: () => served([], last, "unary") },
+    { name: "served forced last exit, stream", run: () => served([], last, "h2stream") },
+    { name: "served forced last exit, stream, grpc-js client", run: () => served([], last, "stream") },
+    { name: `served forced last exit, stream, ${saturating} in flight`, run: () => served([], last, "h2stream", saturating) },
+    { name: "served forced last exit, stream, fused path off", run: () => served(["--fused-path", "false"], last, "h2stream") },
+    { name: "served forced last exit, stream, 1 engine worker", run: () => served(["--engine-workers", "1"], last, "h2stream") },
+    { name: "served forced last exit, stream, 2 engine workers", run: () => served(["--engine-workers", "2"], last, "h2stream") },
+    { name: "served forced last exit, stream, dispatch when idle off", run: () => served(["--dispatch-when-idle", "false"], last, "h2stream") },
+    { name: "served forced last exit, stream, max batch 1", run: () => served(["--max-batch-size", "1", "--max-queue-delay-ms", "0"], last, "h2stream") },
+    { name: "served adaptive 30%, stream", run: () => served(target(0.3), adaptive, "h2stream") },
+    { name: "served adaptive 50%, stream", run: () => served(target(0.5), adaptive, "h2stream") },
+    { name: "served adaptive 70%, stream", run: () => served(target(0.7), adaptive, "h2stream") },
+    { name: "served adaptive 50%, stream, grpc-js client", run: () => served(target(0.5), adaptive, "stream") },
+    { name: "served adaptive 50%, stream, dispatch when idle off", run: () => served([...target(0.5), "--dispatch-when-idle", "false"], adaptive, "h2stream") },
+    { name: "served adaptive 50%, unary", run: () => served(target(0.5), adaptive, "unary") },
+    { name: "served adaptive 50%, stream, 1 engine worker", run: () => served([...target(0.5), "--engine-workers", "1"], adaptive, "h2stream") },
+    { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], adaptive, "h2stream") },
+    { name: "load generator ceiling (stream, node:http2 client, server answers at once)", run: () => ceiling(last, "h2stream") },
+    { name: "load generator ceiling (stream, grpc-js client, server answers at once)", run: () => ceiling(last, "stream") },
   ];
   const results = new Map<string, Figure[]>(configs.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
@@ -148,14 +170,15 @@ async function main(): Promise<void> {
   }
   const med = (name: string, key: keyof Figure = "throughput") => median(results.get(name)!.map((f) => Number(f[key] ?? Number.NaN)));
   // p99 at half of the measured capacity, forced last exit and adaptive 50%
-  const halfLast = await p99At(med("served forced last exit, stream") / 2, [], req(K));
-  const halfAdaptive = await p99At(med("served adaptive 50%, stream") / 2, target(0.5), req(0));
+  const halfLast = await p99At(med("served forced last exit, stream") / 2, [], last.request);
+  const halfAdaptive = await p99At(med("served adaptive 50%, stream") / 2, target(0.5), adaptive.request);
   log(`half capacity: forced last p99 ${halfLast.p99?.toFixed(1)} ms, adaptive 50% p99 ${halfAdaptive.p99?.toFixed(1)} ms`);
-  const baseLast = baselineDir ? await p99At(med("served forced last exit, stream") / 2, [], req(K), baselineDir) : undefined;
-  const baseAdaptive = baselineDir ? await p99At(med("served adaptive 50%, stream") / 2, target(0.5), req(0), baselineDir) : undefined;
+  const baseLast = baselineDir ? await p99At(med("served forced last exit, stream") / 2, [], last.request, baselineDir) : undefined;
+  const baseAdaptive = baselineDir ? await p99At(med("served adaptive 50%, stream") / 2, target(0.5), adaptive.request, baselineDir) : undefined;
 
   const bestRawStaged = Math.max(...configs.filter((c) => c.name.startsWith("raw staged")).map((c) => med(c.name)));
   const bestWhole = Math.max(...configs.filter((c) => c.name.startsWith("raw whole")).map((c) => med(c.name)));
+  const saturatingRow = `served forced last exit, stream, ${saturating} in flight`;
   const rawSameThreads = med(`raw staged, ${auto} worker(s), intra-op 1 (the server's setting)`);
   const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
   const threadsOf = (name: string) =>
@@ -171,8 +194,8 @@ async function main(): Promise<void> {
   const text = [
     "# Serving benchmark",
     "",
-    `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight, max batch ${batch}.`,
+    `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --saturating-concurrency ${saturating} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs use @grpc/grpc-js.`,
     "",
     "| run | images/s | mean MMACs | latency p50 / p99 ms | server cores | its busiest threads (cores each) | load generator cores |",
     "|---|---:|---:|---:|---:|---|---:|",
@@ -192,7 +215,11 @@ async function main(): Promise<void> {
     `| served forced last (unary) / best raw staged engine | ${(med("served forced last exit, unary") / bestRawStaged).toFixed(2)} | >= 0.85 |`,
     `| served forced last (stream) / raw staged at the server's threads (${fmt(rawSameThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawSameThreads).toFixed(2)} | report |`,
     `| served adaptive 50% (stream) / best whole network as one session (${fmt(bestWhole, 0)}/s) | ${(med("served adaptive 50%, stream") / bestWhole).toFixed(2)} | >= 1.2 |`,
-    `| server cores under saturating load (forced last, stream) | ${fmt(med("served forced last exit, stream", "cores"), 2)} | >= 1.8 |`,
+    `| server cores under saturating load (forced last, stream, ${saturating} in flight: ${fmt(med(saturatingRow), 0)} img/s against ${fmt(med("served forced last exit, stream"), 0)} at ${concurrency}) | ${fmt(med(saturatingRow, "cores"), 2)} | >= 1.8 |`,
+    `| server cores, forced last (stream), ${concurrency} in flight | ${fmt(med("served forced last exit, stream", "cores"), 2)} | report |`,
+    `| served adaptive 50% (stream, grpc-js client) / best whole network as one session | ${(med("served adaptive 50%, stream, grpc-js client") / bestWhole).toFixed(2)} | report |`,
+    `| node:http2 / grpc-js load generator, adaptive 50% (stream) | ${(med("served adaptive 50%, stream") / med("served adaptive 50%, stream, grpc-js client")).toFixed(2)}x | report |`,
+    `| node:http2 / grpc-js load generator, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, grpc-js client")).toFixed(2)}x | report |`,
     `| fused path / staged path, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, fused path off")).toFixed(2)}x | report |`,
     `| 2 / 1 engine workers, forced last (stream) | ${(med("served forced last exit, stream, 2 engine workers") / med("served forced last exit, stream, 1 engine worker")).toFixed(2)}x | report |`,
     `| dispatch when idle on / off, adaptive 50% (stream) | ${(med("served adaptive 50%, stream") / med("served adaptive 50%, stream, dispatch when idle off")).toFixed(2)}x | report |`,

@@ -1,6 +1,7 @@
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
+import { runRawStreamLoad } from "./rawStreamLoad.js";
 
 export interface LoadResult {
   requests: number;
@@ -15,20 +16,30 @@ export interface LoadResult {
 export interface LoadOptions {
   address: string;
   concurrency: number;
-  /** unary Classify calls, or requests multiplexed on ClassifyStream streams (4 streams). */
-  api?: "unary" | "stream";
+  /**
+   * unary Classify calls, or requests multiplexed on ClassifyStream streams (4 streams), sent by
+   * @grpc/grpc-js ("stream") or by the leaner node:http2 client of rawStreamLoad.ts ("h2stream",
+   * which sends `body` instead of `request`).
+   */
+  api?: "unary" | "stream" | "h2stream";
   durationMs: number;
   warmupMs?: number;
   /** Called when the measuring window opens and closes (e.g. to sample the server's CPU time). */
   onWindow?: (edge: "start" | "end") => void;
   /** Builds request i (the body of ranet.v1 ClassifyRequest). */
   request: (i: number) => ClassifyRequest;
+  /** api "h2stream": request i protobuf-encoded without its request_id (rawGrpc.ts `encode`), built once per input. */
+  body?: (i: number) => Buffer;
 }
 
 const RETRY_BACKOFF_MS = 10;
 
-/** Closed-loop load: `concurrency` callers each send the next unary Classify when the last returns. */
+/** Closed-loop load: `concurrency` requests in flight, each answer replaced by the next request. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  if (o.api === "h2stream") {
+    if (!o.body) throw new Error('runLoad: api "h2stream" needs body(i), the encoded requests');
+    return runRawStreamLoad({ ...o, body: o.body, retryBackoffMs: RETRY_BACKOFF_MS });
+  }
   const c = makeClients(o.address);
   let i = 0;
   const record = { on: false, n: 0, flops: 0, lat: [] as number[], errors: {} as Record<string, number>, exits: [] as number[] };
@@ -84,7 +95,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       }
     }
   };
-  const STREAMS = 4;
+  const STREAMS = Math.min(4, o.concurrency);
   const workers =
     o.api === "stream"
       ? Array.from({ length: STREAMS }, (_, k) => streamWorker(Math.floor(o.concurrency / STREAMS) + (k < o.concurrency % STREAMS ? 1 : 0)))
