@@ -95,6 +95,15 @@ export class OrtEngine implements StageRunner {
   }
 
   /**
+   * Batches the workers hold at once (RUNS_PER_WORKER each): how many batches of one stage may
+   * be handed over together. With fewer, a model served through one graph (the fused path, a
+   * forced last exit) kept no batch waiting in a worker, which then idled between batches.
+   */
+  get batchSlots(): number {
+    return this.workers.length * RUNS_PER_WORKER;
+  }
+
+  /**
    * Queues a stage batch. A worker holds at most RUNS_PER_WORKER batches; one with room takes
    * the deepest stage waiting (FIFO within a stage), so requests already in the network finish
    * before new ones start: under overload the first stage gets what capacity is left and

@@ -85,7 +85,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
         maxBatchSize: config.maxBatchSize,
         maxQueueDelayMs: config.maxQueueDelayMs,
         dispatchWhenIdle: config.dispatchWhenIdle,
-        maxInflightBatches: engine.workerCount,
+        maxInflightBatches: engine.batchSlots,
         maxQueueSize: config.maxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
         clock: deps.clock,

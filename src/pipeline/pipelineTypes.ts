@@ -20,7 +20,7 @@ export interface PipelineOptions {
   maxQueueDelayMs: number;
   /** An idle engine worker (StageRunner.hasIdleWorker) takes what waits at once, full batch or not (default true). */
   dispatchWhenIdle?: boolean;
-  /** Batches of one stage that may run at once: the engine's worker count (default 1). */
+  /** Batches of one stage that may be in the engine at once: the batches its workers hold (OrtEngine.batchSlots; default 1). */
   maxInflightBatches?: number;
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */
   maxQueueSize: number;
