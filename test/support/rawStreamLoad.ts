@@ -185,6 +185,11 @@ export async function runRawStreamLoad(o: RawStreamLoadOptions): Promise<LoadRes
       call.on("error", reject);
       call.on("response", (headers) => {
         if (headers[":status"] !== 200) reject(new Error(`ClassifyStream answered HTTP ${headers[":status"]}`));
+        // a trailers-only answer: the call failed before any message
+        if (headers["grpc-status"] !== undefined) {
+          grpcStatus = String(headers["grpc-status"]);
+          grpcMessage = decodeURIComponent(String(headers["grpc-message"] ?? ""));
+        }
       });
       send(inflight);
     });
