@@ -11,8 +11,9 @@
  *    `--saturating-concurrency` calls in flight; CPU used per thread. ClassifyStream load comes
  *    from the lean node:http2 client (test/support/rawStreamLoad.ts), and for comparison from
  *    @grpc/grpc-js; unary calls from @grpc/grpc-js;
- *  - p99 at half of capacity (open loop), and each load generator's own ceiling against a
- *    server that answers at once.
+ *  - p99 at half of capacity (open loop, medians of `--rounds` interleaved runs, beside the
+ *    older checkout of `--baseline-dir` at the same rates), and each load generator's own
+ *    ceiling against a server that answers at once.
  * Prints the tables and writes docs/benchmarks.md.
  *
  *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--saturating-concurrency 256] [--batch 32]
@@ -170,11 +171,36 @@ async function main(): Promise<void> {
   }
   const med = (name: string, key: keyof Figure = "throughput") => median(results.get(name)!.map((f) => Number(f[key] ?? Number.NaN)));
   // p99 at half of the measured capacity, forced last exit and adaptive 50%
-  const halfLast = await p99At(med("served forced last exit, stream") / 2, [], last.request);
-  const halfAdaptive = await p99At(med("served adaptive 50%, stream") / 2, target(0.5), adaptive.request);
-  log(`half capacity: forced last p99 ${halfLast.p99?.toFixed(1)} ms, adaptive 50% p99 ${halfAdaptive.p99?.toFixed(1)} ms`);
-  const baseLast = baselineDir ? await p99At(med("served forced last exit, stream") / 2, [], last.request, baselineDir) : undefined;
-  const baseAdaptive = baselineDir ? await p99At(med("served adaptive 50%, stream") / 2, target(0.5), adaptive.request, baselineDir) : undefined;
+  // p99 at half of the measured capacity, forced last exit and adaptive 50%; with --baseline-dir
+  // the older checkout at the same rates; `rounds` interleaved rounds, medians reported
+  const halfRate = { last: med("served forced last exit, stream") / 2, adaptive: med("served adaptive 50%, stream") / 2 };
+  const halfRuns: { name: string; run: () => Promise<Figure> }[] = [
+    { name: "last", run: () => p99At(halfRate.last, [], last.request) },
+    { name: "adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request) },
+    ...(baselineDir
+      ? [
+          { name: "base last", run: () => p99At(halfRate.last, [], last.request, baselineDir) },
+          { name: "base adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request, baselineDir) },
+        ]
+      : []),
+  ];
+  const half = new Map<string, Figure[]>(halfRuns.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const c of halfRuns) {
+      const f = await c.run();
+      half.get(c.name)!.push(f);
+      log(`round ${r + 1}/${rounds}: half capacity, ${c.name}: p50 ${f.p50?.toFixed(1)} ms, p99 ${f.p99?.toFixed(1)} ms`);
+    }
+  }
+  const halfMed = (name: string): Figure => {
+    const fs = half.get(name)!;
+    const m = (key: keyof Figure) => median(fs.map((f) => Number(f[key] ?? Number.NaN)));
+    return { throughput: m("throughput"), meanFlops: m("meanFlops"), p50: m("p50"), p99: m("p99") };
+  };
+  const halfLast = halfMed("last");
+  const halfAdaptive = halfMed("adaptive");
+  const baseLast = baselineDir ? halfMed("base last") : undefined;
+  const baseAdaptive = baselineDir ? halfMed("base adaptive") : undefined;
 
   const bestRawStaged = Math.max(...configs.filter((c) => c.name.startsWith("raw staged")).map((c) => med(c.name)));
   const bestWhole = Math.max(...configs.filter((c) => c.name.startsWith("raw whole")).map((c) => med(c.name)));
@@ -195,7 +221,7 @@ async function main(): Promise<void> {
     "# Serving benchmark",
     "",
     `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --saturating-concurrency ${saturating} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs use @grpc/grpc-js.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs (medians of ${rounds} interleaved runs) use @grpc/grpc-js.`,
     "",
     "| run | images/s | mean MMACs | latency p50 / p99 ms | server cores | its busiest threads (cores each) | load generator cores |",
     "|---|---:|---:|---:|---:|---|---:|",
@@ -220,6 +246,12 @@ async function main(): Promise<void> {
     `| served adaptive 50% (stream, grpc-js client) / best whole network as one session | ${(med("served adaptive 50%, stream, grpc-js client") / bestWhole).toFixed(2)} | report |`,
     `| node:http2 / grpc-js load generator, adaptive 50% (stream) | ${(med("served adaptive 50%, stream") / med("served adaptive 50%, stream, grpc-js client")).toFixed(2)}x | report |`,
     `| node:http2 / grpc-js load generator, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, grpc-js client")).toFixed(2)}x | report |`,
+    ...(baseLast && baseAdaptive
+      ? [
+          `| p99 at half capacity, this / ${baselineDir} at the same rate: forced last exit | ${fmt(halfLast.p99)} / ${fmt(baseLast.p99)} ms = ${((halfLast.p99 ?? Number.NaN) / (baseLast.p99 ?? Number.NaN)).toFixed(2)} | <= 1 (no worse) |`,
+          `| p99 at half capacity, this / ${baselineDir} at the same rate: adaptive 50% | ${fmt(halfAdaptive.p99)} / ${fmt(baseAdaptive.p99)} ms = ${((halfAdaptive.p99 ?? Number.NaN) / (baseAdaptive.p99 ?? Number.NaN)).toFixed(2)} | <= 1 (no worse) |`,
+        ]
+      : []),
     `| fused path / staged path, forced last (stream) | ${(med("served forced last exit, stream") / med("served forced last exit, stream, fused path off")).toFixed(2)}x | report |`,
     `| 2 / 1 engine workers, forced last (stream) | ${(med("served forced last exit, stream, 2 engine workers") / med("served forced last exit, stream, 1 engine worker")).toFixed(2)}x | report |`,
     `| dispatch when idle on / off, adaptive 50% (stream) | ${(med("served adaptive 50%, stream") / med("served adaptive 50%, stream, dispatch when idle off")).toFixed(2)}x | report |`,
