@@ -9,8 +9,9 @@
  * batch, and the fused whole-network graph) at the server's thread settings and at
  * onnxruntime's defaults; the served pipeline in its own process with the last exit forced
  * (unary and ClassifyStream, fused path on and off) and the first exit forced; CPU used by the
- * server. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts. Inputs are seeded random tensors of the model's input shape (a random-weight model's
- * answers mean nothing; its speed is what is measured). Prints a table and writes `--out`.
+ * server. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts.
+ * Inputs are seeded random tensors of the model's input shape (a random-weight model's answers
+ * mean nothing; its speed is what is measured). Prints a table and writes `--out`.
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";

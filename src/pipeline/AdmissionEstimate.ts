@@ -16,7 +16,11 @@ export class AdmissionEstimate {
 
   constructor(
     private readonly maxBatchSize: number,
-    /** Batches of the queue that run side by side (one per engine worker). */
+    /**
+     * Batches of the queue in the engine at once (its batch slots). A batch's time runs from
+     * hand-over to answer, so it includes waiting behind a batch the worker already holds:
+     * N batches in flight of time T each drain N batches per T.
+     */
     private readonly parallelBatches = 1,
   ) {}
 

@@ -7,8 +7,9 @@ import type { LoadResult } from "./loadgen.js";
  * without request_id; the client prepends a request_id, sends all the requests that one read's
  * answers free in one write, and reads only request_id, exit, flops and error.code from the
  * answers. It exists so that a benchmark's load generator takes as little of the server's cores
- * as possible (runLoad's api "h2stream"; at the adaptive 50% target it used 0.10 cores of this
- * 2-core machine where the grpc-js client used 0.25, docs/benchmarks.md).
+ * as possible (runLoad's api "h2stream"). In bench:serve at the adaptive 50% target it used
+ * 0.09-0.10 of the 2 cores where the grpc-js client used 0.16-0.17, and against a server that
+ * answers at once it reached about twice the grpc-js client's rate (docs/benchmarks.md).
  */
 
 export interface RawStreamLoadOptions {
