@@ -170,7 +170,6 @@ async function main(): Promise<void> {
     }
   }
   const med = (name: string, key: keyof Figure = "throughput") => median(results.get(name)!.map((f) => Number(f[key] ?? Number.NaN)));
-  // p99 at half of the measured capacity, forced last exit and adaptive 50%
   // p99 at half of the measured capacity, forced last exit and adaptive 50%; with --baseline-dir
   // the older checkout at the same rates; `rounds` interleaved rounds, medians reported
   const halfRate = { last: med("served forced last exit, stream") / 2, adaptive: med("served adaptive 50%, stream") / 2 };
