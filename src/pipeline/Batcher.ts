@@ -6,11 +6,12 @@ export interface BatcherOptions<T> {
   maxQueueDelayMs: number;
   /** Capacity for offer(); enqueue() of already-admitted work ignores it. */
   maxQueueSize: number;
-  /** Runs one batch; must settle (the batcher never has two batches of its own in flight). */
+  /** Runs one batch; must settle (the batcher counts it in flight until then). */
   run: (batch: T[]) => Promise<void>;
   /**
-   * Batches of this batcher that may run at once (default 1): with several engine workers, one
-   * stage's batches can run side by side; a further batch forms while they run.
+   * Batches of this batcher handed over and not yet settled (default 1): with an engine, its
+   * batch slots, so one stage's batches can fill every worker (one running and one waiting in
+   * each); a further batch forms while they run.
    */
   maxInflightBatches?: number;
   /**
@@ -60,8 +61,7 @@ export class Batcher<T> {
 
   /** Queues already-admitted work unconditionally. */
   enqueue(item: T): void {
-    this.queue.push({ item, enqueuedAtMs: this.opts.clock.now() });
-    this.schedule();
+    this.enqueueAll([item]);
   }
 
   /** Queues already-admitted items together: an idle runner gets them as one batch, not the first alone. */

@@ -1,17 +1,10 @@
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
+import { inFlightPerStream, LoadRecord, type LoadResult, quantile } from "./loadRecord.js";
 import { runRawStreamLoad } from "./rawStreamLoad.js";
 
-export interface LoadResult {
-  requests: number;
-  errors: Record<string, number>;
-  seconds: number;
-  throughput: number;
-  meanFlops: number;
-  latencyMs: { p50: number; p95: number; p99: number };
-  exits: number[];
-}
+export type { LoadResult };
 
 export interface LoadOptions {
   address: string;
@@ -42,19 +35,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   }
   const c = makeClients(o.address);
   let i = 0;
-  const record = { on: false, n: 0, flops: 0, lat: [] as number[], errors: {} as Record<string, number>, exits: [] as number[] };
+  const record = new LoadRecord();
   let stop = false;
-  const recordAnswer = (res: { flops: number; exit: number; error?: { code: number } | null }, t0: number) => {
-    if (!record.on) return;
-    if (res.error) {
-      record.errors[String(res.error.code)] = (record.errors[String(res.error.code)] ?? 0) + 1;
-      return;
-    }
-    record.n++;
-    record.flops += res.flops;
-    record.lat.push(performance.now() - t0);
-    record.exits[res.exit - 1] = (record.exits[res.exit - 1] ?? 0) + 1;
-  };
   const streamWorker = (inflight: number) =>
     new Promise<void>((resolve, reject) => {
       const call = c.classifier.ClassifyStream();
@@ -65,8 +47,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         call.write({ ...o.request(i++), request_id: id });
       };
       call.on("data", (res: { request_id: string; flops: number; exit: number; error?: { code: number } | null }) => {
-        recordAnswer(res, sent.get(res.request_id)!);
+        const t0 = sent.get(res.request_id);
         sent.delete(res.request_id);
+        if (res.error) record.refused(String(res.error.code));
+        else record.answered(res.exit, res.flops, t0 === undefined ? undefined : performance.now() - t0);
         if (!stop) {
           // a refused request is retried after a pause, as the API asks of clients
           if (res.error) setTimeout(() => (stop ? sent.size === 0 && call.end() : send()), RETRY_BACKOFF_MS);
@@ -82,46 +66,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       const t0 = performance.now();
       try {
         const res = await unary(c.classifier, "Classify", o.request(i++), 30_000);
-        if (record.on) {
-          record.n++;
-          record.flops += res.flops;
-          record.lat.push(performance.now() - t0);
-          record.exits[res.exit - 1] = (record.exits[res.exit - 1] ?? 0) + 1;
-        }
+        record.answered(res.exit, res.flops, performance.now() - t0);
       } catch (err) {
-        const code = String((err as { code?: number }).code ?? "?");
-        if (record.on) record.errors[code] = (record.errors[code] ?? 0) + 1;
+        record.refused(String((err as { code?: number }).code ?? "?"));
         await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
       }
     }
   };
-  const STREAMS = Math.min(4, o.concurrency);
   const workers =
-    o.api === "stream"
-      ? Array.from({ length: STREAMS }, (_, k) => streamWorker(Math.floor(o.concurrency / STREAMS) + (k < o.concurrency % STREAMS ? 1 : 0)))
-      : Array.from({ length: o.concurrency }, worker);
-  await new Promise((r) => setTimeout(r, o.warmupMs ?? 1500));
-  record.on = true;
-  o.onWindow?.("start");
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, o.durationMs));
-  record.on = false;
-  o.onWindow?.("end");
-  const seconds = (performance.now() - t0) / 1000;
+    o.api === "stream" ? inFlightPerStream(o.concurrency, Math.min(4, o.concurrency)).map(streamWorker) : Array.from({ length: o.concurrency }, worker);
+  const seconds = await record.measure(o);
   stop = true;
   await Promise.all(workers);
   c.close();
-  const lat = record.lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  return {
-    requests: record.n,
-    errors: record.errors,
-    seconds,
-    throughput: record.n / seconds,
-    meanFlops: record.flops / Math.max(1, record.n),
-    latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99) },
-    exits: Array.from(record.exits, (x) => x ?? 0),
-  };
+  return record.result(seconds);
 }
 
 export interface OpenLoopOptions {
@@ -205,7 +163,6 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   });
   await Promise.all(ended);
   c.close();
-  const quantile = (xs: number[], p: number) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
   const q = (p: number) => quantile(lat, p);
   return {
     okMeanFlops: okFlops / Math.max(1, codes.OK ?? 0),

@@ -1,5 +1,5 @@
 import { connect } from "node:http2";
-import type { LoadResult } from "./loadgen.js";
+import { inFlightPerStream, LoadRecord, type LoadResult } from "./loadRecord.js";
 
 /**
  * The cheapest ClassifyStream load generator this repository has: node:http2 with hand-made
@@ -99,9 +99,8 @@ export async function runRawStreamLoad(o: RawStreamLoadOptions): Promise<LoadRes
   const streams = Math.min(o.streams ?? 4, o.concurrency);
   let next = 0;
   let stop = false;
-  let recording = false;
   const sentAt = new Map<number, number>();
-  const rec = { n: 0, flops: 0, lat: [] as number[], errors: {} as Record<string, number>, exits: [] as number[] };
+  const record = new LoadRecord();
 
   const frameOf = (i: number): Buffer => {
     const id = Buffer.from(String(i), "latin1");
@@ -153,14 +152,8 @@ export async function runRawStreamLoad(o: RawStreamLoadOptions): Promise<LoadRes
           if (a.errorCode !== 0) refused++;
           const t0 = sentAt.get(a.id);
           sentAt.delete(a.id);
-          if (!recording) continue;
-          if (a.errorCode !== 0) rec.errors[String(a.errorCode)] = (rec.errors[String(a.errorCode)] ?? 0) + 1;
-          else {
-            rec.n++;
-            rec.flops += a.flops;
-            if (t0 !== undefined) rec.lat.push(now - t0);
-            rec.exits[a.exit - 1] = (rec.exits[a.exit - 1] ?? 0) + 1;
-          }
+          if (a.errorCode !== 0) record.refused(String(a.errorCode));
+          else record.answered(a.exit, a.flops, t0 === undefined ? undefined : now - t0);
         }
         pending = pending.subarray(p);
         open -= answered;
@@ -195,27 +188,10 @@ export async function runRawStreamLoad(o: RawStreamLoadOptions): Promise<LoadRes
       send(inflight);
     });
 
-  const calls = Array.from({ length: streams }, (_, k) => one(Math.floor(o.concurrency / streams) + (k < o.concurrency % streams ? 1 : 0)));
-  await new Promise((r) => setTimeout(r, o.warmupMs ?? 1500));
-  recording = true;
-  o.onWindow?.("start");
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, o.durationMs));
-  recording = false;
-  o.onWindow?.("end");
-  const seconds = (performance.now() - t0) / 1000;
+  const calls = inFlightPerStream(o.concurrency, streams).map(one);
+  const seconds = await record.measure(o);
   stop = true;
   await Promise.all(calls);
   session.close();
-  const lat = rec.lat.sort((a, b) => a - b);
-  const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? Number.NaN;
-  return {
-    requests: rec.n,
-    errors: rec.errors,
-    seconds,
-    throughput: rec.n / seconds,
-    meanFlops: rec.flops / Math.max(1, rec.n),
-    latencyMs: { p50: q(0.5), p95: q(0.95), p99: q(0.99) },
-    exits: Array.from(rec.exits, (x) => x ?? 0),
-  };
+  return record.result(seconds);
 }
