@@ -38,7 +38,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY proto ./proto
-COPY models/ranet-fmnist ./models/ranet-fmnist
+COPY models/repository ./models/repository
 USER 10001:10001
 EXPOSE 50051 9464
 ENTRYPOINT ["node", "dist/main.js"]

@@ -11,7 +11,7 @@ import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
-  const modelDir = arg("model-dir", "models/ranet-fmnist");
+  const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
   const m = await loadManifest(modelDir);
   const set = loadFashionMnist("test");
   const bytes = Array.from({ length: 2000 }, (_, i) => {

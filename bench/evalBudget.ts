@@ -38,7 +38,7 @@ import { type BudgetStream, budgetStreams, type RunResult, streamAll } from "./l
 import { arg, runMain } from "./lib/cli.js";
 import { plotPng } from "./lib/svgPlot.js";
 
-const modelDir = arg("model-dir", "models/ranet-fmnist");
+const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
 const outDir = arg("out-dir", "docs");
 const WINDOW = 1000;
 

@@ -4,7 +4,7 @@
  * reference thresholds chosen on the validation split (calibration file) and applied to the
  * test set, next to the budgeted oracle. Prints a table and writes docs/model-eval.md.
  *
- *   npm run eval:model -- [--model-dir models/ranet-fmnist] [--out docs/model-eval.md] [--write-evaluation]
+ *   npm run eval:model -- [--model-dir models/repository/ranet-fmnist/1] [--out docs/model-eval.md] [--write-evaluation]
  *
  * --write-evaluation also writes the test split's logits as the model's evaluation file
  * (evaluation.bin/.json, listed in manifest.json), for models exported before export.py wrote it.
@@ -22,7 +22,7 @@ import { loadFashionMnist } from "../test/support/fashionMnist.js";
 import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
-  const modelDir = arg("model-dir", "models/ranet-fmnist");
+  const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
   const outFile = arg("out", "docs/model-eval.md");
   const manifest = await loadManifest(modelDir);
   const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "warn" }));

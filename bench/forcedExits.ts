@@ -31,7 +31,7 @@ const seconds = Number(arg("seconds", "5"));
 const rounds = Number(arg("rounds", "3"));
 const concurrency = Number(arg("concurrency", "64"));
 const batch = Number(arg("batch", "32"));
-const modelDir = path.resolve(arg("model-dir", "models/ranet-fmnist"));
+const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const out = arg("out", "");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -103,7 +103,7 @@ runMain(async () => {
   const text = [
     `# Forced-exit serving: ${manifest.name} v${manifest.version}`,
     "",
-    `\`npm run bench:forced -- --model-dir ${arg("model-dir", "models/ranet-fmnist")} --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z.`,
+    `\`npm run bench:forced -- --model-dir ${arg("model-dir", "models/repository/ranet-fmnist/1")} --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z.`,
     `Machine: ${os.cpus()[0]?.model ?? "cpu"} x ${os.cpus().length}, Node ${process.versions.node}; server and load generator share it. ${K} exits, ${fmt(manifest.exits[K - 1]!.flops / 1e6)} MMACs at the last, input ${manifest.input.shape.join("x")}; medians of ${rounds} interleaved rounds; ${concurrency} calls in flight, max batch ${batch}; seeded random inputs; ClassifyStream load from the node:http2 client (test/support/rawStreamLoad.ts), unary from @grpc/grpc-js.`,
     "",
     "| run | images/s | server cores |",

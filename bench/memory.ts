@@ -11,7 +11,7 @@ import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
-  const modelDir = arg("model-dir", "models/ranet-fmnist");
+  const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
   const t = { shape: [1, 28, 28], data: tensorBytes(parityFixtures()[0]!.input) };
   const configs: string[][] = [
     ["--engine-workers", "1", "--fused-path", "false"],

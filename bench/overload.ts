@@ -19,7 +19,7 @@ import { arg, runMain } from "./lib/cli.js";
 const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));
 const waitMs = arg("max-queue-wait-ms", "100");
-const modelDir = arg("model-dir", "models/ranet-fmnist");
+const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
 const out = arg("out", "docs/overload.md");
 const engineWorkers = arg("engine-workers", "0");
 const log = (s: string) => process.stderr.write(`${s}\n`);

@@ -39,7 +39,7 @@ const rounds = Number(arg("rounds", "3"));
 const concurrency = Number(arg("concurrency", "64"));
 const saturating = Number(arg("saturating-concurrency", "256"));
 const batch = Number(arg("batch", "32"));
-const modelDir = arg("model-dir", "models/ranet-fmnist");
+const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
 const out = arg("out", "docs/benchmarks.md");
 const baselineDir = arg("baseline-dir", "");
 const log = (s: string) => process.stderr.write(`${s}\n`);

@@ -9,7 +9,7 @@
  * within 500 requests after an abrupt shift excused), the worst window share, the range of means
  * and the i.i.d. accuracy. The test set is never read.
  *
- *   npm run tune:controller -- [--gain 0.25,0.5,1,2] [--window 128,192,256] [--model-dir models/ranet-fmnist] [--margin 0.01]
+ *   npm run tune:controller -- [--gain 0.25,0.5,1,2] [--window 128,192,256] [--model-dir models/repository/ranet-fmnist/1] [--margin 0.01]
  *   npm run tune:controller -- --server [--gain 0.5] [--window 224] [--in-flight 64,1024]
  *
  * With --server the same orders of the validation images themselves (the training-file
@@ -39,7 +39,7 @@ const DEPTHS = [1, 64, 1024];
 
 runMain(async () => {
   if (process.argv.includes("--server")) return tuneOnServer();
-  const manifest = await loadManifest(arg("model-dir", "models/ranet-fmnist"));
+  const manifest = await loadManifest(arg("model-dir", "models/repository/ranet-fmnist/1"));
   const gains = arg("gain", "0.25,0.5,1,2").split(",").map(Number);
   const windows = arg("window", "128,192,256").split(",").map(Number);
   const margin = Number(arg("margin", "0.01"));
@@ -97,7 +97,7 @@ runMain(async () => {
 });
 
 async function tuneOnServer(): Promise<void> {
-  const modelDir = arg("model-dir", "models/ranet-fmnist");
+  const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
   const manifest = await loadManifest(modelDir);
   const cal = await loadCalibration(manifest);
   const header = JSON.parse(readFileSync(path.join(manifest.dir, manifest.calibration!), "utf8")) as { indices?: number[] };

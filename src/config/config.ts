@@ -33,7 +33,7 @@ const FIELDS = {
   metricsHost: [z.string().min(1), "0.0.0.0", "address of the Prometheus /metrics endpoint"],
   metricsPort: [int(0, 65535), 9464, "port of the Prometheus /metrics endpoint (0 = any free port)"],
   metricsEnabled: [bool, true, "serve Prometheus metrics"],
-  modelDir: [z.string().min(1), "models/ranet-fmnist", "folder with manifest.json and the ONNX stages; SIGHUP reloads it"],
+  modelDir: [z.string().min(1), "models/repository/ranet-fmnist/1", "folder with manifest.json and the ONNX stages; SIGHUP reloads it"],
   modelRoot: [
     z.string().min(1).optional(),
     undefined,

@@ -16,7 +16,7 @@ import { adversarialOrders, simulateServing, windowReport } from "../support/bud
  * measured over gRPC by npm run eval:budget.
  */
 describe("budget controller, worst-case orders on validation logits", async () => {
-  const manifest = await loadManifest("models/ranet-fmnist");
+  const manifest = await loadManifest("models/repository/ranet-fmnist/1");
   const cal = await loadCalibration(manifest);
   const exitFlops = manifest.exits.map((e) => e.flops);
   const defaults = loadConfig([], {}) as Config;

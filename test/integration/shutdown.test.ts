@@ -21,7 +21,7 @@ describe("process lifecycle", () => {
 
   it("exits non-zero naming the file when a stage file is corrupt", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "model-"));
-    cpSync("models/ranet-fmnist", dir, { recursive: true });
+    cpSync("models/repository/ranet-fmnist/1", dir, { recursive: true });
     writeFileSync(path.join(dir, "stage3.onnx"), Buffer.from("not an onnx graph"));
     const s = await spawnServer(["--model-dir", dir, "--port", "0", "--metrics-port", "0"]);
     const [code] = await once(s.proc, "exit");

@@ -9,7 +9,7 @@ import { type Clients, makeClients } from "../../src/cli/clients.js";
 import { type Config, loadConfig } from "../../src/config/config.js";
 import { LOOPBACK_FLAGS } from "./serverProcess.js";
 
-export const MODEL_DIR = path.resolve("models/ranet-fmnist");
+export const MODEL_DIR = path.resolve("models/repository/ranet-fmnist/1");
 
 export interface ParityImage {
   label: number;

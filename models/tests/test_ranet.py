@@ -3,11 +3,20 @@ import dataclasses
 import pytest
 import torch
 
-import data as data_mod
-from config import PRESETS, RANetConfig, preset
-from flops import cumulative_exit_flops
-from model import RANet, count_parameters, downsampling_blocks, transition_after
-from staged import build_stages, plan_stages, run_staged
+from multiexit import data as data_mod
+from multiexit.export import run_stages
+from multiexit.flops import cumulative_exit_flops, staged_exit_flops
+from multiexit.interface import count_parameters
+from multiexit.ranet import PRESETS, RANet, RANetConfig, downsampling_blocks, plan_stages, transition_after
+
+
+def preset(name):
+    return PRESETS[name]
+
+
+def run_staged(model, x):
+    return [rec["out:logits"] for rec in run_stages(model.stages(), x)]
+
 
 PAPER_MMACS = [15.8, 31.3, 44.7, 50.4, 60.7, 63.7, 90.2, 94.9]
 
@@ -76,7 +85,7 @@ def test_staged_forward_equals_unstaged(name):
     x = torch.randn(3, cfg.in_channels, cfg.in_size, cfg.in_size)
     with torch.no_grad():
         full = model(x)
-        staged = run_staged(build_stages(model), x)
+        staged = run_staged(model, x)
     assert len(full) == len(staged)
     for a, b in zip(full, staged):
         assert torch.allclose(a, b, atol=1e-6)
@@ -108,3 +117,8 @@ def test_idx_reader_and_augment(tmp_path):
     x = torch.arange(2 * 1 * 4 * 4, dtype=torch.uint8).view(2, 1, 4, 4)
     y = data_mod.augment(x, 1, True, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and y.dtype == torch.uint8
+
+
+def test_staged_flops_equal_the_full_forward():
+    model = RANet(preset("fmnist"))
+    assert staged_exit_flops(model, model.stages()) == cumulative_exit_flops(model)

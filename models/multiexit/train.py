@@ -1,11 +1,12 @@
-"""Train RANet: SGD (momentum 0.9), loss = sum of the exits' cross-entropies, a checkpoint
-every epoch, the best epoch chosen on the held-out validation split (never the test set).
+"""Train a multi-exit model: SGD (momentum 0.9), loss = sum of the exits' cross-entropies, a
+checkpoint every epoch, the best epoch chosen on the held-out validation split (never the test set).
 
-    python3 train.py --preset fmnist --out runs/fmnist              # ~1 h on 2 CPU cores
-    python3 train.py --preset fmnist --out runs/fmnist --resume     # continue after a stop
-    python3 train.py --dry-run                                      # smoke test, seconds
-    python3 train.py --preset paper-cifar10 --data cifar10 --data-dir /path/cifar-10-batches-py \
-        --epochs 300 --schedule step --batch-size 64
+    python3 -m multiexit train --arch ranet --preset fmnist --out runs/ranet-fmnist     # ~2 h on 2 CPU cores
+    python3 -m multiexit train --arch msdnet --preset fmnist --out runs/msdnet-fmnist
+    python3 -m multiexit train --arch ranet --out runs/ranet-fmnist --resume            # continue after a stop
+    python3 -m multiexit train --arch msdnet --dry-run                                  # smoke test, seconds
+    python3 -m multiexit train --arch ranet --preset paper-cifar10 --data cifar10 \
+        --data-dir /path/cifar-10-batches-py --epochs 300 --schedule step --batch-size 64
 
 Writes to --out: checkpoint.pt (last epoch, with optimizer state), best.pt (best mean
 validation accuracy over the exits), history.jsonl (one line per epoch).
@@ -24,19 +25,26 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-import data as data_mod
-from config import RANetConfig, preset
-from model import RANet, count_parameters
+from . import data as data_mod
+from .archs import ARCHS, get_arch, load_callable
+from .interface import MultiExitModel, count_parameters
 
 
 def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="fmnist", help="model preset from config.py (default fmnist)")
+    ap.add_argument("--arch", default="ranet", choices=list(ARCHS), help="architecture (default ranet)")
+    ap.add_argument(
+        "--preset", default="fmnist", help="the architecture's preset (its module's PRESETS; default fmnist)"
+    )
+    ap.add_argument(
+        "--model",
+        help="FILE.py:CALLABLE returning your own model on the staging interface (instead of --arch/--preset)",
+    )
     ap.add_argument("--data", default="fmnist", choices=["fmnist", "cifar10"], help="data set (default fmnist)")
     ap.add_argument(
         "--data-dir", default=None, help=f"data folder (default {data_mod.FMNIST_DIR} for fmnist; required for cifar10)"
     )
-    ap.add_argument("--out", default="runs/fmnist", help="run folder for checkpoints and history")
+    ap.add_argument("--out", default=None, help="run folder for checkpoints and history (default runs/ARCH-PRESET)")
     ap.add_argument(
         "--epochs", type=int, default=24, help="training epochs (default 24: about an hour on 2 cores for fmnist)"
     )
@@ -68,10 +76,12 @@ def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     if args.dry_run:
         args.preset = "tiny" if args.preset == "fmnist" else args.preset
         args.epochs = min(args.epochs, 1)
-        if args.out == "runs/fmnist":
+        if args.out is None:
             import tempfile
 
-            args.out = tempfile.mkdtemp(prefix="ranet-dry-run-")
+            args.out = tempfile.mkdtemp(prefix=f"{args.arch}-dry-run-")
+    if args.out is None:
+        args.out = f"runs/{args.arch}-{args.preset}"
     return args
 
 
@@ -83,7 +93,7 @@ def lr_at(args: argparse.Namespace, epoch: float) -> float:
 
 
 @torch.no_grad()
-def predict_logits(model: RANet, x: np.ndarray, mean, std, batch_size: int = 500) -> np.ndarray:
+def predict_logits(model: MultiExitModel, x: np.ndarray, mean, std, batch_size: int = 500) -> np.ndarray:
     """uint8 images -> float32 logits [N, exits, classes], eval mode (mode restored)."""
     was_training = model.training
     model.eval()
@@ -92,7 +102,7 @@ def predict_logits(model: RANet, x: np.ndarray, mean, std, batch_size: int = 500
         xb = data_mod.normalise(torch.from_numpy(x[i : i + batch_size]), mean, std)
         out.append(torch.stack(model(xb), dim=1).numpy())
     model.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, model.n_exits, model.cfg.num_classes), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, model.n_exits, model.config.num_classes), np.float32)
 
 
 def accuracies(logits: np.ndarray, y: np.ndarray) -> List[float]:
@@ -133,7 +143,13 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    cfg: RANetConfig = preset(args.preset)
+    if args.model:
+        model = load_callable(args.model)()
+        cfg, args.arch = model.config, model.arch or "custom"
+    else:
+        arch = get_arch(args.arch)
+        cfg = arch.preset(args.preset)
+        model = arch.model_class(cfg)
     ds = data_mod.load(
         args.data,
         args.data_dir,
@@ -141,12 +157,11 @@ def train(args: argparse.Namespace) -> dict:
         args.seed,
         limit=512 if args.dry_run else 0,
     )
-    if (cfg.in_channels, cfg.in_size) != ds.train_x.shape[1:3]:
+    if (cfg.in_channels, cfg.in_size, cfg.in_size) != ds.train_x.shape[1:]:
         raise SystemExit(
-            f"preset {args.preset} expects {cfg.in_channels}x{cfg.in_size}x{cfg.in_size} "
+            f"the model ({args.arch}) expects {cfg.in_channels}x{cfg.in_size}x{cfg.in_size} "
             f"input, data set {args.data} has {tuple(ds.train_x.shape[1:])}"
         )
-    model = RANet(cfg)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     gen = torch.Generator().manual_seed(args.seed)
     start_epoch, best = 0, {"epoch": -1, "val_mean": -1.0}
@@ -155,6 +170,8 @@ def train(args: argparse.Namespace) -> dict:
         if not os.path.exists(ckpt_path):
             raise SystemExit(f"--resume: no checkpoint at {ckpt_path}")
         ck = torch.load(ckpt_path)
+        if ck.get("arch", "ranet") != args.arch:
+            raise SystemExit(f"--resume: {ckpt_path} holds a {ck.get('arch', 'ranet')} model, not {args.arch}")
         if ck["config"] != cfg.to_dict():
             raise SystemExit(f"--resume: {ckpt_path} was trained with another config")
         model.load_state_dict(ck["model"])
@@ -163,7 +180,7 @@ def train(args: argparse.Namespace) -> dict:
         start_epoch, best = ck["epoch"] + 1, ck["best"]
         print(f"resumed from {ckpt_path} at epoch {start_epoch}", file=sys.stderr)
     print(
-        f"{args.preset}: {count_parameters(model):,} parameters, {model.n_exits} exits; "
+        f"{args.arch} {args.preset}: {count_parameters(model):,} parameters, {model.n_exits} exits; "
         f"{len(ds.train_x)} train / {len(ds.val_x)} val / {len(ds.test_x)} test images; "
         f"{args.threads} threads",
         file=sys.stderr,
@@ -206,6 +223,7 @@ def train(args: argparse.Namespace) -> dict:
         }
         print(f"epoch {epoch + 1}: val acc per exit " + " ".join(f"{100 * a:.2f}" for a in val), file=sys.stderr)
         payload = {
+            "arch": args.arch,
             "config": cfg.to_dict(),
             "model": model.state_dict(),
             "epoch": epoch,
@@ -222,15 +240,11 @@ def train(args: argparse.Namespace) -> dict:
     return best
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: List[str] | None = None) -> None:
+    args = parse_args(argv)
     best = train(args)
     print(
         f"done: best epoch {best['epoch'] + 1}, mean val acc {100 * best['val_mean']:.2f}%; "
         f"checkpoints in {args.out}",
         file=sys.stderr,
     )
-
-
-if __name__ == "__main__":
-    main()

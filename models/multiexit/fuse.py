@@ -5,7 +5,7 @@ logits_K), so a request that must reach the last exit runs one session instead o
 tensors carried between them. Each stage's internal names get a per-stage prefix; the tensors
 the manifest names (the input and carried features) keep their names and connect the stages.
 
-    python3 fuse.py ranet-fmnist/            # writes fused.onnx and lists it in manifest.json
+    python3 -m multiexit.fuse repository/ranet-fmnist/1            # writes fused.onnx and lists it in manifest.json
 """
 
 import argparse
@@ -67,7 +67,7 @@ def fuse(model_dir: str) -> Dict:
                 outputs.append(out)
     graph_input = [i for i in first.graph.input if i.name == manifest["input"]["name"]]
     graph = helper.make_graph(nodes, f"{manifest['name']}_fused", graph_input, outputs, inits)
-    fused = helper.make_model(graph, opset_imports=first.opset_import, producer_name="ranet fuse.py")
+    fused = helper.make_model(graph, opset_imports=first.opset_import, producer_name="multiexit.fuse")
     fused.ir_version = first.ir_version
     onnx.checker.check_model(fused)
     onnx.save(fused, os.path.join(model_dir, FUSED_FILE))
