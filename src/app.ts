@@ -1,11 +1,9 @@
 import path from "node:path";
 import type { Logger } from "pino";
-import { carryTargetOver } from "./budget/carryTargetOver.js";
 import { LoadGovernor } from "./budget/LoadGovernor.js";
 import type { Config } from "./config/config.js";
 import { type Clock, systemClock } from "./core/Clock.js";
 import { usableCpus } from "./core/usableCpus.js";
-import { loadManifest } from "./format/manifest.js";
 import { BudgetService } from "./grpc/BudgetService.js";
 import { CallEnvelope } from "./grpc/CallEnvelope.js";
 import { metricsObserver } from "./grpc/CallObserver.js";
@@ -18,7 +16,8 @@ import { ModelAdminService } from "./grpc/ModelAdminService.js";
 import { loadProtos } from "./grpc/protos.js";
 import { Metrics } from "./metrics/Metrics.js";
 import { loadServedModel, type ServedModel, type ServedModelDeps } from "./model/loadServedModel.js";
-import { ModelHost, type ModelSource, type ReloadResult } from "./model/ModelHost.js";
+import type { ReloadResult } from "./model/ModelHost.js";
+import { ModelRepository } from "./model/ModelRepository.js";
 import { ModelTelemetry } from "./model/ModelTelemetry.js";
 import { modelReloader } from "./model/modelReloader.js";
 import { SERVER_VERSION } from "./version.js";
@@ -28,14 +27,16 @@ export interface App {
   /** Port of the admin listener (BudgetAdmin, ModelAdmin); undefined when adminEnabled is false. */
   adminPort: number | undefined;
   metricsPort: number | undefined;
-  /** The served model version (it changes on reload). */
-  models: ModelSource<ServedModel>;
+  /** The served models and their versions (`models.current`: the default model's newest version). */
+  models: ModelRepository;
   metrics: Metrics;
   /**
-   * Loads the model in `modelDir` (inside config.modelRoot; empty = config.modelDir) and serves
-   * it; on failure the current version keeps serving and the error says why.
+   * Reloads a model (empty = the default): from `modelDir` (inside config.modelRoot) when given,
+   * else from its folder; on failure what served keeps serving and the error says why.
    */
-  reload(modelDir?: string): Promise<ReloadResult<ServedModel>>;
+  reload(model?: string, modelDir?: string): Promise<ReloadResult<ServedModel>>;
+  /** SIGHUP: reloads a single model folder, or rescans every model of the repository. */
+  rescan(): Promise<void>;
   /**
    * Drain: NOT_SERVING, refuse new calls, finish admitted ones within the grace period, close
    * every connection. Resolves true when every admitted request was answered.
@@ -50,47 +51,64 @@ const CLOSE_WAIT_MS = 1000;
 
 /** Services of the public (inference) listener and of the admin listener, as health reports them. */
 const PUBLIC_SERVICES = ["ranet.v1.Classifier", "inference.GRPCInferenceService"];
-const ADMIN_SERVICES = ["ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin"];
+const ADMIN_SERVICES = ["ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin", "inference.GRPCInferenceService"];
 
 /** Wires config -> metrics -> model (engine, budget, pipeline) -> gRPC listeners, and the drain (the composition root's body). */
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
   const logFor = (component: string) => log.child({ component });
-  const modelRoot = path.resolve(config.modelRoot ?? path.dirname(path.resolve(config.modelDir)));
-  const firstManifest = await loadManifest(path.resolve(config.modelDir));
-  // histogram buckets at the exits' FLOPs: the first version's (they stay until a restart)
-  const m = new Metrics(firstManifest.exits.map((e) => e.flops));
-  m.budgetLoadFactor.set(1);
+  const single = config.modelDir ? path.resolve(config.modelDir) : undefined;
+  const repositoryRoot = path.resolve(config.modelRepository);
+  const modelRoot = path.resolve(config.modelRoot ?? (single ? path.dirname(single) : repositoryRoot));
+  const m = new Metrics();
   m.configMaxQueueWait.set(config.maxQueueWaitMs / 1000);
   m.configInfo.set({ preferred_execution_provider: config.executionProviders[0] }, 1);
   const telemetry = new ModelTelemetry(m, clock);
   const cpus = usableCpus();
   log.info({ cpus: cpus.cpus, source: cpus.source }, "usable CPUs");
-  const deps: ServedModelDeps = { config, clock, logFor, hooks: telemetry.hooks(), cpus };
-  const first = await loadServedModel(firstManifest, deps);
-
-  const governor = config.loadAdaptive
-    ? new LoadGovernor({
+  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus };
+  // load-adaptive mode: one governor per model, steering by its newest version's queue
+  const governors = new Map<string, LoadGovernor>();
+  const repo = new ModelRepository({
+    root: repositoryRoot,
+    single,
+    reloadRoot: modelRoot,
+    mode: config.modelControlMode,
+    loadAtStart: config.loadModel,
+    defaultModel: config.defaultModel,
+    strict: config.strictModelStart,
+    config,
+    load: (manifest, settings) => loadServedModel(manifest, deps, settings),
+    onServe: (served, serving) => {
+      const g = governors.get(served.manifest.name);
+      if (serving && g) served.budget.setLoadFactor(g.loadFactor);
+      telemetry.publishModel(served, serving);
+    },
+    onModel: (name, up, settings, current) => {
+      governors.get(name)?.stop();
+      governors.delete(name);
+      m.budgetLoadFactor.remove({ model: name });
+      if (!up) return;
+      m.budgetLoadFactor.set({ model: name }, 1);
+      if (!settings.loadAdaptive) return;
+      const g = new LoadGovernor({
         clock,
         intervalMs: LOAD_GOVERNOR_INTERVAL_MS,
-        waitMs: () => host.current.pipeline.estimatedWaitMs(),
-        maxWaitMs: config.maxQueueWaitMs,
-        minFactor: config.loadAdaptiveMinFactor,
+        waitMs: () => current()?.pipeline.estimatedWaitMs() ?? 0,
+        maxWaitMs: settings.maxQueueWaitMs,
+        minFactor: settings.loadAdaptiveMinFactor,
         apply: (f) => {
-          host.current.budget.setLoadFactor(f);
-          m.budgetLoadFactor.set(f);
+          current()?.budget.setLoadFactor(f);
+          m.budgetLoadFactor.set({ model: name }, f);
         },
-      })
-    : undefined;
-  const host = new ModelHost<ServedModel>(first, {
-    load: async (dir) => loadServedModel(await loadManifest(dir), deps),
-    log: logFor("model"),
-    onSwap: (next, previous) => {
-      carryTargetOver(previous.budget, next.budget, governor?.loadFactor);
-      telemetry.publishModel(next);
+      });
+      governors.set(name, g);
+      if (started) g.start();
     },
+    log: logFor("model"),
   });
-  telemetry.publishModel(first);
-  const reload = modelReloader({ host, modelRoot, modelDir: config.modelDir, metrics: m, log: logFor("model") });
+  let started = false;
+  await repo.start();
+  const reload = modelReloader({ repo, metrics: m, log: logFor("model") });
 
   const grpcLog = logFor("grpc");
   const envelope = new CallEnvelope(grpcLog, metricsObserver(m));
@@ -100,8 +118,8 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   const server = new GrpcServer(
     protos,
     {
-      "ranet.v1.Classifier": new ClassifierService(host, envelope, config.maxStreamInflight).handlers(),
-      "inference.GRPCInferenceService": new InferenceService(host, () => health.current === "SERVING", envelope, SERVER_VERSION, config).handlers(),
+      "ranet.v1.Classifier": new ClassifierService(repo, envelope, config.maxStreamInflight).handlers(),
+      "inference.GRPCInferenceService": new InferenceService(repo, () => health.current === "SERVING", envelope, SERVER_VERSION).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
     await listenerOptions(config.host, config.port, config, { cert: config.tlsCertFile, key: config.tlsKeyFile, clientCa: config.tlsClientCaFile }, m, grpcLog),
@@ -110,12 +128,9 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     ? new GrpcServer(
         protos,
         {
-          "ranet.v1.BudgetAdmin": new BudgetService(
-            () => host.current.budget,
-            () => host.current.classifier.exitFlops,
-            envelope,
-          ).handlers(),
-          "ranet.v1.ModelAdmin": new ModelAdminService(() => host.current, reload, envelope).handlers(),
+          "ranet.v1.BudgetAdmin": new BudgetService(repo, envelope).handlers(),
+          "ranet.v1.ModelAdmin": new ModelAdminService(repo, reload, envelope).handlers(),
+          "inference.GRPCInferenceService": new InferenceService(repo, () => adminHealth.current === "SERVING", envelope, SERVER_VERSION).repositoryHandlers(),
           "grpc.health.v1.Health": adminHealth.handlers(),
         },
         await listenerOptions(
@@ -138,11 +153,12 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     metricsServer = config.metricsEnabled ? await m.serve(config.metricsHost, config.metricsPort) : undefined;
   } catch (err) {
     await Promise.all([server.shutdown(0), admin?.shutdown(0)]);
-    await host.dispose();
+    await repo.dispose();
     throw err;
   }
-  telemetry.start(host);
-  governor?.start();
+  telemetry.start(() => repo.served());
+  started = true;
+  for (const g of governors.values()) g.start();
   health.set("SERVING");
   adminHealth.set("SERVING");
   log.info(
@@ -152,10 +168,9 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       tls: Boolean(config.tlsCertFile),
       mutualTls: Boolean(config.tlsClientCaFile),
       metricsPort: metricsServer?.port,
-      model: first.manifest.name,
-      version: first.manifest.version,
-      exits: first.manifest.exits.length,
-      modelRoot,
+      models: repo.index().map((e) => `${e.name}/${e.version}:${e.state}`),
+      defaultModel: repo.defaultName,
+      repository: single ?? repositoryRoot,
     },
     "serving",
   );
@@ -166,9 +181,10 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       const startedMs = clock.now();
       health.set("NOT_SERVING");
       adminHealth.set("NOT_SERVING");
-      log.info({ inflight: host.current.pipeline.inflightCount, graceMs: config.shutdownGraceMs }, "draining");
-      const drained = await Promise.race([host.drain().then(() => true), new Promise<boolean>((r) => clock.setTimer(() => r(false), config.shutdownGraceMs))]);
-      if (!drained) log.warn({ inflight: host.current.pipeline.inflightCount }, "grace period over; cancelling remaining calls");
+      const inflight = () => repo.served().reduce((n, s) => n + s.pipeline.inflightCount, 0);
+      log.info({ inflight: inflight(), graceMs: config.shutdownGraceMs }, "draining");
+      const drained = await Promise.race([repo.drain().then(() => true), new Promise<boolean>((r) => clock.setTimer(() => r(false), config.shutdownGraceMs))]);
+      if (!drained) log.warn({ inflight: inflight() }, "grace period over; cancelling remaining calls");
       health.close();
       adminHealth.close();
       // calls still open get what is left of the grace period (at most CLOSE_WAIT_MS); stalled
@@ -176,10 +192,15 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       const leftMs = drained ? Math.max(0, Math.min(CLOSE_WAIT_MS, config.shutdownGraceMs - (clock.now() - startedMs))) : 0;
       await Promise.all([server.shutdown(leftMs), admin?.shutdown(leftMs), metricsServer?.close()]);
       telemetry.stop();
-      governor?.stop();
-      await host.dispose();
+      for (const g of governors.values()) g.stop();
+      await repo.dispose();
       log.info({ drained, ms: Math.round(clock.now() - startedMs) }, "stopped");
       return drained;
     })());
-  return { grpcPort, adminPort, metricsPort: metricsServer?.port, models: host, metrics: m, reload, shutdown };
+  const rescan = async () => {
+    const failures = await repo.rescan();
+    m.modelReloads.inc({ result: failures.length ? "failure" : "success" });
+    for (const f of failures) log.error(f, "model reload failed; what served keeps serving");
+  };
+  return { grpcPort, adminPort, metricsPort: metricsServer?.port, models: repo, metrics: m, reload, rescan, shutdown };
 }

@@ -47,8 +47,8 @@ async function main(): Promise<number> {
       );
     };
     process.on("SIGHUP", () => {
-      log.info({ signal: "SIGHUP", modelDir: config.modelDir }, "reloading the model");
-      app.reload().catch(() => {}); // app.reload logs the failure; the current version keeps serving
+      log.info({ signal: "SIGHUP", repository: config.modelDir ?? config.modelRepository }, "rescanning the models");
+      app.rescan().catch(() => {}); // each model's reload logs its failure; what served keeps serving
     });
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));

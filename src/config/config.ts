@@ -13,11 +13,11 @@ const list = <T extends z.ZodType>(item: T) =>
         : v,
     z.array(item),
   );
-const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+export const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 /** Every setting: key, schema, default and the help line. Flags are --kebab-case, env RANET_SNAKE_CASE. */
-const FIELDS = {
+export const FIELDS = {
   host: [z.string().min(1), "0.0.0.0", "address the gRPC server binds"],
   port: [int(0, 65535), 50051, "gRPC port (0 = any free port)"],
   adminHost: [
@@ -33,11 +33,36 @@ const FIELDS = {
   metricsHost: [z.string().min(1), "0.0.0.0", "address of the Prometheus /metrics endpoint"],
   metricsPort: [int(0, 65535), 9464, "port of the Prometheus /metrics endpoint (0 = any free port)"],
   metricsEnabled: [bool, true, "serve Prometheus metrics"],
-  modelDir: [z.string().min(1), "models/repository/ranet-fmnist/1", "folder with manifest.json and the ONNX stages; SIGHUP reloads it"],
+  modelRepository: [
+    z.string().min(1),
+    "models/repository",
+    "model repository: DIR/<model-name>/<version>/ holds an exported model (manifest.json and its files), DIR/<model-name>/config.yaml (optional) that model's settings; SIGHUP rescans it",
+  ],
+  modelDir: [
+    z.string().min(1).optional(),
+    undefined,
+    "one model folder (manifest.json and the ONNX stages) served as a repository of one, instead of modelRepository; SIGHUP reloads it",
+  ],
   modelRoot: [
     z.string().min(1).optional(),
     undefined,
-    "folder that ReloadModel may load versions from (relative model_dir values resolve against it); default: modelDir's parent",
+    "folder that ReloadModel may load a model_dir from (relative values resolve against it); default: the repository, or modelDir's parent",
+  ],
+  modelControlMode: [
+    z.enum(["none", "explicit"]),
+    "none",
+    "none: serve every model the repository holds at start; explicit: serve only the models named by loadModel and loaded with RepositoryModelLoad",
+  ],
+  loadModel: [list(z.string().min(1)), [], "with modelControlMode explicit, models to load at start (comma-separated, or repeat the flag)"],
+  defaultModel: [
+    z.string().min(1).optional(),
+    undefined,
+    "the model a request with an empty model name goes to (and BudgetAdmin's default); default: the only model, else the first by name",
+  ],
+  strictModelStart: [
+    bool,
+    false,
+    "a model that fails to load at start stops the start (false: it is marked UNAVAILABLE with its reason while the others serve)",
   ],
   executionProviders: [
     list(z.enum(["cpu", "cuda"])).refine((a) => a.length > 0, "expected at least one of cpu, cuda"),
@@ -123,7 +148,10 @@ const FIELDS = {
   logLevel: [z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), "info", "log level"],
 } as const satisfies Record<string, readonly [z.ZodType, unknown, string]>;
 
-type Fields = typeof FIELDS;
+/** Flags that may be given more than once (their values join as a comma-separated list). */
+const REPEATABLE = { loadModel: true } as const;
+
+export type Fields = typeof FIELDS;
 export type Config = Readonly<{ [K in keyof Fields]: z.output<Fields[K][0]> }>;
 
 const schema = z.object(Object.fromEntries(Object.entries(FIELDS).map(([k, [s, d]]) => [k, d === undefined ? s : (s as z.ZodType).default(d)]))).strict();
@@ -171,7 +199,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     }
     const key = Object.keys(FIELDS).find((k) => kebab(k) === name);
     if (!key) throw new ConfigError(`unknown flag --${name} (see --help)`);
-    flags[key] = value;
+    flags[key] = key in REPEATABLE && flags[key] !== undefined ? `${flags[key]},${value}` : value;
   }
   let fromFile: Record<string, unknown> = {};
   if (configFile) {
@@ -206,6 +234,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (cfg.tlsClientCaFile && !cfg.tlsCertFile) throw new ConfigError("config key 'tlsClientCaFile' needs 'tlsCertFile' and 'tlsKeyFile' (mutual TLS is TLS)");
   if (Boolean(cfg.adminTlsCertFile) !== Boolean(cfg.adminTlsKeyFile)) {
     throw new ConfigError("config keys 'adminTlsCertFile' and 'adminTlsKeyFile' go together: set both to serve the admin listener over TLS, or neither");
+  }
+  if (cfg.modelDir && ("modelRepository" in flags || "modelRepository" in fromEnv || "modelRepository" in fromFile)) {
+    throw new ConfigError("config keys 'modelDir' and 'modelRepository' exclude each other: serve one model folder, or a repository");
+  }
+  if ((cfg.loadModel as string[]).length > 0 && cfg.modelControlMode !== "explicit") {
+    throw new ConfigError("config key 'loadModel' needs 'modelControlMode' explicit (mode none serves every model the repository holds)");
   }
   if (cfg.adminTlsClientCaFile && !cfg.adminTlsCertFile) {
     throw new ConfigError("config key 'adminTlsClientCaFile' needs 'adminTlsCertFile' and 'adminTlsKeyFile' (mutual TLS is TLS)");

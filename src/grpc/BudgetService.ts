@@ -1,9 +1,11 @@
 import type * as grpc from "@grpc/grpc-js";
-import type { BudgetManager, BudgetStatus } from "../budget/BudgetManager.js";
+import type { BudgetStatus } from "../budget/BudgetManager.js";
 import type { TablePoint } from "../budget/thresholdTable.js";
 import { invalidArgument, oneofMember } from "../core/errors.js";
 import type { BudgetStatus as WireBudgetStatus } from "../generated/ranet/v1/BudgetStatus.js";
 import type { SetBudgetRequest__Output } from "../generated/ranet/v1/SetBudgetRequest.js";
+import type { ServedModel } from "../model/loadServedModel.js";
+import type { ModelRepository } from "../model/ModelRepository.js";
 import type { CallEnvelope } from "./CallEnvelope.js";
 
 /** Clamps thresholds into [0,1] for the wire (+inf = no exit there, -inf = everything exits). */
@@ -29,22 +31,28 @@ function wireStatus(s: BudgetStatus): WireBudgetStatus {
   };
 }
 
-/** ranet.v1.BudgetAdmin handlers (served on the admin listener). */
+/**
+ * ranet.v1.BudgetAdmin handlers (served on the admin listener). Budgets are per model: a
+ * request addresses a model by name (empty = the default model) and reads or sets the budget of
+ * its newest served version; SetBudget sets every served version of that model.
+ */
 export class BudgetService {
-  /** `budget` returns the served version's budget state (it changes on model reload). */
   constructor(
-    private readonly budget: () => BudgetManager,
-    /** Cumulative multiply-adds of the served version's exits (the range a target may take). */
-    private readonly exitFlops: () => readonly number[],
+    private readonly models: ModelRepository,
     private readonly envelope: CallEnvelope,
   ) {}
+
+  private newest(model: string): ServedModel {
+    return this.models.resolve(model, "").current;
+  }
 
   handlers(): grpc.UntypedServiceImplementation {
     const unary = this.envelope.unary.bind(this.envelope);
     return {
-      GetBudget: unary("GetBudget", () => wireStatus(this.budget().status())),
+      GetBudget: unary("GetBudget", (req: { model: string }) => wireStatus(this.newest(req.model).budget.status())),
       SetBudget: unary("SetBudget", (req: SetBudgetRequest__Output) => {
-        const flops = this.exitFlops();
+        const served = this.newest(req.model);
+        const flops = served.classifier.exitFlops;
         const first = flops[0]!;
         const last = flops[flops.length - 1]!;
         const which = oneofMember(req, ["target_flops", "target_fraction"], "target");
@@ -53,18 +61,30 @@ export class BudgetService {
           if (!(t >= first && t <= last)) {
             throw invalidArgument("target_flops", `multiply-adds from ${first} (the first exit's cost) to ${last} (the last exit's)`, String(t));
           }
-          return wireStatus(this.budget().setTarget(t));
+          return wireStatus(this.setTarget(req.model, t / last));
         }
         if (which === "target_fraction") {
           const f = req.target_fraction!;
           const min = first / last;
           if (!(f >= min && f <= 1))
             throw invalidArgument("target_fraction", `a fraction of the last exit's FLOPs from ${min.toFixed(4)} (the first exit's) to 1`, String(f));
-          return wireStatus(this.budget().setTarget(f * last));
+          return wireStatus(this.setTarget(req.model, f));
         }
         throw invalidArgument("target", "target_flops (multiply-adds) or target_fraction", "neither");
       }),
-      GetBudgetTable: unary("GetBudgetTable", () => ({ points: this.budget().table.map(wirePoint), oracle: this.budget().oracle() })),
+      GetBudgetTable: unary("GetBudgetTable", (req: { model: string }) => {
+        const b = this.newest(req.model).budget;
+        return { points: b.table.map(wirePoint), oracle: b.oracle() };
+      }),
     };
+  }
+
+  /** Sets the target of every served version of the model, as a fraction of each one's last exit; returns the newest's status. */
+  private setTarget(model: string, fraction: number): BudgetStatus {
+    const newest = this.newest(model);
+    for (const s of this.models.served()) {
+      if (s.manifest.name === newest.manifest.name && s !== newest) s.budget.setTarget(fraction * s.classifier.exitFlops.at(-1)!);
+    }
+    return newest.budget.setTarget(fraction * newest.classifier.exitFlops.at(-1)!);
   }
 }

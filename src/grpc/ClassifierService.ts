@@ -5,7 +5,7 @@ import type { ClassifyResponse } from "../generated/ranet/v1/ClassifyResponse.js
 import type { GetModelMetadataRequest__Output } from "../generated/ranet/v1/GetModelMetadataRequest.js";
 import type { ModelMetadata } from "../generated/ranet/v1/ModelMetadata.js";
 import type { ServedModel } from "../model/loadServedModel.js";
-import type { ModelSource } from "../model/ModelHost.js";
+import type { ModelRepository } from "../model/ModelRepository.js";
 import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
 import type { ClassifyResult } from "../pipeline/Pipeline.js";
 import { wirePoint, wireThresholds } from "./BudgetService.js";
@@ -16,25 +16,24 @@ const DEFAULT_TOP_K = 5;
 /** ranet.v1.Classifier handlers. */
 export class ClassifierService {
   constructor(
-    private readonly models: ModelSource<ServedModel>,
+    private readonly models: ModelRepository,
     private readonly envelope: CallEnvelope,
     /** ClassifyStream items worked on at once per stream before the server stops reading it. */
     private readonly maxStreamInflight: number,
   ) {}
 
   handlers(): grpc.UntypedServiceImplementation {
-    const classify = (req: ClassifyRequest__Output, ctx: CallContext) => this.models.use((m) => this.classify(m.classifier, req, ctx));
+    const classify = (req: ClassifyRequest__Output, ctx: CallContext) =>
+      this.models.resolve(req.model, req.model_version).use((m) => this.classify(m.classifier, req, ctx));
     return {
       Classify: this.envelope.unary("Classify", classify, true),
       ClassifyStream: this.envelope.itemStream("ClassifyStream", classify, {
         maxInflight: this.maxStreamInflight,
         errorItem: (requestId, s) => ({ request_id: requestId, error: { code: s.code, message: s.details } }),
       }),
-      GetModelMetadata: this.envelope.unary("GetModelMetadata", (req: GetModelMetadataRequest__Output) => {
-        const m = this.models.current;
-        m.classifier.checkModel(req.model);
-        return this.metadata(m);
-      }),
+      GetModelMetadata: this.envelope.unary("GetModelMetadata", (req: GetModelMetadataRequest__Output) =>
+        this.metadata(this.models.resolve(req.model, req.model_version).current),
+      ),
     };
   }
 
@@ -69,7 +68,6 @@ export class ClassifierService {
   }
 
   private async classify(c: Classifier, req: ClassifyRequest__Output, ctx: CallContext): Promise<ClassifyResponse> {
-    c.checkModel(req.model);
     const o = req.options;
     const topK = o?.top_k ? o.top_k : DEFAULT_TOP_K;
     const [result] = await c.serve(() => {

@@ -2,29 +2,76 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import client from "prom-client";
 
+/** Labels of every per-model series: the model's name and the served version (bounded by the repository). */
+export type ModelLabels = { model: string; version: string };
+
+/**
+ * A histogram family whose buckets differ per model (at each model's exit FLOPs): one prom-client
+ * histogram per (model, version), exported as one family with model and version labels.
+ */
+export class PerModelHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly parts = new Map<string, { labels: ModelLabels; h: client.Histogram }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  /** Starts the series of a model version with its buckets (again: keeps the existing). */
+  add(labels: ModelLabels, buckets: readonly number[]): void {
+    const key = `${labels.model}\u0000${labels.version}`;
+    if (!this.parts.has(key))
+      this.parts.set(key, { labels, h: new client.Histogram({ name: this.name, help: this.help, buckets: [...buckets], registers: [] }) });
+  }
+
+  remove(labels: ModelLabels): void {
+    this.parts.delete(`${labels.model}\u0000${labels.version}`);
+  }
+
+  observe(labels: ModelLabels, value: number): void {
+    this.parts.get(`${labels.model}\u0000${labels.version}`)?.h.observe(value);
+  }
+
+  async get(): Promise<client.MetricObjectWithValues<client.MetricValueWithName<string>>> {
+    const values: client.MetricValueWithName<string>[] = [];
+    for (const { labels, h } of this.parts.values()) {
+      for (const v of (await h.get()).values) values.push({ ...v, labels: { ...labels, ...v.labels } });
+    }
+    return { name: this.name, help: this.help, type: "histogram", values, aggregator: this.aggregator } as unknown as client.MetricObjectWithValues<
+      client.MetricValueWithName<string>
+    >;
+  }
+
+  reset(): void {
+    for (const p of this.parts.values()) p.h.reset();
+  }
+}
+
 /** The service's own Prometheus registry and its instruments. */
 export class Metrics {
   readonly registry = new client.Registry();
-  readonly exitsTaken: client.Counter<"exit">;
-  readonly requestFlops: client.Histogram;
-  readonly budgetTargetFlops: client.Gauge<"mode">;
-  readonly budgetRealizedFlops: client.Gauge<"mode">;
-  readonly budgetLoadFactor: client.Gauge;
-  readonly exitThreshold: client.Gauge<"exit">;
-  readonly stageBatchSize: client.Histogram<"stage">;
-  readonly stageDuration: client.Histogram<"stage">;
-  readonly queueDepth: client.Gauge<"stage">;
+  readonly exitsTaken: client.Counter<"model" | "version" | "exit">;
+  readonly requestFlops: PerModelHistogram;
+  readonly budgetTargetFlops: client.Gauge<"model" | "version" | "mode">;
+  readonly budgetRealizedFlops: client.Gauge<"model" | "version" | "mode">;
+  readonly budgetLoadFactor: client.Gauge<"model">;
+  readonly exitThreshold: client.Gauge<"model" | "version" | "exit">;
+  readonly stageBatchSize: client.Histogram<"model" | "version" | "stage">;
+  readonly stageDuration: client.Histogram<"model" | "version" | "stage">;
+  readonly queueDepth: client.Gauge<"model" | "version" | "stage">;
   readonly requests: client.Counter<"method" | "code">;
   readonly requestDuration: client.Histogram<"method">;
-  readonly dropped: client.Counter<"reason">;
+  readonly dropped: client.Counter<"model" | "version" | "reason">;
   readonly modelInfo: client.Gauge<"model" | "version" | "execution_provider">;
   readonly modelReloads: client.Counter<"result">;
-  readonly queueWaitEstimate: client.Gauge;
+  readonly queueWaitEstimate: client.Gauge<"model" | "version">;
   readonly undecodable: client.Counter<"method">;
   readonly configMaxQueueWait: client.Gauge;
   readonly configInfo: client.Gauge<"preferred_execution_provider">;
 
-  constructor(exitFlops: readonly number[]) {
+  constructor() {
     const r = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
     // prom-client also exports these gauges as *_total, a suffix Prometheus reserves for
@@ -33,47 +80,63 @@ export class Metrics {
     for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
       this.registry.removeSingleMetric(name);
     }
-    this.exitsTaken = new client.Counter({ name: "ranet_exits_total", help: "Requests answered per exit (1-based)", labelNames: ["exit"], registers: r });
-    this.requestFlops = new client.Histogram({
-      name: "ranet_request_flops",
-      help: "Multiply-adds spent per answered request",
-      buckets: [...exitFlops],
+    this.exitsTaken = new client.Counter({
+      name: "ranet_exits_total",
+      help: "Requests answered per exit (1-based), per model version",
+      labelNames: ["model", "version", "exit"],
       registers: r,
     });
+    // buckets at each model's exit FLOPs
+    this.requestFlops = new PerModelHistogram(
+      "ranet_request_flops",
+      "Multiply-adds spent per answered request, per model version (buckets at its exits' FLOPs)",
+    );
+    this.registry.registerMetric(this.requestFlops as unknown as client.Metric);
     // labelled by mode so that neither exists where no budget applies (fixed thresholds)
     this.budgetTargetFlops = new client.Gauge({
       name: "ranet_budget_target_flops",
-      help: "FLOPs target per request (multiply-adds); absent with fixed thresholds",
-      labelNames: ["mode"],
+      help: "FLOPs target per request (multiply-adds), per model version; absent with fixed thresholds",
+      labelNames: ["model", "version", "mode"],
       registers: r,
     });
     this.budgetRealizedFlops = new client.Gauge({
       name: "ranet_budget_realized_flops",
-      help: "Running mean FLOPs per request seen by the budget (from the first answered request on; absent with fixed thresholds)",
-      labelNames: ["mode"],
+      help: "Moving average of the FLOPs per request the budget saw (about the last 1,000 requests), per model version; absent with fixed thresholds",
+      labelNames: ["model", "version", "mode"],
       registers: r,
     });
     this.budgetLoadFactor = new client.Gauge({
       name: "ranet_budget_load_factor",
-      help: "Fraction of the FLOPs target in force (below 1 while load-adaptive mode lowers it)",
+      help: "Fraction of the FLOPs target in force, per model (below 1 while load-adaptive mode lowers it)",
+      labelNames: ["model"],
       registers: r,
     });
-    this.exitThreshold = new client.Gauge({ name: "ranet_exit_threshold", help: "Current confidence threshold per exit", labelNames: ["exit"], registers: r });
+    this.exitThreshold = new client.Gauge({
+      name: "ranet_exit_threshold",
+      help: "Current confidence threshold per exit, per model version",
+      labelNames: ["model", "version", "exit"],
+      registers: r,
+    });
     this.stageBatchSize = new client.Histogram({
       name: "ranet_stage_batch_size",
-      help: "Samples per stage batch",
-      labelNames: ["stage"],
+      help: "Samples per stage batch, per model version",
+      labelNames: ["model", "version", "stage"],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: r,
     });
     this.stageDuration = new client.Histogram({
       name: "ranet_stage_duration_seconds",
-      help: "Execution time of one stage batch",
-      labelNames: ["stage"],
+      help: "Execution time of one stage batch, per model version",
+      labelNames: ["model", "version", "stage"],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
       registers: r,
     });
-    this.queueDepth = new client.Gauge({ name: "ranet_queue_depth", help: "Samples waiting per stage", labelNames: ["stage"], registers: r });
+    this.queueDepth = new client.Gauge({
+      name: "ranet_queue_depth",
+      help: "Samples waiting per stage, per model version",
+      labelNames: ["model", "version", "stage"],
+      registers: r,
+    });
     this.requests = new client.Counter({
       name: "ranet_requests_total",
       help: "Answered calls by method and gRPC code (messages over maxMessageBytes included: RESOURCE_EXHAUSTED)",
@@ -89,8 +152,8 @@ export class Metrics {
     });
     this.dropped = new client.Counter({
       name: "ranet_dropped_total",
-      help: "Admitted requests that left before an answer",
-      labelNames: ["reason"],
+      help: "Admitted requests that left before an answer, per model version",
+      labelNames: ["model", "version", "reason"],
       registers: r,
     });
     this.modelInfo = new client.Gauge({ name: "ranet_model_info", help: "Served model", labelNames: ["model", "version", "execution_provider"], registers: r });
@@ -102,7 +165,8 @@ export class Metrics {
     });
     this.queueWaitEstimate = new client.Gauge({
       name: "ranet_queue_wait_estimate_seconds",
-      help: "Estimated queueing time of a new request (admission refuses above maxQueueWaitMs)",
+      help: "Estimated queueing time of a new request, per model version (admission refuses above maxQueueWaitMs)",
+      labelNames: ["model", "version"],
       registers: r,
     });
     this.undecodable = new client.Counter({
@@ -122,12 +186,39 @@ export class Metrics {
       labelNames: ["preferred_execution_provider"],
       registers: r,
     });
-    // export every known series from the start, so rates and ratios exist before the first event
-    exitFlops.forEach((_, k) => {
-      this.exitsTaken.inc({ exit: k + 1 }, 0);
-    });
-    for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ reason }, 0);
     for (const result of ["success", "failure"]) this.modelReloads.inc({ result }, 0);
+  }
+
+  /**
+   * A model version starts serving: its series exist from the start (rates and ratios exist
+   * before the first event), its FLOPs histogram gets buckets at its exits.
+   */
+  addModel(labels: ModelLabels, exitFlops: readonly number[]): void {
+    exitFlops.forEach((_, k) => {
+      this.exitsTaken.inc({ ...labels, exit: k + 1 }, 0);
+    });
+    for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ ...labels, reason }, 0);
+    this.requestFlops.add(labels, exitFlops);
+  }
+
+  /** A model version stopped serving: its series go (the repository bounds the label values). */
+  removeModel(labels: ModelLabels): void {
+    const match = (l: Partial<Record<string, string | number>>) => l.model === labels.model && l.version === labels.version;
+    for (const g of [
+      this.exitsTaken,
+      this.dropped,
+      this.budgetTargetFlops,
+      this.budgetRealizedFlops,
+      this.exitThreshold,
+      this.stageBatchSize,
+      this.stageDuration,
+      this.queueDepth,
+      this.queueWaitEstimate,
+      this.modelInfo,
+    ] as const) {
+      removeWhere(g as unknown as LabelledMetric, match);
+    }
+    this.requestFlops.remove(labels);
   }
 
   /** Serves GET /metrics (and nothing else) on host:port; resolves with the bound port. close() cuts open connections. */
@@ -163,4 +254,16 @@ export class Metrics {
         }),
     };
   }
+}
+
+interface LabelledMetric {
+  get(): Promise<{ values: { labels: Partial<Record<string, string | number>> }[] }>;
+  remove(labels: Partial<Record<string, string | number>>): void;
+}
+
+/** Removes every series of `metric` whose labels match (prom-client removes by exact label set). */
+function removeWhere(metric: LabelledMetric, match: (l: Partial<Record<string, string | number>>) => boolean): void {
+  // hashMap holds each label set once (histograms list buckets per set in get())
+  const hash = (metric as unknown as { hashMap?: Record<string, { labels: Partial<Record<string, string | number>> }> }).hashMap;
+  for (const entry of Object.values(hash ?? {})) if (match(entry.labels)) metric.remove(entry.labels);
 }

@@ -1,16 +1,18 @@
 import type { Clock } from "../core/Clock.js";
-import type { Metrics } from "../metrics/Metrics.js";
+import type { Metrics, ModelLabels } from "../metrics/Metrics.js";
 import type { PipelineHooks } from "../pipeline/Pipeline.js";
 import type { ServedModel } from "./loadServedModel.js";
-import type { ModelSource } from "./ModelHost.js";
 
 /** How often the budget state and the admission estimate are published. */
 const PUBLISH_INTERVAL_MS = 1000;
 
+export const labelsOf = (m: { manifest: { name: string; version: string } }): ModelLabels => ({ model: m.manifest.name, version: m.manifest.version });
+
 /**
- * The served model's state as metrics: which version serves on which provider, the pipeline's
- * batches, exits and drops (hooks), and every second its budget (target and realised mean,
- * only where a budget applies), thresholds and admission wait estimate.
+ * The served models' state as metrics, every series labelled with model and version: which
+ * versions serve on which provider, each pipeline's batches, exits and drops (hooks), and every
+ * second each version's budget (target and moving average, only where a budget applies),
+ * thresholds and admission wait estimate.
  */
 export class ModelTelemetry {
   private timer: unknown;
@@ -20,51 +22,57 @@ export class ModelTelemetry {
     private readonly clock: Clock,
   ) {}
 
-  /** Pipeline callbacks recording batches, queue depths, exits and drops. */
-  hooks(): PipelineHooks {
+  /** Pipeline callbacks of one model version recording batches, queue depths, exits and drops. */
+  hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
     return {
       batchRun: (stage, size, seconds) => {
-        m.stageBatchSize.observe({ stage: stage + 1 }, size);
-        m.stageDuration.observe({ stage: stage + 1 }, seconds);
+        m.stageBatchSize.observe({ ...labels, stage: stage + 1 }, size);
+        m.stageDuration.observe({ ...labels, stage: stage + 1 }, seconds);
       },
-      queueDepth: (stage, depth) => m.queueDepth.set({ stage: stage + 1 }, depth),
+      queueDepth: (stage, depth) => m.queueDepth.set({ ...labels, stage: stage + 1 }, depth),
       exitTaken: (exit, flops) => {
-        m.exitsTaken.inc({ exit: exit + 1 });
-        m.requestFlops.observe(flops);
+        m.exitsTaken.inc({ ...labels, exit: exit + 1 });
+        m.requestFlops.observe(labels, flops);
       },
-      dropped: (reason) => m.dropped.inc({ reason }),
+      dropped: (reason) => m.dropped.inc({ ...labels, reason }),
     };
   }
 
-  /** A version starts serving. */
-  publishModel(served: ServedModel): void {
-    const m = this.metrics;
-    m.modelInfo.reset();
-    m.modelInfo.set({ model: served.manifest.name, version: served.manifest.version, execution_provider: served.provider }, 1);
-    m.exitThreshold.reset();
+  /** A version starts (`serving`) or stops serving. */
+  publishModel(served: ServedModel, serving: boolean): void {
+    const labels = labelsOf(served);
+    if (!serving) {
+      this.metrics.removeModel(labels);
+      return;
+    }
+    this.metrics.addModel(
+      labels,
+      served.manifest.exits.map((e) => e.flops),
+    );
+    this.metrics.modelInfo.set({ ...labels, execution_provider: served.provider }, 1);
     this.publishBudget(served);
   }
 
   publishBudget(served: ServedModel): void {
     const m = this.metrics;
+    const labels = labelsOf(served);
     const st = served.budget.status();
     st.thresholds.forEach((t, k) => {
-      if (Number.isFinite(t)) m.exitThreshold.set({ exit: k + 1 }, t);
+      if (Number.isFinite(t)) m.exitThreshold.set({ ...labels, exit: k + 1 }, t);
+      else m.exitThreshold.remove({ ...labels, exit: k + 1 });
     });
-    m.budgetTargetFlops.reset();
-    m.budgetRealizedFlops.reset();
     if (st.mode !== "fixed") {
-      m.budgetTargetFlops.set({ mode: st.mode }, st.targetFlops);
-      if (st.observed > 0) m.budgetRealizedFlops.set({ mode: st.mode }, st.realizedFlops);
+      m.budgetTargetFlops.set({ ...labels, mode: st.mode }, st.targetFlops);
+      if (st.observed > 0) m.budgetRealizedFlops.set({ ...labels, mode: st.mode }, st.realizedFlops);
     }
-    m.queueWaitEstimate.set(served.pipeline.estimatedWaitMs() / 1000);
+    m.queueWaitEstimate.set(labels, served.pipeline.estimatedWaitMs() / 1000);
   }
 
-  /** Publishes the current version's budget every second until stop(). */
-  start(models: ModelSource<ServedModel>): void {
+  /** Publishes every served version's budget every second until stop(). */
+  start(served: () => readonly ServedModel[]): void {
     const tick = () => {
-      this.publishBudget(models.current);
+      for (const s of served()) this.publishBudget(s);
       this.timer = this.clock.setTimer(tick, PUBLISH_INTERVAL_MS);
     };
     tick();

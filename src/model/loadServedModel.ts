@@ -35,20 +35,19 @@ export interface ServedModelDeps {
   clock: Clock;
   /** A child of the root logger per component (children of children would repeat the key). */
   logFor(component: "model" | "engine" | "budget" | "pipeline"): Logger;
-  /** Metrics callbacks shared by every version's pipeline. */
-  hooks: PipelineHooks;
+  /** Metrics callbacks of one model version's pipeline (labelled with its model and version). */
+  hooksFor(labels: { model: string; version: string }): PipelineHooks;
   /** The CPUs the process may use (automatic engine worker count). */
   cpus: UsableCpus;
 }
 
 /**
  * Loads the stage sessions and calibration of a model (its manifest read by the caller, see
- * loadManifest), builds the budget state and the staged pipeline, and (with config.warmup)
+ * loadManifest) with its settings (`config`: the global settings under its config.yaml), builds the budget state and the staged pipeline, and (with config.warmup)
  * runs every stage once, so the version is ready to take traffic when this resolves. On
  * failure nothing stays allocated.
  */
-export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps): Promise<ServedModel> {
-  const { config } = deps;
+export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps, config: Config = deps.config): Promise<ServedModel> {
   const log = deps.logFor("model");
   const engine = await OrtEngine.create(
     manifest,
@@ -91,7 +90,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps)
         clock: deps.clock,
         log: deps.logFor("pipeline"),
         scorer,
-        hooks: deps.hooks,
+        hooks: deps.hooksFor({ model: manifest.name, version: manifest.version }),
         stats,
       },
     );

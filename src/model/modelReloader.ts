@@ -1,34 +1,29 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics/Metrics.js";
 import type { ServedModel } from "./loadServedModel.js";
-import type { ModelHost, ReloadResult } from "./ModelHost.js";
-import { resolveModelDir } from "./resolveModelDir.js";
+import type { ReloadResult } from "./ModelHost.js";
+import type { ModelRepository } from "./ModelRepository.js";
 
 export interface ReloaderOptions {
-  host: ModelHost<ServedModel>;
-  /** Folder a reload may load versions from. */
-  modelRoot: string;
-  /** The configured model folder: what an empty request (and SIGHUP) reloads. */
-  modelDir: string;
+  repo: ModelRepository;
   metrics: Metrics;
   log: Logger;
 }
 
 /**
- * ReloadModel and SIGHUP: loads the version in `modelDir` (inside modelRoot; empty = the
- * configured folder) beside the serving one and swaps; on failure the current version keeps
- * serving, the failure is counted and logged, and the error says why.
+ * ReloadModel and SIGHUP, per model: reloads `model` (empty = the default model) from `modelDir`
+ * (inside modelRoot) or from its own folder; on failure what served keeps serving, the failure
+ * is counted and logged, and the error says why.
  */
-export function modelReloader(o: ReloaderOptions): (modelDir?: string) => Promise<ReloadResult<ServedModel>> {
-  return async (modelDir = "") => {
+export function modelReloader(o: ReloaderOptions): (model?: string, modelDir?: string) => Promise<ReloadResult<ServedModel>> {
+  return async (model = "", modelDir = "") => {
     try {
-      const dir = await resolveModelDir(modelDir, o.modelRoot, o.modelDir);
-      const r = await o.host.reload(dir);
+      const r = await o.repo.reload(model, modelDir);
       o.metrics.modelReloads.inc({ result: "success" });
       return r;
     } catch (err) {
       o.metrics.modelReloads.inc({ result: "failure" });
-      o.log.error({ modelDir: modelDir || o.modelDir, err }, "model reload failed; the current version keeps serving");
+      o.log.error({ model: model || o.repo.defaultName, modelDir, err }, "model reload failed; what served keeps serving");
       throw err;
     }
   };

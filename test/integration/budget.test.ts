@@ -21,12 +21,12 @@ describe("budget admin API (controller on)", () => {
   it("exports the target, and a realised mean only once a request was answered", async () => {
     const last = s.app.models.current.classifier.exitFlops.at(-1)!;
     // before any request: the target only (a realised mean of nothing would just repeat it)
-    expect(await budgetGauges(s)).toEqual([`ranet_budget_target_flops{mode="controller"} ${0.5 * last}`]);
+    expect(await budgetGauges(s)).toEqual([`ranet_budget_target_flops{model="ranet-fmnist",version="1",mode="controller"} ${0.5 * last}`]);
     await unary(s.clients.classifier, "Classify", { tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[0]!.input) } });
     const until = Date.now() + 3000;
     while (!(await budgetGauges(s)).some((l) => l.startsWith("ranet_budget_realized_flops")) && Date.now() < until)
       await new Promise((r) => setTimeout(r, 100));
-    expect((await budgetGauges(s)).some((l) => l.startsWith('ranet_budget_realized_flops{mode="controller"}'))).toBe(true);
+    expect((await budgetGauges(s)).some((l) => l.startsWith('ranet_budget_realized_flops{model="ranet-fmnist",version="1",mode="controller"}'))).toBe(true);
   });
 
   it("reports the target, mode and the offline start point", async () => {

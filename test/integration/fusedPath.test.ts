@@ -48,7 +48,7 @@ describe("fused deep path", () => {
     // the fused server ran the fused graph (metrics label it stage 7, after the 6 stages); the staged one never did
     const fusedBatches = async (srv: typeof fused) => {
       const text = await (await fetch(`http://127.0.0.1:${srv.app.metricsPort}/metrics`)).text();
-      return Number(/^ranet_stage_batch_size_count\{stage="7"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+      return Number(/^ranet_stage_batch_size_count\{model="ranet-fmnist",version="1",stage="7"\} (\S+)$/m.exec(text)?.[1] ?? 0);
     };
     expect(await fusedBatches(fused)).toBeGreaterThan(0);
     expect(await fusedBatches(staged)).toBe(0);

@@ -40,7 +40,12 @@ function allMethods(): Method[] {
   for (const [name, def] of Object.entries(loadProtos())) {
     if (!("format" in def) && typeof def === "object") {
       for (const m of Object.values(def as Record<string, { path: string; requestStream: boolean; responseStream: boolean }>)) {
-        out.push({ path: m.path, requestStream: m.requestStream, responseStream: m.responseStream, admin: /BudgetAdmin|ModelAdmin/.test(name) });
+        out.push({
+          path: m.path,
+          requestStream: m.requestStream,
+          responseStream: m.responseStream,
+          admin: /BudgetAdmin|ModelAdmin/.test(name) || /RepositoryModel(Load|Unload)$/.test(m.path),
+        });
       }
     }
   }
@@ -82,7 +87,7 @@ describe("hardening", () => {
 
   it("answers undecodable bytes with INVALID_ARGUMENT naming the message, on every RPC of every service", async () => {
     const methods = allMethods();
-    expect(methods.length).toBe(21); // Classifier 3, OIP 9, Health 2, BudgetAdmin 3, ModelAdmin 2, reflection 2
+    expect(methods.length).toBe(23); // Classifier 3, OIP 11, Health 2, BudgetAdmin 3, ModelAdmin 2, reflection 2
     for (const m of methods) {
       if (m.path === "/ranet.v1.Classifier/ClassifyStream") continue; // per item, below
       const r = await call(m, NEVER_DECODES);
@@ -303,7 +308,7 @@ describe("hardening: queues and streams", () => {
     try {
       const depth = async () => {
         const text = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
-        return Number(/^ranet_queue_depth\{stage="1"\} (\S+)$/m.exec(text)?.[1]);
+        return Number(/^ranet_queue_depth\{model="ranet-fmnist",version="1",stage="1"\} (\S+)$/m.exec(text)?.[1]);
       };
       const timedOut = Array.from({ length: 10 }, () => unary(s.clients.classifier, "Classify", { tensor: TENSOR }, 300).catch((e) => e.code));
       expect(await Promise.all(timedOut)).toEqual(Array(10).fill(grpc.status.DEADLINE_EXCEEDED));

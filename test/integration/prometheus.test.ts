@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { unary } from "../../src/cli/clients.js";
-import { parityFixtures, startServer, tensorBytes } from "../support/fixtures.js";
+import { parityFixtures, repositoryOf, startServer, tensorBytes } from "../support/fixtures.js";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const RULES = path.resolve("deploy/prometheus/rules.yaml");
@@ -25,7 +25,8 @@ function expressions(): { where: string; expr: string }[] {
   const dash = JSON.parse(readFileSync("deploy/grafana/ranet-dashboard.json", "utf8"));
   const out: { where: string; expr: string }[] = [];
   for (const p of dash.panels)
-    for (const t of p.targets) out.push({ where: `panel '${p.title}'`, expr: t.expr.replaceAll("$__rate_interval", "30s").replaceAll("$pod", ".*") });
+    for (const t of p.targets)
+      out.push({ where: `panel '${p.title}'`, expr: t.expr.replaceAll("$__rate_interval", "30s").replaceAll("$pod", ".*").replaceAll("$model", ".*") });
   out.push({ where: "pod variable", expr: "ranet_model_info" });
   const rules = parseAllDocuments(readFileSync(RULES, "utf8"))[0]!.toJS();
   for (const g of rules.groups) {
@@ -47,7 +48,8 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
   let prom: ChildProcess;
   let promUrl: string;
   beforeAll(async () => {
-    s = await startServer([]);
+    // two models with different targets: every per-model series and rule has a `model` label
+    s = await startServer(["--model-repository", repositoryOf(["ranet-a", "ranet-b"])]);
     const dir = mkdtempSync(path.join(os.tmpdir(), "prom-"));
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
@@ -73,6 +75,7 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
     // steady mixed traffic for a few seconds: adaptive, forced exits, KServe, a few bad requests
     const until = Date.now() + 8000;
     const req = (i: number) => ({
+      model: i % 2 ? "ranet-a" : "ranet-b",
       tensor: { shape: [1, 28, 28], data: tensorBytes(fixtures[i % fixtures.length]!.input) },
       options: { exit: i % 5 === 0 ? 6 : 0 },
     });
@@ -82,7 +85,7 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
         if (i % 10 === 0) await unary(s.clients.classifier, "Classify", { tensor: { shape: [2], values: [1, 2] } }).catch(() => {});
         if (i % 7 === 0)
           await unary(s.clients.inference, "ModelInfer", {
-            model_name: s.app.models.current.classifier.name,
+            model_name: "ranet-b",
             inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }],
             raw_input_contents: [tensorBytes(fixtures[0]!.input)],
           });
@@ -110,6 +113,19 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
     const empty: string[] = [];
     for (const e of exprs) if ((await query(e.expr)).length === 0) empty.push(`${e.where}: ${e.expr}`);
     expect(empty).toEqual([]);
+    // the per-model rules keep the models apart
+    for (const rule of ["ranet:flops_per_request:mean5m", "ranet:budget_target_flops:max", "ranet:queue_wait_estimate_seconds:max"]) {
+      expect((await query(rule)).map((r) => r.metric.model).sort()).toEqual(["ranet-a", "ranet-b"]);
+    }
+  });
+
+  it("every per-model series carries the model and version labels", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
+    const perModel =
+      /^(ranet_(exits_total|request_flops_\w+|budget_\w+_flops|exit_threshold|stage_\w+|queue_depth|dropped_total|queue_wait_estimate_seconds|model_info))\{([^}]*)\}/;
+    const lines = text.split("\n").filter((l) => perModel.test(l));
+    expect(lines.length).toBeGreaterThan(20);
+    for (const l of lines) expect(l).toMatch(/[{,]model="ranet-[ab]",version="1"[,}]/);
   });
 
   it("promtool accepts the metrics and the rules", async () => {

@@ -175,7 +175,7 @@ describe("gRPC server (static thresholds)", () => {
     });
     it("unknown model", async () => {
       expect(await classify({ model: "resnet", tensor: { shape: [1, 28, 28], values: new Array(784).fill(0) } })).toBe(
-        "NOT_FOUND: model 'resnet' is not served here; this server serves 'ranet-fmnist'",
+        "NOT_FOUND: model: 'resnet' is not served here; served models: 'ranet-fmnist'",
       );
     });
     it("invalid options", async () => {

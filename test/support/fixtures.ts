@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
@@ -34,9 +35,29 @@ export function tensorBytes(values: ArrayLike<number>): Buffer {
   return b;
 }
 
-/** Starts the real server in-process on 127.0.0.1 with free ports, and clients for it. */
+/**
+ * A temporary model repository holding the bundled model under each of `names` (version 1): each
+ * file linked, the manifest rewritten with the folder's name. Returns the repository folder.
+ */
+export function repositoryOf(names: readonly string[], source = MODEL_DIR): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), "repo-"));
+  for (const name of names) {
+    const dir = path.join(root, name, "1");
+    mkdirSync(dir, { recursive: true });
+    for (const f of readdirSync(source)) if (f !== "manifest.json") symlinkSync(path.join(source, f), path.join(dir, f));
+    const manifest = JSON.parse(readFileSync(path.join(source, "manifest.json"), "utf8"));
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ ...manifest, name, version: "1" }));
+  }
+  return root;
+}
+
+/**
+ * Starts the real server in-process on 127.0.0.1 with free ports, and clients for it: the bundled
+ * model as a single folder, unless `flags` name a --model-repository.
+ */
 export async function startServer(flags: string[] = []): Promise<{ app: App; clients: Clients; config: Config; stop(): Promise<void> }> {
-  const config = loadConfig([...LOOPBACK_FLAGS, "--model-dir", MODEL_DIR, "--log-level", "silent", ...flags], {}) as Config;
+  const model = flags.includes("--model-repository") ? [] : ["--model-dir", MODEL_DIR];
+  const config = loadConfig([...LOOPBACK_FLAGS, ...model, "--log-level", "silent", ...flags], {}) as Config;
   const app = await startApp(config, pino({ level: "silent" }));
   const clients = makeClients(`127.0.0.1:${app.grpcPort}`, {}, undefined, `127.0.0.1:${app.adminPort}`);
   return {

@@ -9,6 +9,7 @@ export interface ClassifyRequest {
   'image'?: (Buffer | Uint8Array | string);
   'tensor'?: (_ranet_v1_Tensor | null);
   'options'?: (_ranet_v1_ClassifyOptions | null);
+  'model_version'?: (string);
   'input'?: "image"|"tensor";
 }
 
@@ -18,5 +19,6 @@ export interface ClassifyRequest__Output {
   'image'?: (Buffer);
   'tensor'?: (_ranet_v1_Tensor__Output | null);
   'options': (_ranet_v1_ClassifyOptions__Output | null);
+  'model_version': (string);
   'input'?: "image"|"tensor";
 }

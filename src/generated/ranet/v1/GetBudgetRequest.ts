@@ -2,7 +2,9 @@
 
 
 export interface GetBudgetRequest {
+  'model'?: (string);
 }
 
 export interface GetBudgetRequest__Output {
+  'model': (string);
 }

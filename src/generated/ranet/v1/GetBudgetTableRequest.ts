@@ -2,7 +2,9 @@
 
 
 export interface GetBudgetTableRequest {
+  'model'?: (string);
 }
 
 export interface GetBudgetTableRequest__Output {
+  'model': (string);
 }

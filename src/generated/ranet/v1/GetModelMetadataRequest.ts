@@ -3,8 +3,10 @@
 
 export interface GetModelMetadataRequest {
   'model'?: (string);
+  'model_version'?: (string);
 }
 
 export interface GetModelMetadataRequest__Output {
   'model': (string);
+  'model_version': (string);
 }

@@ -2,7 +2,9 @@
 
 
 export interface GetModelRequest {
+  'model'?: (string);
 }
 
 export interface GetModelRequest__Output {
+  'model': (string);
 }

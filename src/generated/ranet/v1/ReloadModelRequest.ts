@@ -3,8 +3,10 @@
 
 export interface ReloadModelRequest {
   'model_dir'?: (string);
+  'model'?: (string);
 }
 
 export interface ReloadModelRequest__Output {
   'model_dir': (string);
+  'model': (string);
 }

@@ -5,11 +5,13 @@ import type { Long } from '@grpc/proto-loader';
 export interface SetBudgetRequest {
   'target_flops'?: (number | string | Long);
   'target_fraction'?: (number | string);
+  'model'?: (string);
   'target'?: "target_flops"|"target_fraction";
 }
 
 export interface SetBudgetRequest__Output {
   'target_flops'?: (number);
   'target_fraction'?: (number);
+  'model': (string);
   'target'?: "target_flops"|"target_fraction";
 }

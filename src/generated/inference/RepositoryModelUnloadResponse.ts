@@ -1,0 +1,8 @@
+// Original file: proto/inference/triton_extensions.proto
+
+
+export interface RepositoryModelUnloadResponse {
+}
+
+export interface RepositoryModelUnloadResponse__Output {
+}
