@@ -18,13 +18,15 @@ export interface Clients {
   inference: GRPCInferenceServiceClient;
   budget: BudgetAdminClient;
   modelAdmin: ModelAdminClient;
+  /** The Open Inference Protocol service on the admin listener: the repository extension (RepositoryModelLoad, RepositoryModelUnload). */
+  adminInference: GRPCInferenceServiceClient;
   health: HealthClient;
   close(): void;
 }
 
 /**
  * gRPC clients of the server's services (insecure channels unless creds are given): the
- * inference services on `address`, BudgetAdmin and ModelAdmin on `adminAddress`, the server's
+ * inference services on `address`, BudgetAdmin, ModelAdmin and the repository extension on `adminAddress`, the server's
  * separate admin listener (config adminHost:adminPort, default 127.0.0.1:50052).
  */
 export function makeClients(
@@ -42,6 +44,7 @@ export function makeClients(
     health: new pkg.grpc.health.v1.Health(address, creds, opts),
     budget: new pkg.ranet.v1.BudgetAdmin(adminAddress, adminCreds, opts),
     modelAdmin: new pkg.ranet.v1.ModelAdmin(adminAddress, adminCreds, opts),
+    adminInference: new pkg.inference.GRPCInferenceService(adminAddress, adminCreds, opts),
   };
   return {
     ...clients,

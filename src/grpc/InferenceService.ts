@@ -29,9 +29,10 @@ export class InferenceService {
     private readonly serverVersion: string,
   ) {}
 
-  /** OIP needs a model name: an empty one is NOT_FOUND like any unknown name. */
+  /** OIP needs a model name: an empty one is NOT_FOUND like any unknown name (no default model here). */
   private resolve(name: string, version: string) {
-    return this.models.resolve(name || "\u0000", version, "model_name");
+    if (!name) throw new ServingError("not_found", `model_name: empty; served models: ${this.models.servedNames().map((n) => `'${n}'`).join(", ") || "none"}`);
+    return this.models.resolve(name, version, "model_name", "model_version");
   }
 
   handlers(): grpc.UntypedServiceImplementation {

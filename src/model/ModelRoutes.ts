@@ -54,7 +54,7 @@ export class ModelRoutes implements ModelSource<ServedModel> {
    * The host serving (name, version); NOT_FOUND names the models that are served (at most
    * LISTED). `field` names the request field in errors.
    */
-  resolve(name: string, version: string, field = "model"): ModelHost<ServedModel> {
+  resolve(name: string, version: string, field = "model", versionField = "model_version"): ModelHost<ServedModel> {
     const wanted = name || this.defaultName;
     const m = this.models.get(wanted);
     if (!m || !this.newest(m)) {
@@ -67,7 +67,7 @@ export class ModelRoutes implements ModelSource<ServedModel> {
     const v = m.versions.get(version);
     if (!v?.host || v.state !== "READY") {
       const ready = [...m.versions.values()].filter((x) => x.state === "READY").map((x) => `'${x.version}'`);
-      throw new ServingError("not_found", `${field}: model '${m.name}' version ${echo(version)} is not served; served versions: ${ready.join(", ")}`);
+      throw new ServingError("not_found", `${versionField}: ${echo(version)} of model '${m.name}' is not served; served versions: ${ready.join(", ")}`);
     }
     return v.host;
   }
