@@ -4,6 +4,7 @@ import { LoadGovernor } from "./budget/LoadGovernor.js";
 import type { Config } from "./config/config.js";
 import { type Clock, systemClock } from "./core/Clock.js";
 import { usableCpus } from "./core/usableCpus.js";
+import { EnginePool } from "./engine/EnginePool.js";
 import { BudgetService } from "./grpc/BudgetService.js";
 import { CallEnvelope } from "./grpc/CallEnvelope.js";
 import { metricsObserver } from "./grpc/CallObserver.js";
@@ -65,7 +66,18 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   const telemetry = new ModelTelemetry(m, clock);
   const cpus = usableCpus();
   log.info({ cpus: cpus.cpus, source: cpus.source }, "usable CPUs");
-  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus };
+  // one set of engine worker threads for every model's sessions
+  const pool = await EnginePool.create(
+    {
+      executionProviders: config.executionProviders,
+      intraOpThreads: config.intraOpThreads,
+      interOpThreads: config.interOpThreads,
+      workers: config.engineWorkers,
+      cpus,
+    },
+    logFor("engine"),
+  );
+  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus, pool };
   // load-adaptive mode: one governor per model, steering by its newest version's queue
   const governors = new Map<string, LoadGovernor>();
   const repo = new ModelRepository({
@@ -107,7 +119,12 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     log: logFor("model"),
   });
   let started = false;
-  await repo.start();
+  try {
+    await repo.start();
+  } catch (err) {
+    await pool.dispose();
+    throw err;
+  }
   const reload = modelReloader({ repo, metrics: m, log: logFor("model") });
 
   const grpcLog = logFor("grpc");
@@ -154,6 +171,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   } catch (err) {
     await Promise.all([server.shutdown(0), admin?.shutdown(0)]);
     await repo.dispose();
+    await pool.dispose();
     throw err;
   }
   telemetry.start(() => repo.served());
@@ -194,6 +212,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       telemetry.stop();
       for (const g of governors.values()) g.stop();
       await repo.dispose();
+      await pool.dispose();
       log.info({ drained, ms: Math.round(clock.now() - startedMs) }, "stopped");
       return drained;
     })());

@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { HostTensor } from "./StageRunner.js";
-import { ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
+import { type ModelSessions, ownsBuffer, type Signature, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 /** ortWorker beside this file: .js when built; .ts when run from source (tsx, vitest), loaded through tsx. */
 const SELF = fileURLToPath(import.meta.url);
@@ -18,30 +18,34 @@ const newWorker = (workerData: WorkerSetup): Worker =>
 /** How long stop() waits for a worker to release its sessions before terminating it. */
 const STOP_TIMEOUT_MS = 30_000;
 
-/** One worker thread with its stage sessions; runs are answered by id. */
+type Pending = { resolve(reply: WorkerReply): void; reject(e: Error): void; run: boolean };
+
+/** One worker thread holding the stage sessions of any number of models; requests are answered by id. */
 export class StageWorker {
   private seq = 0;
-  private readonly pending = new Map<number, { resolve(out: Record<string, HostTensor>): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, Pending>();
+  /** Stage runs handed over and not answered yet. */
+  private runs = 0;
   private stopping = false;
   alive = true;
   onDeath: (reason: string) => void = () => {};
 
-  private constructor(
-    private readonly worker: Worker,
-    readonly signatures: { inputs: string[]; outputs: string[] }[],
-  ) {
+  private constructor(private readonly worker: Worker) {
     worker.on("message", (msg: WorkerReply) => {
-      if (msg.type !== "result" && msg.type !== "error") return;
+      if (!("id" in msg)) return;
       const p = this.pending.get(msg.id);
+      if (!p) return;
       this.pending.delete(msg.id);
-      if (msg.type === "result") p?.resolve(msg.outputs);
-      else p?.reject(new Error(msg.message));
+      if (p.run) this.runs--;
+      if (msg.type === "error") p.reject(new Error(msg.message));
+      else p.resolve(msg);
     });
     const die = (reason: string) => {
       if (!this.alive) return;
       this.alive = false;
       for (const p of this.pending.values()) p.reject(new Error(`engine worker stopped: ${reason}`));
       this.pending.clear();
+      this.runs = 0;
       if (!this.stopping) this.onDeath(reason);
     };
     worker.on("error", (err) => die(err.message));
@@ -58,29 +62,47 @@ export class StageWorker {
       worker.once("error", fail);
       worker.once("message", (msg: WorkerReply) => {
         worker.off("error", fail);
-        if (msg.type === "ready") resolve(new StageWorker(worker, msg.signatures));
-        else fail(new Error(msg.type === "failed" ? msg.message : `unexpected first message ${msg.type} from an engine worker`));
+        if (msg.type === "ready") resolve(new StageWorker(worker));
+        else fail(new Error(`unexpected first message ${msg.type} from an engine worker`));
       });
     });
   }
 
+  /** Stage batches handed over and not answered yet. */
   get outstanding(): number {
-    return this.pending.size;
+    return this.runs;
   }
 
-  run(stage: number, feeds: Record<string, HostTensor>, transferInputs: boolean): Promise<Record<string, HostTensor>> {
+  private request(msg: WorkerRequest & { id: number }, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     if (!this.alive) return Promise.reject(new Error("engine worker stopped"));
-    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      const run = msg.type === "run";
+      if (run) this.runs++;
+      this.pending.set(msg.id, { resolve, reject, run });
+      this.worker.postMessage(msg, transfer);
+    });
+  }
+
+  /** Creates the sessions of `model` (replacing any it had); resolves with each session's input and output names. */
+  async load(model: string, sessions: ModelSessions): Promise<Signature[]> {
+    const reply = await this.request({ type: "load", id: ++this.seq, model, sessions });
+    return reply.type === "loaded" ? reply.signatures : [];
+  }
+
+  /** Releases the sessions of `model` (after the runs handed over before). */
+  async unload(model: string): Promise<void> {
+    await this.request({ type: "unload", id: ++this.seq, model });
+  }
+
+  async run(model: string, stage: number, feeds: Record<string, HostTensor>, transferInputs: boolean): Promise<Record<string, HostTensor>> {
     const wire: Record<string, HostTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(feeds)) {
       wire[name] = { data: t.data, dims: [...t.dims] };
       if (transferInputs && ownsBuffer(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
     }
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: "run", id, stage, feeds: wire } satisfies WorkerRequest, transfer);
-    });
+    const reply = await this.request({ type: "run", id: ++this.seq, model, stage, feeds: wire }, transfer);
+    return reply.type === "result" ? reply.outputs : {};
   }
 
   /**

@@ -1,4 +1,4 @@
-/** Messages between OrtEngine (main thread) and its ortWorker threads. */
+/** Messages between EnginePool (main thread) and its ortWorker threads. */
 import type { HostTensor } from "./StageRunner.js";
 
 /** Whether a tensor's data spans its whole ArrayBuffer, so the buffer can be transferred as is. */
@@ -6,20 +6,30 @@ export function ownsBuffer(data: Float32Array): boolean {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
 }
 
-/** workerData of an ortWorker: what to load, and how. */
+/** workerData of an ortWorker: how it creates sessions (which models it holds comes by message). */
 export interface WorkerSetup {
-  /** Stage files in stage order. */
-  files: string[];
-  executionProvider: string;
   intraOpThreads: number;
   interOpThreads: number;
 }
 
-export type WorkerRequest = { type: "run"; id: number; stage: number; feeds: Record<string, HostTensor> } | { type: "release" };
+/** A model's sessions in a worker: its graph files in session order, on one execution provider. */
+export interface ModelSessions {
+  files: string[];
+  executionProvider: string;
+}
+
+export type WorkerRequest =
+  | { type: "load"; id: number; model: string; sessions: ModelSessions }
+  | { type: "unload"; id: number; model: string }
+  | { type: "run"; id: number; model: string; stage: number; feeds: Record<string, HostTensor> }
+  | { type: "release" };
+
+export type Signature = { inputs: string[]; outputs: string[] };
 
 export type WorkerReply =
-  | { type: "ready"; signatures: { inputs: string[]; outputs: string[] }[] }
-  | { type: "failed"; message: string }
+  | { type: "ready" }
+  | { type: "loaded"; id: number; signatures: Signature[] }
+  | { type: "unloaded"; id: number }
   | { type: "result"; id: number; outputs: Record<string, HostTensor> }
   | { type: "error"; id: number; message: string }
   | { type: "released" };

@@ -31,7 +31,16 @@ export class InferenceService {
 
   /** OIP needs a model name: an empty one is NOT_FOUND like any unknown name (no default model here). */
   private resolve(name: string, version: string) {
-    if (!name) throw new ServingError("not_found", `model_name: empty; served models: ${this.models.servedNames().map((n) => `'${n}'`).join(", ") || "none"}`);
+    if (!name)
+      throw new ServingError(
+        "not_found",
+        `model_name: empty; served models: ${
+          this.models
+            .servedNames()
+            .map((n) => `'${n}'`)
+            .join(", ") || "none"
+        }`,
+      );
     return this.models.resolve(name, version, "model_name", "model_version");
   }
 

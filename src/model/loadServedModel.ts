@@ -4,6 +4,7 @@ import { createBudget, type ExitScoring } from "../budget/createBudget.js";
 import type { Config } from "../config/config.js";
 import type { Clock } from "../core/Clock.js";
 import type { UsableCpus } from "../core/usableCpus.js";
+import type { EnginePool } from "../engine/EnginePool.js";
 import { OrtEngine } from "../engine/OrtEngine.js";
 import type { StageRunner } from "../engine/StageRunner.js";
 import type { Manifest } from "../format/manifest.js";
@@ -39,6 +40,8 @@ export interface ServedModelDeps {
   hooksFor(labels: { model: string; version: string }): PipelineHooks;
   /** The CPUs the process may use (automatic engine worker count). */
   cpus: UsableCpus;
+  /** The engine worker threads every model version's sessions live in. */
+  pool: EnginePool;
 }
 
 /**
@@ -60,6 +63,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
       fused: config.fusedPath,
     },
     deps.logFor("engine"),
+    deps.pool,
   );
   try {
     const { budget, scorer, scoring } = await createBudget(manifest, config, deps.logFor("budget"));

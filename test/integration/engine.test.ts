@@ -31,7 +31,7 @@ describe("OrtEngine worker threads", () => {
   });
 
   it("a worker that exits is replaced and the engine goes on", async () => {
-    const workers = (engine as unknown as { workers: { worker: { terminate(): Promise<number> } }[] }).workers;
+    const workers = (engine as unknown as { pool: { workers: { worker: { terminate(): Promise<number> } }[] } }).pool.workers;
     const victim = workers[0]!;
     // terminated while idle: terminating a worker inside session.run would abort the whole
     // process (see StageWorker.stop), so an exit can only be simulated between batches

@@ -195,3 +195,25 @@ describe("model repository start and control modes", () => {
     expect(loadConfig(["--model-control-mode", "explicit", "--load-model", "a", "--load-model", "b"], {})).toMatchObject({ loadModel: ["a", "b"] });
   });
 });
+
+describe("models sharing the engine", () => {
+  it("a quiet model is not refused while another is flooded; the flooded one's excess is RESOURCE_EXHAUSTED", async () => {
+    const root = repositoryOf(["flooded", "quiet"]);
+    writeFileSync(path.join(root, "flooded", "config.yaml"), "maxQueueSize: 64\nmaxQueueWaitMs: 50\n");
+    const s = await startServer(["--model-repository", root]);
+    try {
+      const heavy = (i: number) => ({ model: "flooded", tensor: tensor(i), options: { exit: 6 } });
+      const flood = Array.from({ length: 1500 }, (_, i) => codeOf(unary(s.clients.classifier, "Classify", heavy(i))));
+      const quiet: string[] = [];
+      for (let i = 0; i < 30; i++) quiet.push(await codeOf(unary(s.clients.classifier, "Classify", { model: "quiet", tensor: tensor(i) })));
+      const flooded = await Promise.all(flood);
+      expect(quiet).toEqual(Array(30).fill("OK"));
+      expect(flooded.filter((c) => c.startsWith("RESOURCE_EXHAUSTED")).length).toBeGreaterThan(0);
+      expect(flooded.filter((c) => c !== "OK" && !c.startsWith("RESOURCE_EXHAUSTED"))).toEqual([]);
+      // one set of engine workers serves both models
+      expect(s.app.models.resolve("quiet", "").current.workers).toBe(s.app.models.resolve("flooded", "").current.workers);
+    } finally {
+      await s.stop();
+    }
+  });
+});
