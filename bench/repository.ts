@@ -1,0 +1,184 @@
+/**
+ * Several models in one server, measured from outside (a repository of two copies of a model,
+ * "a" and "b", so that their capacities are equal):
+ *
+ * 1. Budgets per model: "a" at target 30% and "b" at 70% of their last exit's FLOPs, the whole
+ *    Fashion-MNIST test set streamed to both AT ONCE, each in its own adversarial order (i.i.d.,
+ *    sorted by difficulty both ways, easy half then hard half, easy/hard blocks; "b" runs the next
+ *    order in the list), `--in-flight` requests outstanding per model. Each model's mean FLOPs
+ *    against its own target, and the share of 1,000-request windows (in the order sent) above
+ *    1.02 x target (windows ending within 500 requests after an abrupt shift excused).
+ * 2. Fairness: the capacity C of "a" alone (closed loop); then "b" alone open-loop at 10% of C
+ *    (its p99); then "a" open-loop at 2 x C together with "b" at 10% of C: "b"'s refusals and
+ *    p99 against its p99 alone plus two of "a"'s batch times (mean stage-batch time of "a" during
+ *    the flood, from the server's metrics), and the share of "a" refused. `--rounds` rounds.
+ *
+ *   npm run bench:repository -- [--model-dir DIR] [--seconds 6] [--rounds 3] [--in-flight 64] [--out docs/results/repository]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { makeClients, unary } from "../src/cli/clients.js";
+import { loadManifest } from "../src/format/manifest.js";
+import { difficultyOrders, difficultySplit, type OrderSpec, windowReport } from "../test/support/budgetSimulation.js";
+import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
+import { repositoryOf } from "../test/support/fixtures.js";
+import { runLoad, runOpenLoop } from "../test/support/loadgen.js";
+import { streamInOrder } from "../test/support/orderedStream.js";
+import { rng, shuffler } from "../test/support/rng.js";
+import { startServerProcess } from "../test/support/serverProcess.js";
+import { arg, runMain } from "./lib/cli.js";
+
+const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
+const seconds = Number(arg("seconds", "6"));
+const rounds = Number(arg("rounds", "3"));
+const inFlight = Number(arg("in-flight", "64"));
+const out = arg("out", "docs/results/repository");
+const TARGETS = { a: 0.3, b: 0.7 } as const;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const f2 = (x: number) => x.toFixed(2);
+
+/** A repository of copies of the model ("a", "b", ...), each with its config.yaml. */
+function repository(names: readonly string[], config: (name: string) => string): string {
+  const root = repositoryOf(names, modelDir);
+  for (const name of names) writeFileSync(path.join(root, name, "config.yaml"), config(name));
+  return root;
+}
+
+/** Max softmax of exit 1 per test image, from the model's evaluation file (it only orders the requests). */
+function firstExitConfidence(dir: string): (i: number) => number {
+  const head = JSON.parse(readFileSync(path.join(dir, "evaluation.json"), "utf8"));
+  const buf = readFileSync(path.join(dir, head.file));
+  const logits = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  const { exits, classes } = head;
+  return (i) => {
+    const row = logits.subarray(i * exits * classes, i * exits * classes + classes);
+    const m = Math.max(...row);
+    const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+    return 1 / z;
+  };
+}
+
+async function budgets(lines: string[]): Promise<void> {
+  const manifest = await loadManifest(modelDir);
+  const set = loadFashionMnist("test");
+  const bytes = tensorBytesOf(set, set.count, manifest.input);
+  const d = difficultySplit(firstExitConfidence(modelDir), set.count);
+  const orders: OrderSpec[] = difficultyOrders(d, shuffler(rng(7)));
+  const last = manifest.exits.at(-1)!.flops;
+  const root = repository(["a", "b"], (n) => `budgetTarget: ${TARGETS[n as "a" | "b"]}\n`);
+  const server = await startServerProcess(["--model-repository", root, "--max-stream-inflight", String(inFlight)]);
+  const c = makeClients(server.address, {}, undefined, server.adminAddress);
+  lines.push(
+    "## Budgets per model under simultaneous traffic",
+    "",
+    `"a" at ${TARGETS.a * 100}% and "b" at ${TARGETS.b * 100}% of the last exit's FLOPs (${(last / 1e6).toFixed(2)} MMACs); each row is one run, both models streamed the whole test set at once, ${inFlight} in flight each.`,
+    "",
+    "| run | model | order | mean / target | windows over 1.02 x | worst window / target |",
+    "|---:|---|---|---:|---:|---:|",
+  );
+  try {
+    for (let k = 0; k < orders.length; k++) {
+      const plan = { a: orders[k]!, b: orders[(k + 1) % orders.length]! };
+      for (const m of ["a", "b"] as const) await unary(c.budget, "SetBudget", { model: m, target_fraction: TARGETS[m] }); // a fresh controller
+      const [ra, rb] = await Promise.all(
+        (["a", "b"] as const).map((m) =>
+          streamInOrder(
+            c.classifier,
+            plan[m].order.map((i) => ({ model: m, tensor: { shape: manifest.input.shape, data: bytes[i] } })),
+            inFlight,
+          ),
+        ),
+      );
+      for (const [m, answers] of [
+        ["a", ra!],
+        ["b", rb!],
+      ] as const) {
+        const w = windowReport(
+          answers.map((r) => Number(r.flops)),
+          TARGETS[m] * last,
+          plan[m].shifts,
+        );
+        lines.push(
+          `| ${k + 1} | ${m} | ${plan[m].name} | ${w.meanOverTarget.toFixed(3)} | ${(100 * w.overShare).toFixed(2)}% of ${w.windows} | ${w.worstWindowOverTarget.toFixed(3)} |`,
+        );
+        log(`budgets run ${k + 1} ${m} ${plan[m].name}: mean/target ${w.meanOverTarget.toFixed(3)}, over ${(100 * w.overShare).toFixed(2)}%`);
+      }
+    }
+  } finally {
+    c.close();
+    await server.stop();
+  }
+  lines.push("");
+}
+
+/** Sum and count of "a"'s stage batch durations from the metrics text. */
+function batchSeconds(text: string): { sum: number; count: number } {
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split("\n")) {
+    if (!line.includes('model="a"')) continue;
+    if (line.startsWith("ranet_stage_duration_seconds_sum")) sum += Number(line.split(" ").at(-1));
+    if (line.startsWith("ranet_stage_duration_seconds_count")) count += Number(line.split(" ").at(-1));
+  }
+  return { sum, count };
+}
+
+async function fairness(lines: string[]): Promise<void> {
+  const manifest = await loadManifest(modelDir);
+  const set = loadFashionMnist("test");
+  const bytes = tensorBytesOf(set, 2000, manifest.input);
+  const req = (model: string) => (i: number) => ({ model, tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] } });
+  const root = repository(["a", "b"], () => "budgetTarget: 0.5\n");
+  lines.push(
+    "## Fairness: one model flooded, another quiet",
+    "",
+    `Closed-loop capacity C of "a" alone (ClassifyStream, 64 in flight), then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C with "b" at 10% of C. "a" batch time: the mean stage-batch time of "a" during the flood.`,
+    "",
+    '| round | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | "b" refused | "a" refused |',
+    "|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (let r = 1; r <= rounds; r++) {
+    const server = await startServerProcess(["--model-repository", root]);
+    try {
+      const cap = await runLoad({ address: server.address, concurrency: 64, api: "stream", durationMs: seconds * 1000, warmupMs: 1000, request: req("a") });
+      const C = cap.throughput;
+      const alone = await runOpenLoop({ address: server.address, rate: 0.1 * C, durationMs: seconds * 1000, request: req("b") });
+      const metrics = async () => batchSeconds(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
+      const before = await metrics();
+      const [flood, quiet] = await Promise.all([
+        runOpenLoop({ address: server.address, rate: 2 * C, durationMs: seconds * 1000, request: req("a") }),
+        runOpenLoop({ address: server.address, rate: 0.1 * C, durationMs: seconds * 1000, request: req("b") }),
+      ]);
+      const after = await metrics();
+      const batchMs = (1000 * (after.sum - before.sum)) / Math.max(1, after.count - before.count);
+      const refused = (x: typeof flood) => (x.codes.RESOURCE_EXHAUSTED ?? 0) / Math.max(1, x.sent);
+      lines.push(
+        `| ${r} | ${C.toFixed(0)} | ${f2(alone.okLatencyMs.p99)} | ${f2(quiet.okLatencyMs.p99)} | ${f2(alone.okLatencyMs.p99 + 2 * batchMs)} | ${(100 * refused(quiet)).toFixed(2)}% | ${(100 * refused(flood)).toFixed(1)}% |`,
+      );
+      log(
+        `fairness round ${r}: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okLatencyMs.p99)} with flood ${f2(quiet.okLatencyMs.p99)} (bound ${f2(alone.okLatencyMs.p99 + 2 * batchMs)}), b refused ${refused(quiet)}, a refused ${refused(flood)}`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  lines.push("");
+}
+
+async function main(): Promise<void> {
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const lines = [
+    "# Several models in one server",
+    "",
+    `Made by \`npm run bench:repository -- --seconds ${seconds} --rounds ${rounds} --in-flight ${inFlight}\` on ${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} x ${cpu}, Node ${process.version}; server and load generator share the machine. Model: ${path.relative(process.cwd(), modelDir)}.`,
+    "",
+  ];
+  await budgets(lines);
+  await fairness(lines);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(`${out}.md`, lines.join("\n"));
+  log(`wrote ${out}.md`);
+}
+
+runMain(main);
