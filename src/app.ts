@@ -130,7 +130,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   const grpcLog = logFor("grpc");
   const envelope = new CallEnvelope(grpcLog, metricsObserver(m));
   const protos = loadProtos();
-  const health = new HealthService(PUBLIC_SERVICES);
+  const health = new HealthService(PUBLIC_SERVICES, (name) => repo.servedNames().includes(name));
   const adminHealth = new HealthService(ADMIN_SERVICES);
   const server = new GrpcServer(
     protos,

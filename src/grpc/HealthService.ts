@@ -3,12 +3,22 @@ import { echo } from "../core/errors.js";
 
 export type ServingStatus = "SERVING" | "NOT_SERVING";
 
-/** grpc.health.v1.Health: one status for the whole server ("") and each named service. */
+/** Health service names of models: "model/<name>". */
+const MODEL_PREFIX = "model/";
+
+/**
+ * grpc.health.v1.Health: one status for the whole server ("") and each named service, and with
+ * `modelReady`, per model: service "model/<name>" is SERVING while the server serves and that
+ * model has a READY version.
+ */
 export class HealthService {
   private status: ServingStatus = "NOT_SERVING";
   private readonly watchers = new Set<{ service: string; call: grpc.ServerWritableStream<{ service: string }, unknown> }>();
 
-  constructor(private readonly services: readonly string[]) {}
+  constructor(
+    private readonly services: readonly string[],
+    private readonly modelReady?: (name: string) => boolean,
+  ) {}
 
   get current(): ServingStatus {
     return this.status;
@@ -20,7 +30,9 @@ export class HealthService {
   }
 
   private statusOf(service: string): string {
-    return service === "" || this.services.includes(service) ? this.status : "SERVICE_UNKNOWN";
+    if (service === "" || this.services.includes(service)) return this.status;
+    if (this.modelReady && service.startsWith(MODEL_PREFIX)) return this.modelReady(service.slice(MODEL_PREFIX.length)) ? this.status : "NOT_SERVING";
+    return "SERVICE_UNKNOWN";
   }
 
   handlers(): grpc.UntypedServiceImplementation {

@@ -48,6 +48,9 @@ describe("model repository", () => {
     expect(ready.models.map((m: any) => m.name)).toEqual(["ranet-a", "ranet-b"]);
     expect((await unary(s.clients.inference, "ModelReady", { name: "ranet-b" })).ready).toBe(true);
     expect((await unary(s.clients.inference, "ModelReady", { name: "broken" })).ready).toBe(false);
+    // health per model: service "model/<name>"
+    expect((await unary(s.clients.health, "Check", { service: "model/ranet-b" })).status).toBe("SERVING");
+    expect((await unary(s.clients.health, "Check", { service: "model/broken" })).status).toBe("NOT_SERVING");
   });
 
   it("routes Classify and ModelInfer by model name and version; unknown names are NOT_FOUND listing the served models", async () => {
