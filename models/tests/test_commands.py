@@ -134,3 +134,16 @@ def test_the_bundled_ranet_re_exports_to_the_same_served_model(tmp_path):
         logits.append(np.fromfile(dst, "<f4"))
     assert logits[0].size == len(x) * 6 * 10
     assert np.abs(logits[0] - logits[1]).max() <= 1e-5
+
+
+def test_evaluate_reports_every_exit_and_a_budgeted_curve(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    train.train(train.parse_args(["--arch", "msdnet", "--dry-run", "--out", run, "--threads", "1"]))
+    out = str(tmp_path / "eval.json")
+    cli(["evaluate", "--checkpoint", os.path.join(run, "best.pt"), "--json", out])
+    figures = json.load(open(out))
+    assert len(figures["flops"]) == len(figures["val"]) == len(figures["test"]) == 3
+    assert [p for p, _, _ in figures["budgeted"]][:2] == [0.05, 0.1]
+    # every point's mean cost lies between the first and the last exit's
+    assert all(figures["flops"][0] <= f <= figures["flops"][-1] for _, f, _ in figures["budgeted"])
+    assert "MSDNet" in capsys.readouterr().out
