@@ -88,6 +88,15 @@ export class Classifier {
     if (o.flopsBudget !== 0 && !(o.flopsBudget >= this.exitFlops[0]!)) {
       throw invalidArgument(fields.flopsBudget, `0 (none) or at least ${this.exitFlops[0]} multiply-adds (the first exit's cost)`, String(o.flopsBudget));
     }
+    // the budget is a cap: a fixed exit past it would either exceed it or silently turn adaptive
+    if (o.exit && o.flopsBudget && this.exitFlops[o.exit - 1]! > o.flopsBudget) {
+      const reach = this.exitFlops.filter((f) => f <= o.flopsBudget).length;
+      throw invalidArgument(
+        fields.exit,
+        `an exit within ${fields.flopsBudget} (${o.flopsBudget} multiply-adds reach exit ${reach}; exit ${o.exit} costs ${this.exitFlops[o.exit - 1]})`,
+        String(o.exit),
+      );
+    }
     return {
       flopsBudget: o.flopsBudget || undefined,
       fixedExit: o.exit ? o.exit - 1 : undefined,

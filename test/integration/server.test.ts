@@ -185,6 +185,29 @@ describe("gRPC server (static thresholds)", () => {
         /^INVALID_ARGUMENT: options.flops_budget: expected 0 \(none\) or at least \d+ multiply-adds \(the first exit's cost\), got 5$/,
       );
     });
+    it("an exit that the flops_budget does not reach is refused, at every exit (ranet.v1 and OIP)", async () => {
+      const t = { shape: [1, 28, 28], values: new Array(784).fill(0) };
+      const flops = s.app.models.current.classifier.exitFlops;
+      for (let k = 2; k <= flops.length; k++) {
+        const budget = flops[k - 2]!; // reaches exit k-1, not exit k
+        expect(await classify({ tensor: t, options: { exit: k, flops_budget: budget } })).toBe(
+          `INVALID_ARGUMENT: options.exit: expected an exit within options.flops_budget (${budget} multiply-adds reach exit ${k - 1}; exit ${k} costs ${flops[k - 1]}), got ${k}`,
+        );
+        const oip = await codeOf(
+          unary(s.clients.inference, "ModelInfer", {
+            model_name: "ranet-fmnist",
+            parameters: { exit: { int64_param: k }, flops_budget: { int64_param: budget } },
+            inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }],
+            raw_input_contents: [Buffer.alloc(784 * 4)],
+          }),
+        );
+        expect(oip).toMatch(/^INVALID_ARGUMENT: parameters.exit: expected an exit within parameters.flops_budget/);
+        // a budget that reaches the exit is fine
+        const ok = await unary(s.clients.classifier, "Classify", { tensor: t, options: { exit: k, flops_budget: flops[k - 1]! } });
+        expect(ok.exit).toBe(k);
+        expect(Number(ok.flops)).toBeLessThanOrEqual(flops[k - 1]!);
+      }
+    });
   });
 });
 
