@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { makeClients, unary } from "./clients.js";
 
-const USAGE = `usage: npm run classify -- [--address host:port] [--exit N] [--flops-budget MACS] [--all-exits] <image files...>
+const USAGE = `usage: npm run classify -- [--address host:port] [--model NAME] [--exit N] [--flops-budget MACS] [--all-exits] <image files...>
 
 Sends each image (PNG, JPEG or WebP) to ranet.v1.Classifier/Classify and prints the label,
 confidence, exit and FLOPs (multiply-adds) spent.
   --address       server address (default 127.0.0.1:50051)
+  --model         model of the server's repository (default: the server's default model)
   --exit N        answer from exit N (1-based) instead of adaptively
   --flops-budget  anytime budget in multiply-adds: deepest exit within it
   --all-exits     also print every executed exit's prediction
@@ -13,6 +14,7 @@ confidence, exit and FLOPs (multiply-adds) spent.
 
 async function main(argv: string[]): Promise<number> {
   let address = "127.0.0.1:50051";
+  let model = "";
   let exit = 0;
   let budget = 0;
   let all = false;
@@ -29,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     } else if (a === "--address") address = value();
+    else if (a === "--model") model = value();
     else if (a === "--exit") exit = Number(value());
     else if (a === "--flops-budget") budget = Number(value());
     else if (a === "--timeout-ms") timeoutMs = Number(value());
@@ -48,11 +51,11 @@ async function main(argv: string[]): Promise<number> {
         const res = await unary(
           c.classifier,
           "Classify",
-          { request_id: file, image: await readFile(file), options: { exit, flops_budget: budget, return_all_exits: all, top_k: 3 } },
+          { request_id: file, model, image: await readFile(file), options: { exit, flops_budget: budget, return_all_exits: all, top_k: 3 } },
           timeoutMs,
         );
         console.log(
-          `${file}\t${res.label}\tconfidence ${res.confidence.toFixed(3)}\texit ${res.exit} (${res.exit_reason})\t${(res.flops / 1e6).toFixed(2)} MMACs`,
+          `${file}\t${res.label}\t${res.model_name}\tconfidence ${res.confidence.toFixed(3)}\texit ${res.exit} (${res.exit_reason})\t${(res.flops / 1e6).toFixed(2)} MMACs`,
         );
         for (const e of res.exits) console.log(`  exit ${e.exit}: ${e.label} ${e.confidence.toFixed(3)} at ${(e.flops / 1e6).toFixed(2)} MMACs`);
       } catch (err) {
