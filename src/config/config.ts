@@ -72,13 +72,13 @@ export const FIELDS = {
   intraOpThreads: [
     int(0, 256),
     1,
-    "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores: 1 gave 1.69x the throughput of 0 on 2 cores with one worker (docs/performance.md)",
+    "onnxruntime threads per operator in each stage session (0 = onnxruntime's default, one per core). Keep engineWorkers x intraOpThreads within the cores (docs/performance.md measures the choice)",
   ],
   interOpThreads: [int(0, 256), 0, "onnxruntime threads across operators (0 = default)"],
   engineWorkers: [
     int(0, 256),
     0,
-    "worker threads running stage batches, each with its own sessions (0 = automatic: on CPU one per usable CPU, read from the container's cgroup quota; on CUDA 1). Each worker holds its own sessions: resident memory after warm-up was about 220 MiB plus 130 MiB per worker (1: 345 MiB, 2: 448, 4: 720; 30 MiB less per worker without the fused graph); leave headroom under the memory limit (the 100,000-request soak peaked at 588 MiB with 2 workers)",
+    "engine worker threads running stage batches, shared by every model; each holds the sessions of every loaded model (0 = automatic: on CPU one per usable CPU, read from the container's cgroup quota; on CUDA 1). Memory grows with workers and models: npm run bench:memory measures it (docs/operations.md)",
   ],
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
   fusedPath: [
@@ -94,7 +94,7 @@ export const FIELDS = {
   dispatchWhenIdle: [
     bool,
     true,
-    "an idle engine worker takes the deepest waiting batch at once, full or not (work-conserving batching: 1.07x and 1.15x the adaptive throughput in two benchmark runs on 2 cores, and a lightly loaded server answers without waiting for a batch to fill; docs/performance.md); false: batches wait up to maxQueueDelayMs to fill",
+    "an idle engine worker takes the deepest waiting batch at once, full or not (work-conserving batching: a lightly loaded server answers without waiting for a batch to fill); false: batches wait up to maxQueueDelayMs to fill",
   ],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
   maxStreamInflight: [

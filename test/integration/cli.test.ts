@@ -26,7 +26,9 @@ describe("CLI client and server reflection", () => {
     const args = ["--import", "tsx", "src/cli/classify.ts", "--address", `127.0.0.1:${s.app.grpcPort}`, "--all-exits"];
     const ok = await run(process.execPath, [...args, good]);
     const labels = s.app.models.current.classifier.labels.map((l) => l.replace(/[/]/g, "\\/")).join("|");
-    expect(ok.stdout).toMatch(new RegExp(`^${good.replace(/[.]/g, "\\.")}\\t(${labels})\\tranet-fmnist\\tconfidence 0\\.\\d{3}\\texit \\d \\(\\w+\\)\\t\\d+\\.\\d\\d MMACs`));
+    expect(ok.stdout).toMatch(
+      new RegExp(`^${good.replace(/[.]/g, "\\.")}\\t(${labels})\\tranet-fmnist\\tconfidence 0\\.\\d{3}\\texit \\d \\(\\w+\\)\\t\\d+\\.\\d\\d MMACs`),
+    );
     expect(ok.stdout).toMatch(/\n {2}exit 1: /);
     const failed = await run(process.execPath, [...args, bad]).then(
       () => undefined,
