@@ -182,8 +182,10 @@ class PrunedStage(nn.Module):
 
 
 def export_stage(stage: Stage, check: StageCheck, example: List[torch.Tensor], path: str) -> None:
+    # exported in eval mode: torch.onnx.export restores the exported module's mode afterwards,
+    # recursively, so a module left in training mode would switch the whole model to training
     torch.onnx.export(
-        PrunedStage(stage, check.outputs),
+        PrunedStage(stage, check.outputs).eval(),
         tuple(example),
         path,
         opset_version=OPSET,
@@ -303,6 +305,8 @@ def export_model(
     log("staged forward and FLOPs agree with the model at every exit")
 
     record = run_stages(stages, probe)
+    with torch.no_grad():
+        full = model(probe)
     for c, st, rec in zip(checks, stages, record):
         path = os.path.join(out, f"stage{c.index + 1}.onnx")
         export_stage(st, c, [rec[n] for n in c.inputs], path)
@@ -318,8 +322,8 @@ def export_model(
     write_logit_set(out, "calibration", val_logits, ds.val_y, ds.source["val_split"], ds.val_index)
     write_logit_set(out, "evaluation", test_logits, ds.test_y, "test split")
 
-    with torch.no_grad():
-        full = model(probe)
+    if model.training:
+        raise ExportError("the model left eval mode during the export (a stage switched it to training)")
     fixtures = {
         "count": FIXTURE_COUNT,
         "images": [

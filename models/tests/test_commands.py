@@ -134,6 +134,12 @@ def test_the_bundled_ranet_re_exports_to_the_same_served_model(tmp_path):
         logits.append(np.fromfile(dst, "<f4"))
     assert logits[0].size == len(x) * 6 * 10
     assert np.abs(logits[0] - logits[1]).max() <= 1e-5
+    fixtures = [json.load(open(os.path.join(d, "fixtures", "parity.json")))["images"] for d in (BUNDLED_RANET, out)]
+    assert [f["label"] for f in fixtures[0]] == [f["label"] for f in fixtures[1]]
+    assert (
+        max(abs(a - b) for f, g in zip(*fixtures) for la, lb in zip(f["logits"], g["logits"]) for a, b in zip(la, lb))
+        <= 1e-4
+    )
 
 
 def test_evaluate_reports_every_exit_and_a_budgeted_curve(tmp_path, capsys):
@@ -147,3 +153,19 @@ def test_evaluate_reports_every_exit_and_a_budgeted_curve(tmp_path, capsys):
     # every point's mean cost lies between the first and the last exit's
     assert all(figures["flops"][0] <= f <= figures["flops"][-1] for _, f, _ in figures["budgeted"])
     assert "MSDNet" in capsys.readouterr().out
+
+
+@needs_node
+def test_parity_fixtures_are_what_the_onnx_stages_compute(tmp_path):
+    """The fixtures' logits (PyTorch) equal the exported stages' (onnxruntime) on the fixture inputs."""
+    out = str(tmp_path / "m")
+    cli(["export", "--arch", "msdnet", "--dry-run", "--out", out])
+    fixtures = json.load(open(os.path.join(out, "fixtures", "parity.json")))["images"]
+    x = np.array([f["input"] for f in fixtures], dtype="<f4")
+    x.tofile(os.path.join(tmp_path, "in.bin"))
+    script = os.path.join(MODELS, "multiexit", "ort_chain.mjs")
+    dst = os.path.join(tmp_path, "out.bin")
+    subprocess.run(["node", script, out, os.path.join(tmp_path, "in.bin"), str(len(x)), dst], check=True)
+    got = np.fromfile(dst, "<f4").reshape(len(x), 3, 10)
+    want = np.array([f["logits"] for f in fixtures], dtype=np.float32)
+    assert np.abs(got - want).max() <= 1e-4
