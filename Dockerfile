@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 #
-# CPU image (default):   docker build -t ranet-serving .
-# CUDA image:            docker build -t ranet-serving:cuda --build-arg VARIANT=cuda .
+# CPU image (default):   docker build -t ranet-serving:0.1.0 .
+# CUDA image:            docker build -t ranet-serving:0.1.0-cuda --build-arg VARIANT=cuda .
 #   and run it with --execution-providers cuda,cpu (RANET_EXECUTION_PROVIDERS=cuda,cpu); if the
 #   CUDA provider cannot load, the server logs why and falls back to the CPU provider.
+# These are the tags the manifests in deploy/ run; docs/deploy.md walks from here to a pod answering.
 ARG VARIANT=cpu
 ARG NODE_IMAGE=node:20-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04

@@ -220,3 +220,34 @@ describe("models sharing the engine", () => {
     }
   });
 });
+
+describe("the bundled repository", () => {
+  it("npm start's default serves every bundled model; each answers Classify and ModelInfer with its own exits and FLOPs", async () => {
+    const s = await startServer(["--model-repository", "models/repository"]);
+    try {
+      const { models } = await unary(s.clients.inference, "RepositoryIndex", { ready: true });
+      const names = models.map((m) => m.name);
+      expect(names).toEqual(expect.arrayContaining(["msdnet-fmnist", "ranet-fmnist"]));
+      for (const name of names) {
+        const meta = await unary(s.clients.classifier, "GetModelMetadata", { model: name });
+        const last = meta.exits.length;
+        const r = await unary(s.clients.classifier, "Classify", { model: name, tensor: tensor(), options: { exit: last } });
+        expect(r).toMatchObject({ model_name: name, exit: last });
+        expect(Number(r.flops)).toBe(Number(meta.exits.at(-1)!.flops));
+        const o = await unary(s.clients.inference, "ModelInfer", {
+          model_name: name,
+          parameters: { exit: { int64_param: 1 } },
+          inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28] }],
+          raw_input_contents: [tensorBytes(fixtures[0]!.input)],
+        });
+        expect(o.model_name).toBe(name);
+      }
+      const flops = await Promise.all(
+        names.map(async (n) => (await unary(s.clients.classifier, "GetModelMetadata", { model: n })).exits.map((e) => Number(e.flops))),
+      );
+      expect(flops[0]).not.toEqual(flops[1]); // each model its own exits
+    } finally {
+      await s.stop();
+    }
+  });
+});
