@@ -22,7 +22,7 @@ import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js
 import { streamInOrder } from "../test/support/orderedStream.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
-import { plotPng, type Series } from "./lib/svgPlot.js";
+import { renderVegaLite } from "./lib/vegaPlot.js";
 
 const repository = arg("repository", "models/repository");
 const out = arg("out", "docs/results/compare");
@@ -144,30 +144,60 @@ async function report(models: ModelResult[], count: number): Promise<void> {
     "",
   ];
   writeFileSync(`${out}.md`, lines.join("\n"));
-  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-  const series: Series[] = models.flatMap((m, i) => [
-    { name: `${m.name} budgeted (paper)`, color: colors[i % colors.length]!, points: m.budgeted.paper.map((p) => ({ x: p.flops / 1e6, y: 100 * p.accuracy })) },
-    {
-      name: `${m.name} budgeted (served)`,
-      color: colors[i % colors.length]!,
-      dashed: true,
-      points: m.budgeted.served.map((p) => ({ x: p.flops / 1e6, y: 100 * p.accuracy })),
-    },
-    {
-      name: `${m.name} anytime (each exit)`,
-      color: colors[i % colors.length]!,
-      style: "points",
-      points: m.anytime.map((p) => ({ x: p.flops / 1e6, y: 100 * p.accuracy })),
-    },
-  ]);
-  await plotPng(
-    {
-      title: "Fashion-MNIST test accuracy against mean MMACs per image, through the server",
-      xLabel: "mean MMACs per image",
-      yLabel: "top-1 accuracy (%)",
+  const rows = models.flatMap((m) => {
+    const last = m.exitFlops.at(-1)!;
+    const row = (series: string, p: Point, label = "") => ({
+      model: m.name,
       series,
+      mmacs: p.flops / 1e6,
+      pctOfLast: (100 * p.flops) / last,
+      accuracy: 100 * p.accuracy,
+      label,
+    });
+    return [
+      ...m.budgeted.paper.map((p) => row("paper setting (offline thresholds, max-softmax)", p)),
+      ...m.budgeted.served.map((p) => row("served default (controller, own scoring rule)", p)),
+      ...m.anytime.map((p, k) => row("anytime (each exit forced)", p, `exit ${k + 1}`)),
+    ];
+  });
+  const enc = {
+    x: { field: "mmacs", type: "quantitative", title: "mean MMACs per image (multiply-adds, millions)", scale: { zero: false, nice: true } },
+    y: { field: "accuracy", type: "quantitative", title: "top-1 accuracy (%)", scale: { zero: false, nice: true }, axis: { format: ".1f" } },
+    color: { field: "model", type: "nominal", title: "model" },
+  } as const;
+  await renderVegaLite(
+    {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: {
+        text: "Fashion-MNIST test accuracy against FLOPs, through the server",
+        subtitle: `${count} test images; lines: budgeted batch (thresholds from the validation split); labelled diamonds: each exit forced (anytime)`,
+      },
+      width: 720,
+      height: 420,
+      data: { values: rows },
+      layer: [
+        {
+          transform: [{ filter: "datum.series !== 'anytime (each exit forced)'" }],
+          mark: { type: "line", point: true },
+          encoding: {
+            ...enc,
+            strokeDash: { field: "series", type: "nominal", title: "budgeted batch", legend: { labelLimit: 320 } },
+            detail: { field: "series" },
+          },
+        },
+        {
+          transform: [{ filter: "datum.series === 'anytime (each exit forced)'" }],
+          mark: { type: "point", shape: "diamond", size: 80, filled: true },
+          encoding: enc,
+        },
+        {
+          transform: [{ filter: "datum.series === 'anytime (each exit forced)'" }],
+          mark: { type: "text", dy: -9, fontSize: 10 },
+          encoding: { x: enc.x, y: enc.y, color: enc.color, text: { field: "label" } },
+        },
+      ],
     },
-    `${out}.png`,
+    out,
   );
   log(`wrote ${out}.md and ${out}.png`);
 }
