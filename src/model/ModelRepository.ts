@@ -148,8 +148,11 @@ export class ModelRepository extends ModelRoutes {
     }
     const modelDir = path.join(this.o.root, name);
     if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
-      m.reason = `no folder ${echo(name)} in the repository`;
-      throw new ServingError("not_found", `model_name: ${m.reason}`);
+      const reason = `no folder ${echo(name)} in the repository`;
+      // a name that never served leaves no record (the index lists folders, not requests)
+      if (![...m.versions.values()].some((v) => v.host)) this.models.delete(name);
+      else m.reason = reason;
+      throw new ServingError("not_found", `model_name: ${reason}`);
     }
     try {
       m.settings = readModelSettings(this.o.root, name, this.o.config);
