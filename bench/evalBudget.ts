@@ -1,5 +1,5 @@
 /**
- * Budget evaluation over the real server (issue 11): streams the Fashion-MNIST test set through
+ * Budget evaluation over the real server: streams the Fashion-MNIST test set through
  * ClassifyStream in adversarial orders (bench/lib/budgetStreams.ts: i.i.d., sorted by difficulty
  * both ways, easy half then hard half, easy half then hardest first, blocks of corrupted
  * inputs), with `--in-flight` requests outstanding, at each target; SetBudget before each run
@@ -17,7 +17,6 @@
  *                          [--iid-shuffles 10] [--baseline-dir DIR]
  *   (a target <= 1 is a fraction of the last exit's FLOPs, larger values are multiply-adds)
  */
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
     );
   const shuffles = Number(arg("iid-shuffles", "10"));
   const baselineDir = arg("baseline-dir", "");
-  const baselineName = baselineDir ? `${baselineDir} (${commitOf(baselineDir)})` : "";
+  const baselineName = baselineDir;
   const clean = Array.from({ length: set.count }, (_, i) => {
     const x = normalise(imageOf(set, i), manifest.input);
     return { input: Buffer.from(x.buffer, x.byteOffset, x.byteLength), label: set.labels[i]! };
@@ -182,7 +181,7 @@ async function main(): Promise<void> {
     `Windows are ${WINDOW} consecutive requests in the order sent; on orders with abrupt shifts, windows ending within 500 requests after a shift are excused.`,
     "Difficulty: the first exit's max softmax on the test image (high = easy). Corrupted blocks: i.i.d. images in 8 blocks, clean alternating with salt and pepper (20% of pixels), inverted, rotated 90 degrees, and a black square of half the side.",
     "",
-    `Bounds (issue 11): mean within [0.95, 1.00] x target and at most 1% of windows over 1.02 x target. ${results.length - breaking} of ${results.length} runs meet both.`,
+    `Bounds: mean within [0.95, 1.00] x target and at most 1% of windows over 1.02 x target. ${results.length - breaking} of ${results.length} runs meet both.`,
     "",
     "| target | in flight | order | mean FLOPs / target | windows > 1.02 x target | worst window / target | accuracy | within bounds |",
     "|---:|---:|---|---:|---:|---:|---:|---|",
@@ -283,15 +282,6 @@ async function main(): Promise<void> {
     path.join(outDir, "budget-windows.png"),
   );
   console.log(text);
-}
-
-/** The commit a checkout is at, or "not a git checkout". */
-function commitOf(dir: string): string {
-  try {
-    return `commit ${execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()}`;
-  } catch {
-    return "not a git checkout";
-  }
 }
 
 runMain(main);

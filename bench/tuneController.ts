@@ -3,7 +3,7 @@
  * policy (createBudget: the served scoring rule, its offline table, BudgetManager with the
  * controller) driven by the calibration file's validation logits through simulated serving
  * (test/support/budgetSimulation.ts: batches of 32, two batches in flight per stage, a
- * closed-loop client) in the adversarial orders of issue 11, at 1, 64 and 1,024 in flight and
+ * closed-loop client) in the adversarial orders of eval:budget, at 1, 64 and 1,024 in flight and
  * 30/50/70% targets. Per gain and window it reports how many of those runs break a bound (whole-run mean
  * outside [0.95, 1.00] x target, or over 1% of 1,000-request windows above 1.02 x target, windows
  * within 500 requests after an abrupt shift excused), the worst window share, the range of means

@@ -52,7 +52,7 @@ export interface BudgetStream {
 const BLOCKS: Corruption[] = ["clean", "salt-and-pepper", "clean", "inverted", "clean", "rotated", "clean", "erased"];
 
 /**
- * The input orders of issue 11 over an image set: the difficulty orders (difficultyOrders, by
+ * The adversarial input orders over an image set: the difficulty orders (difficultyOrders, by
  * the first exit's max softmax `firstExitConfidence`) and i.i.d. images in blocks alternating
  * clean with corrupted ones (salt and pepper, inverted, rotated, erased).
  */
