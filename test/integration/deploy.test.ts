@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -190,3 +191,25 @@ function merge(base: any, patch: any): any {
   }
   return patch;
 }
+
+const hasKubectl = spawnSync("kubectl", ["version", "--client"]).status === 0;
+
+describe.runIf(hasKubectl)("kubectl kustomize renders what docs/deploy.md applies", () => {
+  it.each(["overlays/cpu", "overlays/gpu", "overlays/hpa-queue-wait", "base"])("%s", (dir) => {
+    const out = spawnSync("kubectl", ["kustomize", path.join(DEPLOY, dir)], { encoding: "utf8" });
+    expect(out.stderr).toBe("");
+    const objs = parseAllDocuments(out.stdout).map((d) => d.toJS() as any);
+    const dep = objs.find((o) => o.kind === "Deployment");
+    // the image tags docs/deploy.md and the Dockerfile's header build
+    const dockerfile = readFileSync("Dockerfile", "utf8");
+    const image = dep.spec.template.spec.containers[0].image as string;
+    expect(image).toBe(dir === "overlays/gpu" ? "ranet-serving:0.1.0-cuda" : "ranet-serving:0.1.0");
+    expect(dockerfile).toContain(`docker build -t ${image}`);
+    expect(readFileSync("docs/deploy.md", "utf8")).toContain(`docker build -t ${image}`);
+    // every model's config.yaml is mounted from the ConfigMap that holds it
+    const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === "ranet-model-config");
+    for (const m of dep.spec.template.spec.containers[0].volumeMounts.filter((v: any) => v.name === "model-config")) {
+      expect(Object.keys(cm.data)).toContain(m.subPath);
+    }
+  });
+});
