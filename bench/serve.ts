@@ -136,11 +136,11 @@ async function main(): Promise<void> {
   const raw = (name: string, s: RawSetting): Config => ({ name, run: async () => ({ throughput: await rawThroughput(manifest, inputs, batch, s, seconds) }) });
   const target = (t: number) => ["--budget-target", String(t)];
   const configs: Config[] = [
-    raw(`raw staged, ${auto} worker(s), intra-op 1 (the server's setting)`, { graph: "staged", workers: auto, intraOpThreads: 1 }),
-    raw("raw staged, 1 worker, intra-op 1", { graph: "staged", workers: 1, intraOpThreads: 1 }),
-    raw("raw staged, 1 worker, onnxruntime's default threads", { graph: "staged", workers: 1, intraOpThreads: 0 }),
-    raw("raw whole network (one session), 1 worker, default threads", { graph: "whole", workers: 1, intraOpThreads: 0 }),
-    raw(`raw whole network (one session), ${auto} worker(s), intra-op 1`, { graph: "whole", workers: auto, intraOpThreads: 1 }),
+    // raw onnxruntime: sessions called directly in threads of their own (bench/lib/rawEngine.ts)
+    raw(`raw staged, ${auto} thread(s), intra-op 1 (the server's threads)`, { graph: "staged", workers: auto, intraOpThreads: 1 }),
+    raw("raw staged, 1 thread, onnxruntime's default threads", { graph: "staged", workers: 1, intraOpThreads: 0 }),
+    raw(`raw whole network (one session), ${auto} thread(s), intra-op 1 (the server's threads)`, { graph: "whole", workers: auto, intraOpThreads: 1 }),
+    raw("raw whole network (one session), 1 thread, onnxruntime's default threads", { graph: "whole", workers: 1, intraOpThreads: 0 }),
     { name: "served forced last exit, unary", run: () => served([], last, "unary") },
     { name: "served forced last exit, stream", run: () => served([], last, "h2stream") },
     { name: "served forced last exit, stream, grpc-js client", run: () => served([], last, "stream") },
@@ -201,10 +201,11 @@ async function main(): Promise<void> {
   const baseLast = baselineDir ? halfMed("base last") : undefined;
   const baseAdaptive = baselineDir ? halfMed("base adaptive") : undefined;
 
-  const bestRawStaged = Math.max(...configs.filter((c) => c.name.startsWith("raw staged")).map((c) => med(c.name)));
+  // forced last exit against the better of raw staged and raw whole network at the server's threads
+  const rawServerThreads = Math.max(...configs.filter((c) => c.name.startsWith("raw") && c.name.endsWith("(the server's threads)")).map((c) => med(c.name)));
   const bestWhole = Math.max(...configs.filter((c) => c.name.startsWith("raw whole")).map((c) => med(c.name)));
   const saturatingRow = `served forced last exit, stream, ${saturating} in flight`;
-  const rawSameThreads = med(`raw staged, ${auto} worker(s), intra-op 1 (the server's setting)`);
+  const rawSameThreads = med(`raw staged, ${auto} thread(s), intra-op 1 (the server's threads)`);
   const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
   const threadsOf = (name: string) =>
     (results.get(name)!.at(-1)?.threads ?? [])
@@ -236,10 +237,10 @@ async function main(): Promise<void> {
     "",
     "| ratio | measured | goal |",
     "|---|---:|---:|",
-    `| served forced last (stream) / best raw staged engine (${fmt(bestRawStaged, 0)}/s) | ${(med("served forced last exit, stream") / bestRawStaged).toFixed(2)} | >= 0.85 |`,
-    `| served forced last (unary) / best raw staged engine | ${(med("served forced last exit, unary") / bestRawStaged).toFixed(2)} | >= 0.85 |`,
+    `| served forced last (stream) / better of raw staged and raw whole network at the server's threads (${fmt(rawServerThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawServerThreads).toFixed(2)} | >= 0.85 |`,
+    `| served forced last (unary) / the same raw baseline | ${(med("served forced last exit, unary") / rawServerThreads).toFixed(2)} | >= 0.85 |`,
     `| served forced last (stream) / raw staged at the server's threads (${fmt(rawSameThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawSameThreads).toFixed(2)} | report |`,
-    `| served adaptive 50% (stream) / best whole network as one session (${fmt(bestWhole, 0)}/s) | ${(med("served adaptive 50%, stream") / bestWhole).toFixed(2)} | >= 1.2 |`,
+    `| served adaptive 50% (stream) / raw whole network as one session at its best (${fmt(bestWhole, 0)}/s) | ${(med("served adaptive 50%, stream") / bestWhole).toFixed(2)} | >= 1.2 |`,
     `| server cores under saturating load (forced last, stream, ${saturating} in flight: ${fmt(med(saturatingRow), 0)} img/s against ${fmt(med("served forced last exit, stream"), 0)} at ${concurrency}) | ${fmt(med(saturatingRow, "cores"), 2)} | >= 1.8 |`,
     `| server cores, forced last (stream), ${concurrency} in flight | ${fmt(med("served forced last exit, stream", "cores"), 2)} | report |`,
     `| served adaptive 50% (stream, grpc-js client) / best whole network as one session | ${(med("served adaptive 50%, stream, grpc-js client") / bestWhole).toFixed(2)} | report |`,

@@ -55,6 +55,17 @@ describe("architecture", () => {
     expect(files.filter((f) => importsOf(f).includes("onnxruntime-node"))).toEqual([path.join("src", "engine", "ortWorker.ts")]);
   });
 
+  it("keeps the benchmark's raw onnxruntime baseline free of the server (no src/engine or src/pipeline)", () => {
+    const raw = ["bench/lib/rawEngine.ts", "bench/lib/rawOrtWorker.ts"];
+    for (const f of raw) {
+      const ours = importsOf(f)
+        .filter((s) => s.startsWith("."))
+        .map((s) => path.normalize(path.join(path.dirname(f), s)));
+      expect(ours.filter((t) => t.startsWith(path.join("src", "engine")) || t.startsWith(path.join("src", "pipeline")))).toEqual([]);
+    }
+    expect(importsOf("bench/lib/rawOrtWorker.ts")).toContain("onnxruntime-node");
+  });
+
   it("keeps every source file under 300 lines", () => {
     const long = files.map((f) => ({ f, lines: readFileSync(f, "utf8").split("\n").length })).filter((x) => x.lines > 300);
     expect(long).toEqual([]);
