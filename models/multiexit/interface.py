@@ -16,6 +16,7 @@ no later stage reads.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, List, Sequence, Tuple
 
@@ -94,6 +95,20 @@ class StageCheck:
     index: int
     inputs: List[str]
     outputs: List[str]
+
+
+def reference_init(model: nn.Module) -> None:
+    """The RANet and MSDNet reference initialisation: conv weights N(0, sqrt(2/(k*k*out))), BatchNorm
+    weight 1 and bias 0, linear bias 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+            m.weight.data.normal_(0, math.sqrt(2.0 / n))
+        elif isinstance(m, nn.BatchNorm2d):
+            m.weight.data.fill_(1)
+            m.bias.data.zero_()
+        elif isinstance(m, nn.Linear):
+            m.bias.data.zero_()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 
-from .interface import INPUT, LOGITS, MultiExitModel, Stage
+from .interface import INPUT, LOGITS, MultiExitModel, Stage, reference_init
 
 
 @dataclass(frozen=True)
@@ -286,18 +286,7 @@ class MSDNet(MultiExitModel):
             self.classifiers.append(
                 Classifier(n_in * cfg.gr_factor[-1], cfg.head_channels, cfg.num_classes, resolution)
             )
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                m.weight.data.normal_(0, math.sqrt(2.0 / n))
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.data.fill_(1)
-                m.bias.data.zero_()
-            elif isinstance(m, nn.Linear):
-                m.bias.data.zero_()
+        reference_init(self)
 
     def run_block(self, k: int, xs) -> List[torch.Tensor]:
         for m in self.blocks[k]:

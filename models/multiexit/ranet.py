@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .interface import INPUT, LOGITS, MultiExitModel, Stage
+from .interface import INPUT, LOGITS, MultiExitModel, Stage, reference_init
 
 
 @dataclass(frozen=True)
@@ -378,18 +378,7 @@ class RANet(MultiExitModel):
                     self.exit_positions.append((f, b))
             coarse_lists = lists
             self.flows.append(flow)
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
-                m.weight.data.normal_(0, math.sqrt(2.0 / n))
-            elif isinstance(m, nn.BatchNorm2d):
-                m.weight.data.fill_(1)
-                m.bias.data.zero_()
-            elif isinstance(m, nn.Linear):
-                m.bias.data.zero_()
+        reference_init(self)
 
     def exit_heads(self) -> List[nn.Module]:
         return list(self.heads)
