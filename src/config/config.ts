@@ -142,6 +142,11 @@ export const FIELDS = {
   keepaliveTimeMs: [int(1000), 60_000, "interval of server keepalive pings on idle connections, in ms"],
   keepaliveTimeoutMs: [int(100), 20_000, "time to wait for a keepalive ping ack before closing the connection, in ms"],
   maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, in bytes"],
+  http2ConnectionWindowBytes: [
+    int(65_535, 2_147_483_647),
+    16 * 1024 * 1024,
+    "HTTP/2 flow-control window of each client connection, in bytes: request data a client may send on one connection ahead of the server reading it (HTTP/2's own 65535 throttles a busy connection to one window per round trip, holding requests in the client where admission cannot see them)",
+  ],
   maxImagePixels: [int(1), 16_777_216, "largest decoded image (width*height) accepted; guards against decompression bombs"],
   shutdownGraceMs: [int(0), 10_000, "time admitted requests get to finish after SIGTERM/SIGINT, in ms"],
   warmup: [bool, true, "run every stage once at start before reporting SERVING"],

@@ -11,6 +11,14 @@ export interface GrpcServerOptions {
   maxMessageBytes: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /**
+   * HTTP/2 flow-control window of each connection, in bytes (HTTP/2's default when absent:
+   * 65535). A busy server reads request data one event-loop turn at a time and grants more window
+   * only as it reads, so at 65535 one connection delivers at most one window per round trip: at
+   * twice the capacity requests queued in the client for seconds, unseen by admission and by the
+   * latency histogram. A wide window lets every request in, where admission answers it at once.
+   */
+  connectionWindowBytes?: number;
   /** TLS (PEM contents); with clientCa, client certificates are required (mutual TLS). */
   tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
   log: Logger;
@@ -22,8 +30,9 @@ export interface GrpcServerOptions {
 
 /**
  * A grpc-js server with the given services plus server reflection (listing just those). Every
- * method decodes tolerantly (garbage is INVALID_ARGUMENT, never INTERNAL), and HTTP/2
- * connections that the protocol layer closes are logged with the reason.
+ * method decodes tolerantly (garbage is INVALID_ARGUMENT, never INTERNAL), each connection gets
+ * the configured HTTP/2 window, and HTTP/2 connections that the protocol layer closes are logged
+ * with the reason.
  */
 export class GrpcServer {
   private readonly server: grpc.Server;
@@ -62,7 +71,8 @@ export class GrpcServer {
   }
 
   /**
-   * Logs HTTP/2 connections that close under calls still running, which fails those calls
+   * Gives every connection its flow-control window (connectionWindowBytes), and logs HTTP/2
+   * connections that close under calls still running, which fails those calls
    * (clients see INTERNAL "RST_STREAM with error code 2" or UNAVAILABLE) without any handler
    * knowing. The known cause: nghttp2's rapid-reset protection (CVE-2023-44487) sends GOAWAY
    * INTERNAL_ERROR when a client cancels streams faster than about 1,000 in a burst (e.g. a burst
@@ -73,6 +83,7 @@ export class GrpcServer {
     const servers = (this.server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> }).http2Servers;
     for (const s of servers?.keys() ?? []) {
       s.on("session", (session: http2.ServerHttp2Session) => {
+        if (this.opts.connectionWindowBytes) session.setLocalWindowSize(this.opts.connectionWindowBytes);
         const socket = session.socket;
         const peer = socket ? `${socket.remoteAddress}:${socket.remotePort}` : "?";
         let lost = 0;

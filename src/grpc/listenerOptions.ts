@@ -8,6 +8,7 @@ export interface TransportSettings {
   maxMessageBytes: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  http2ConnectionWindowBytes: number;
 }
 
 /** PEM files of a listener's TLS: certificate chain, key, and a client CA for mutual TLS. */
@@ -34,6 +35,7 @@ export async function listenerOptions(
     maxMessageBytes: t.maxMessageBytes,
     keepaliveTimeMs: t.keepaliveTimeMs,
     keepaliveTimeoutMs: t.keepaliveTimeoutMs,
+    connectionWindowBytes: t.http2ConnectionWindowBytes,
     log,
     onUndecodable: (path) => metrics.undecodable.inc({ method: methodOf(path) }),
     onOversized: (path) => metrics.requests.inc({ method: methodOf(path), code: "RESOURCE_EXHAUSTED" }),

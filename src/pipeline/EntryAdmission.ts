@@ -44,6 +44,11 @@ export class EntryAdmission {
     this.estimates.get(k)?.recordBatch(ms);
   }
 
+  /** Entry queue `k` handed `requests` to the engine at `atMs`, leaving `leftWaiting` behind. */
+  recordDispatch(k: number, atMs: number, requests: number, leftWaiting: number): void {
+    this.estimates.get(k)?.recordDispatch(atMs, requests, leftWaiting);
+  }
+
   /** How long a request admitted now into `entry` would wait for its first answer; without `entry`, the longest over the entry queues. */
   waitMs(entry?: number): number {
     const waitAt = (k: number) => this.estimates.get(k)!.waitMs(this.queue(k).depth);

@@ -69,10 +69,7 @@ export class Pipeline {
     });
   }
 
-  /**
-   * Where a request enters: the fused graph when it must reach the last exit anyway (a fixed
-   * last exit; not with anytime, whose deadline may answer from an earlier exit), else stage 1.
-   */
+  /** Where a request enters: the fused graph when it must reach the last exit anyway (a fixed last exit, not anytime), else stage 1. */
   private entryOf(opts: RequestOptions): number {
     return this.fusedStage !== undefined && opts.fixedExit === this.exits - 1 && !opts.anytime ? this.fusedStage : 0;
   }
@@ -198,7 +195,9 @@ export class Pipeline {
 
   private async runBatch(k: number, all: Sample[]): Promise<void> {
     const batch = all.filter((s) => !s.settled);
-    this.opts.hooks?.queueDepth?.(k, this.batchers[k]!.depth);
+    const depth = this.batchers[k]!.depth;
+    if (this.admission.isEntry(k)) this.admission.recordDispatch(k, this.opts.clock.now(), all.length, depth);
+    this.opts.hooks?.queueDepth?.(k, depth);
     if (batch.length === 0) return;
     try {
       await this.runAndRoute(k, batch);
