@@ -11,17 +11,15 @@
  *
  * --exit: ClassifyOptions.exit of every request (1-based; 0 = adaptive at the default budget).
  */
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { promisify } from "node:util";
 import { FIELDS } from "../src/config/config.js";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { runLoad } from "../test/support/loadgen.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
-import type { OpenLoopUnaryArgs, OpenLoopUnaryResult } from "./lib/openLoopUnaryClient.js";
+import { type OpenLoopUnaryArgs, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));
@@ -44,13 +42,6 @@ async function serverHistogram(metricsPort: number): Promise<[number, number][]>
 function bucketQuantile(h: [number, number][], q: number): number {
   const total = h[h.length - 1]?.[1] ?? 0;
   return h.find(([, n]) => n >= q * total)?.[0] ?? Number.NaN;
-}
-
-async function openLoop(args: OpenLoopUnaryArgs): Promise<OpenLoopUnaryResult> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "bench/lib/openLoopUnaryClient.ts", JSON.stringify(args)], {
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(stdout.trim().split("\n").pop()!) as OpenLoopUnaryResult;
 }
 
 interface Row {
@@ -80,7 +71,7 @@ async function main(): Promise<void> {
         const port = Number(server.address.split(":").pop());
         log(`window ${windowBytes}, ${client}: offering ${(factor * capacity).toFixed(0)}/s for ${seconds} s ...`);
         const before = await serverHistogram(server.metricsPort!);
-        const r = await openLoop({ port, client, ratePerS: factor * capacity, seconds, connections, modelDir, exit });
+        const r = await runOpenLoopUnary({ port, client, ratePerS: factor * capacity, seconds, connections, modelDir, exit });
         const after = await serverHistogram(server.metricsPort!);
         const h = after.map(([le, n], i): [number, number] => [le, n - (before[i]?.[1] ?? 0)]);
         const total = h[h.length - 1]?.[1] ?? 0;

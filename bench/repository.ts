@@ -9,11 +9,14 @@
  *    against its own target, and the share of 1,000-request windows (in the order sent) above
  *    1.02 x target (windows ending within 500 requests after an abrupt shift excused).
  * 2. Fairness: the capacity C of "a" alone (closed loop); then "b" alone open-loop at 10% of C
- *    (its p99); then "a" open-loop at 2 x C together with "b" at 10% of C: "b"'s refusals and
- *    p99 against its p99 alone plus two of "a"'s batch times (mean stage-batch time of "a" during
- *    the flood, from the server's metrics), and the share of "a" refused. `--rounds` rounds.
+ *    (its p99, unary from its own client process); then "a" open-loop at 2 x C (unary from its
+ *    own client process, or over ClassifyStream: --flood) together with "b" at 10% of C: "b"'s
+ *    refusals and p99 against its p99 alone plus two of "a"'s batch times (the engine workers'
+ *    time per batch during the flood), and the share of "a" refused. `--rounds` rounds.
  *
- *   npm run bench:repository -- [--model-dir DIR] [--seconds 6] [--rounds 3] [--in-flight 64] [--out docs/results/repository]
+ *   npm run bench:repository -- [--model-dir DIR] [--seconds 6] [--rounds 3] [--in-flight 64] [--engine-workers 2]
+ *                               [--parts budgets,fairness] [--flood unary,stream]
+ *                               [--out docs/results/repository]
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -28,11 +31,15 @@ import { streamInOrder } from "../test/support/orderedStream.js";
 import { rng, shuffler } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
+import { runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const seconds = Number(arg("seconds", "6"));
 const rounds = Number(arg("rounds", "3"));
 const inFlight = Number(arg("in-flight", "64"));
+const engineWorkers = Number(arg("engine-workers", "2"));
+const parts = arg("parts", "budgets,fairness").split(",");
+const floods = arg("flood", "unary,stream").split(",") as ("unary" | "stream")[];
 const out = arg("out", "docs/results/repository");
 const TARGETS = { a: 0.3, b: 0.7 } as const;
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -112,55 +119,60 @@ async function budgets(lines: string[]): Promise<void> {
   lines.push("");
 }
 
-/** Sum and count of "a"'s stage batch durations from the metrics text. */
-function batchSeconds(text: string): { sum: number; count: number } {
-  let sum = 0;
-  let count = 0;
-  for (const line of text.split("\n")) {
-    if (!line.includes('model="a"')) continue;
-    if (line.startsWith("ranet_stage_duration_seconds_sum")) sum += Number(line.split(" ").at(-1));
-    if (line.startsWith("ranet_stage_duration_seconds_count")) count += Number(line.split(" ").at(-1));
-  }
-  return { sum, count };
+/** Stage batches run so far (every model's), from the metrics text. */
+function batchesRun(text: string): number {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("ranet_stage_duration_seconds_count"))
+    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 }
 
 async function fairness(lines: string[]): Promise<void> {
   const manifest = await loadManifest(modelDir);
-  const set = loadFashionMnist("test");
-  const bytes = tensorBytesOf(set, 2000, manifest.input);
-  const req = (model: string) => (i: number) => ({ model, tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] } });
+  const bytes = tensorBytesOf(loadFashionMnist("test"), 2000, manifest.input);
   const root = repository(["a", "b"], () => "budgetTarget: 0.5\n");
   lines.push(
     "## Fairness: one model flooded, another quiet",
     "",
-    `Closed-loop capacity C of "a" alone (ClassifyStream, 64 in flight), then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C with "b" at 10% of C. "a" batch time: the mean stage-batch time of "a" during the flood.`,
+    `Both models at budget target 0.5, ${engineWorkers} engine workers. Capacity C of "a" alone: closed loop, 64 requests in flight over the flood's API. Then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C together with "b" at 10% of C. "b" always sends unary Classify from its own client process (a lean node:http2 client, one connection); "a" floods either with unary Classify from its own client process (so admission refuses its excess) or over 4 ClassifyStream streams from the benchmark's process (flow control holds its excess in the client: nothing to refuse). "a"'s batch time: the workers' time per stage batch during the flood if both workers were busy throughout (a lower bound when the main thread, not the engine, limits the flood).`,
     "",
-    '| round | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | "b" refused | "a" refused |',
-    "|---:|---:|---:|---:|---:|---:|---:|",
+    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | "b" refused | "a" refused |',
+    "|---:|---|---:|---:|---:|---:|---:|---:|",
   );
   for (let r = 1; r <= rounds; r++) {
-    const server = await startServerProcess(["--model-repository", root]);
-    try {
-      const cap = await runLoad({ address: server.address, concurrency: 64, api: "stream", durationMs: seconds * 1000, warmupMs: 1000, request: req("a") });
-      const C = cap.throughput;
-      const alone = await runOpenLoop({ address: server.address, rate: 0.1 * C, durationMs: seconds * 1000, request: req("b") });
-      const metrics = async () => batchSeconds(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
-      const before = await metrics();
-      const [flood, quiet] = await Promise.all([
-        runOpenLoop({ address: server.address, rate: 2 * C, durationMs: seconds * 1000, request: req("a") }),
-        runOpenLoop({ address: server.address, rate: 0.1 * C, durationMs: seconds * 1000, request: req("b") }),
-      ]);
-      const after = await metrics();
-      const batchMs = (1000 * (after.sum - before.sum)) / Math.max(1, after.count - before.count);
-      const refused = (x: typeof flood) => (x.codes.RESOURCE_EXHAUSTED ?? 0) / Math.max(1, x.sent);
-      lines.push(
-        `| ${r} | ${C.toFixed(0)} | ${f2(alone.okLatencyMs.p99)} | ${f2(quiet.okLatencyMs.p99)} | ${f2(alone.okLatencyMs.p99 + 2 * batchMs)} | ${(100 * refused(quiet)).toFixed(2)}% | ${(100 * refused(flood)).toFixed(1)}% |`,
-      );
-      log(
-        `fairness round ${r}: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okLatencyMs.p99)} with flood ${f2(quiet.okLatencyMs.p99)} (bound ${f2(alone.okLatencyMs.p99 + 2 * batchMs)}), b refused ${refused(quiet)}, a refused ${refused(flood)}`,
-      );
-    } finally {
-      await server.stop();
+    for (const flood of floods) {
+      const server = await startServerProcess(["--model-repository", root, "--engine-workers", String(engineWorkers)]);
+      try {
+        const request = (i: number) => ({ model: "a", tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] } });
+        const capacity = await runLoad({ address: server.address, concurrency: 64, api: flood, durationMs: seconds * 1000, warmupMs: 1000, request });
+        const C = capacity.throughput;
+        const port = Number(server.address.split(":").pop());
+        const unaryLoad = (model: string, ratePerS: number) =>
+          runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit: 0, model });
+        const alone = await unaryLoad("b", 0.1 * C);
+        const metrics = async () => batchesRun(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
+        const before = await metrics();
+        const [a, quiet] = await Promise.all([
+          flood === "unary"
+            ? unaryLoad("a", 2 * C).then((x) => ({ sent: x.sent, refused: x.codes["8"] ?? 0 }))
+            : runOpenLoop({ address: server.address, rate: 2 * C, durationMs: seconds * 1000, request }).then((x) => ({
+                sent: x.sent,
+                refused: x.codes.RESOURCE_EXHAUSTED ?? 0,
+              })),
+          unaryLoad("b", 0.1 * C),
+        ]);
+        const batchMs = (engineWorkers * seconds * 1000) / Math.max(1, (await metrics()) - before);
+        const bound = alone.okMs.p99 + 2 * batchMs;
+        const quietRefused = (quiet.codes["8"] ?? 0) / Math.max(1, quiet.sent);
+        lines.push(
+          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${f2(quiet.okMs.p99)} | ${f2(bound)} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% |`,
+        );
+        log(
+          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${f2(quiet.okMs.p99)} (bound ${f2(bound)}, a batch ${f2(batchMs)} ms), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}`,
+        );
+      } finally {
+        await server.stop();
+      }
     }
   }
   lines.push("");
@@ -171,11 +183,11 @@ async function main(): Promise<void> {
   const lines = [
     "# Several models in one server",
     "",
-    `Made by \`npm run bench:repository -- --seconds ${seconds} --rounds ${rounds} --in-flight ${inFlight}\` on ${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} x ${cpu}, Node ${process.version}; server and load generator share the machine. Model: ${path.relative(process.cwd(), modelDir)}.`,
+    `Made by \`npm run bench:repository -- --seconds ${seconds} --rounds ${rounds} --in-flight ${inFlight} --engine-workers ${engineWorkers} --parts ${parts.join(",")} --flood ${floods.join(",")}\` on ${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} x ${cpu}, Node ${process.version}; server and load generator share the machine. Model: ${path.relative(process.cwd(), modelDir)}.`,
     "",
   ];
-  await budgets(lines);
-  await fairness(lines);
+  if (parts.includes("budgets")) await budgets(lines);
+  if (parts.includes("fairness")) await fairness(lines);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(`${out}.md`, lines.join("\n"));
   log(`wrote ${out}.md`);

@@ -8,6 +8,7 @@
  * last one left.
  *
  *   node --import tsx bench/lib/openLoopUnaryClient.ts '<OpenLoopUnaryArgs as JSON>'
+ * (runOpenLoopUnary in openLoopUnary.ts starts it).
  */
 import http2 from "node:http2";
 import { performance } from "node:perf_hooks";
@@ -15,37 +16,17 @@ import * as grpc from "@grpc/grpc-js";
 import { loadManifest } from "../../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../../test/support/fashionMnist.js";
 import { encode } from "../../test/support/rawGrpc.js";
-
-export interface OpenLoopUnaryArgs {
-  port: number;
-  client: "node-http2" | "grpc-js";
-  ratePerS: number;
-  seconds: number;
-  connections: number;
-  modelDir: string;
-  /** ClassifyOptions.exit (1-based), 0 = adaptive. */
-  exit: number;
-}
-
-export interface OpenLoopUnaryResult {
-  sent: number;
-  sentPerS: number;
-  /** Answers by gRPC status code number ("0" = OK). */
-  codes: Record<string, number>;
-  unanswered: number;
-  okMs: { p50: number; p99: number; max: number };
-  /** p99 latency of the OK answers by the second they were sent in, ms. */
-  okP99BySecondMs: number[];
-  /** CPU seconds the client used per second of sending, and its event-loop utilisation. */
-  clientCpuPerS: number;
-  clientEventLoopUtilization: number;
-}
+import type { OpenLoopUnaryArgs, OpenLoopUnaryResult } from "./openLoopUnary.js";
 
 const a = JSON.parse(process.argv[2]!) as OpenLoopUnaryArgs;
 const manifest = await loadManifest(a.modelDir);
 const tensors = tensorBytesOf(loadFashionMnist("test"), 500, manifest.input);
 const messages = tensors.map((data) =>
-  encode("ranet.v1.ClassifyRequest", { tensor: { shape: manifest.input.shape, data }, ...(a.exit > 0 ? { options: { exit: a.exit } } : {}) }),
+  encode("ranet.v1.ClassifyRequest", {
+    model: a.model ?? "",
+    tensor: { shape: manifest.input.shape, data },
+    ...(a.exit > 0 ? { options: { exit: a.exit } } : {}),
+  }),
 );
 const PATH = "/ranet.v1.Classifier/Classify";
 const okMs: number[] = [];

@@ -34,21 +34,29 @@ interface QueuedRun {
 interface PoolModel {
   sessions: ModelSessions;
   queue: QueuedRun[];
+  /** Its batches handed to workers and not answered yet. */
+  inWorkers: number;
 }
 
 /**
  * One set of engine worker threads for every served model: each worker holds the sessions of
  * every loaded model, so threads and per-thread memory do not multiply with the models. Each
- * model has its own queue; a worker with room takes the next model in round-robin order that
- * has a batch waiting (a flooded model cannot starve another: a newly queued batch of a quiet
- * model waits for at most the batches the workers already hold), and of that model the deepest
- * stage (FIFO within a stage). A worker that dies fails only the batches it held and is
- * replaced with every model's sessions.
+ * model has its own queue. An idle worker takes, of the models with a batch waiting, the one
+ * with the fewest batches in the workers (round-robin among equals), and of that model the
+ * deepest stage (FIFO within a stage). A worker's second slot (a batch waiting in it behind the
+ * running one) takes the same choice, but never a batch of another model that has as many
+ * batches in the workers as the running one or more: a quiet model's batch, arriving while a
+ * flooded model fills every slot, gets the next free slot (it waits for at most one running and
+ * one waiting batch), and the flooded model's batches are not queued behind it, so the worker is
+ * free for its next stage the moment it finishes. A worker that dies fails only the batches it
+ * held and is replaced with every model's sessions.
  */
 export class EnginePool {
   private readonly models = new Map<string, PoolModel>();
   /** Round-robin position over the models (insertion order of the map). */
   private turn = 0;
+  /** The models of each worker's batches, in the order it runs them (the first is running). */
+  private readonly held = new Map<StageWorker, PoolModel[]>();
   private disposed = false;
 
   private constructor(
@@ -104,7 +112,7 @@ export class EnginePool {
       const results = await Promise.allSettled(this.workers.map((w) => w.load(key, sessions)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (!failed) {
-        this.models.set(key, { sessions, queue: [] });
+        this.models.set(key, { sessions, queue: [], inWorkers: 0 });
         return { provider: sessions.executionProvider, signatures: (results[0] as PromiseFulfilledResult<Signature[]>).value };
       }
       await Promise.all(this.workers.map((w) => w.unload(key).catch(() => {})));
@@ -162,41 +170,72 @@ export class EnginePool {
   }
 
   private pump(): void {
-    for (;;) {
-      // the least busy worker with room: a second batch waits in a worker only when all have one
-      let worker: StageWorker | undefined;
-      for (const w of this.workers) if (w.alive && w.outstanding < RUNS_PER_WORKER && (!worker || w.outstanding < worker.outstanding)) worker = w;
-      if (!worker) {
-        if (!this.workers.some((w) => w.alive)) {
-          for (const m of this.models.values())
-            for (const r of m.queue.splice(0)) r.reject(new Error("no engine worker is running (restarting after a failure)"));
-        }
-        return;
+    if (!this.workers.some((w) => w.alive)) {
+      for (const m of this.models.values()) for (const r of m.queue.splice(0)) r.reject(new Error("no engine worker is running (restarting after a failure)"));
+      return;
+    }
+    // the least busy workers first: a second batch waits in a worker only when all have one
+    for (let handed = true; handed; ) {
+      handed = false;
+      const room = this.workers.filter((w) => w.alive && w.outstanding < RUNS_PER_WORKER).sort((x, y) => x.outstanding - y.outstanding);
+      for (const worker of room) {
+        const held = this.held.get(worker) ?? [];
+        this.held.set(worker, held);
+        const next = this.nextModel(held[0]);
+        if (!next) continue;
+        this.hand(worker, held, ...next);
+        handed = true;
+        break;
       }
-      const next = this.nextModel();
-      if (!next) return;
-      const [key, queue] = next;
-      let pick = 0;
-      for (let i = 1; i < queue.length; i++) if (queue[i]!.stage > queue[pick]!.stage) pick = i;
-      const r = queue.splice(pick, 1)[0]!;
-      worker
-        .run(key, r.stage, r.feeds, r.transfer)
-        .then(r.resolve, r.reject)
-        .finally(() => this.pump());
     }
   }
 
-  /** The next model in round-robin order with a batch waiting. */
-  private nextModel(): [string, QueuedRun[]] | undefined {
+  /** Hands model `key`'s deepest waiting batch (FIFO within a stage) to `worker`. */
+  private hand(worker: StageWorker, held: PoolModel[], key: string, m: PoolModel): void {
+    let pick = 0;
+    for (let i = 1; i < m.queue.length; i++) if (m.queue[i]!.stage > m.queue[pick]!.stage) pick = i;
+    const r = m.queue.splice(pick, 1)[0]!;
+    m.inWorkers++;
+    held.push(m);
+    const done = () => {
+      // before the answer: the model's next stage is queued on it
+      m.inWorkers--;
+      held.splice(held.indexOf(m), 1);
+    };
+    worker
+      .run(key, r.stage, r.feeds, r.transfer)
+      .then(
+        (out) => {
+          done();
+          r.resolve(out);
+        },
+        (err) => {
+          done();
+          r.reject(err);
+        },
+      )
+      .finally(() => this.pump());
+  }
+
+  /**
+   * Of the models with a batch waiting, the one with the fewest batches in the workers (from the
+   * round-robin position among equals); for a worker running a batch of `running`, only that
+   * model or one with fewer batches in the workers than it.
+   */
+  private nextModel(running: PoolModel | undefined): [string, PoolModel] | undefined {
     const entries = [...this.models.entries()];
+    let best: [string, PoolModel] | undefined;
+    let bestAt = 0;
     for (let i = 0; i < entries.length; i++) {
-      const [key, m] = entries[(this.turn + i) % entries.length]!;
-      if (m.queue.length > 0) {
-        this.turn = (this.turn + i + 1) % entries.length;
-        return [key, m.queue];
+      const at = (this.turn + i) % entries.length;
+      const [, m] = entries[at]!;
+      if (m.queue.length > 0 && (!running || m === running || m.inWorkers < running.inWorkers) && (!best || m.inWorkers < best[1].inWorkers)) {
+        best = entries[at]!;
+        bestAt = at;
       }
     }
-    return undefined;
+    if (best) this.turn = (bestAt + 1) % entries.length;
+    return best;
   }
 
   /** Replaces a worker that exits on its own (its outstanding batches have failed already) and loads every model into it. */

@@ -1,0 +1,37 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+export interface OpenLoopUnaryArgs {
+  port: number;
+  client: "node-http2" | "grpc-js";
+  ratePerS: number;
+  seconds: number;
+  connections: number;
+  modelDir: string;
+  /** ClassifyOptions.exit (1-based), 0 = adaptive. */
+  exit: number;
+  /** ClassifyRequest.model (default: the server's default model). */
+  model?: string;
+}
+
+export interface OpenLoopUnaryResult {
+  sent: number;
+  sentPerS: number;
+  /** Answers by gRPC status code number ("0" = OK). */
+  codes: Record<string, number>;
+  unanswered: number;
+  okMs: { p50: number; p99: number; max: number };
+  /** p99 latency of the OK answers by the second they were sent in, ms. */
+  okP99BySecondMs: number[];
+  /** CPU seconds the client used per second of sending, and its event-loop utilisation. */
+  clientCpuPerS: number;
+  clientEventLoopUtilization: number;
+}
+
+/** Runs the open-loop unary client (openLoopUnaryClient.ts) in its own process and resolves with what it measured. */
+export async function runOpenLoopUnary(args: OpenLoopUnaryArgs): Promise<OpenLoopUnaryResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "bench/lib/openLoopUnaryClient.ts", JSON.stringify(args)], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split("\n").pop()!) as OpenLoopUnaryResult;
+}
