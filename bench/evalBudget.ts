@@ -6,13 +6,13 @@
  * starts a fresh controller. Windows are 1,000 consecutive requests in the order they were sent
  * (windows ending within 500 requests after an abrupt shift are excused; none on gradual
  * orders). Also the offline curves of every exit scoring rule (thresholds from the validation
- * split, applied to the test set). Writes docs/budget-eval.md and two PNG plots.
+ * split, applied to the test set). Writes docs/results/budget-eval.md and two PNG plots.
  *
  * i.i.d. accuracy varies by about 0.1 point from one shuffle of the test set to another, so it is
  * also measured over `--iid-shuffles` seeded shuffles, and with `--baseline-dir` (an older
  * checkout) the same shuffles go through that code's server too, in the same run.
  *
- *   npm run eval:budget -- [--target 0.3,0.5,0.7] [--in-flight 64,1024] [--model-dir DIR] [--out-dir docs] [--limit N]
+ *   npm run eval:budget -- [--target 0.3,0.5,0.7] [--in-flight 64,1024] [--model-dir DIR] [--out-dir docs/results] [--limit N]
  *                          [--gain G] [--margin M]   (controller settings of the server under test; default: the server's)
  *                          [--iid-shuffles 10] [--baseline-dir DIR]
  *   (a target <= 1 is a fraction of the last exit's FLOPs, larger values are multiply-adds)
@@ -38,7 +38,7 @@ import { arg, runMain } from "./lib/cli.js";
 import { plotPng } from "./lib/svgPlot.js";
 
 const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
-const outDir = arg("out-dir", "docs");
+const outDir = arg("out-dir", "docs/results");
 const WINDOW = 1000;
 
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -2,9 +2,9 @@
  * Evaluates a staged model on the Fashion-MNIST test set by chaining its ONNX stages in
  * onnxruntime-node: per-exit accuracy and FLOPs, and the budgeted-batch curve with the
  * reference thresholds chosen on the validation split (calibration file) and applied to the
- * test set, next to the budgeted oracle. Prints a table and writes docs/model-eval.md.
+ * test set, next to the budgeted oracle. Prints a table and writes docs/results/model-eval.md.
  *
- *   npm run eval:model -- [--model-dir models/repository/ranet-fmnist/1] [--out docs/model-eval.md] [--write-evaluation]
+ *   npm run eval:model -- [--model-dir models/repository/ranet-fmnist/1] [--out docs/results/model-eval.md] [--write-evaluation]
  *
  * --write-evaluation also writes the test split's logits as the model's evaluation file
  * (evaluation.bin/.json, listed in manifest.json), for models exported before export.py wrote it.
@@ -23,7 +23,7 @@ import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
   const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
-  const outFile = arg("out", "docs/model-eval.md");
+  const outFile = arg("out", "docs/results/model-eval.md");
   const manifest = await loadManifest(modelDir);
   const engine = await OrtEngine.create(manifest, { executionProviders: ["cpu"], intraOpThreads: 0, interOpThreads: 0, workers: 1 }, pino({ level: "warn" }));
   const test = loadFashionMnist("test");

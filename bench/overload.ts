@@ -3,10 +3,10 @@
  * offer twice that rate open-loop and report what was shed, what was answered and the latency
  * of the answered requests, with admission by queueing time on (maxQueueWaitMs) and off (0:
  * only the queue-size bound), and with load-adaptive mode (the FLOPs target lowered while the
- * queue is long). Writes docs/overload.md.
+ * queue is long). Writes docs/results/overload.md.
  *
  *   npm run bench:overload -- [--seconds 8] [--factor 2] [--max-queue-wait-ms 100] [--engine-workers N]
- *                             [--model-dir DIR] [--out docs/overload.md]
+ *                             [--model-dir DIR] [--out docs/results/overload.md]
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -20,7 +20,7 @@ const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));
 const waitMs = arg("max-queue-wait-ms", "100");
 const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
-const out = arg("out", "docs/overload.md");
+const out = arg("out", "docs/results/overload.md");
 const engineWorkers = arg("engine-workers", "0");
 const log = (s: string) => process.stderr.write(`${s}\n`);
 

@@ -14,7 +14,7 @@
  *  - p99 at half of capacity (open loop, medians of `--rounds` interleaved runs, beside the
  *    older checkout of `--baseline-dir` at the same rates), and each load generator's own
  *    ceiling against a server that answers at once.
- * Prints the tables and writes docs/benchmarks.md.
+ * Prints the tables and writes docs/results/benchmarks.md.
  *
  *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--saturating-concurrency 256] [--batch 32]
  *                          [--model-dir DIR] [--out FILE]
@@ -40,7 +40,7 @@ const concurrency = Number(arg("concurrency", "64"));
 const saturating = Number(arg("saturating-concurrency", "256"));
 const batch = Number(arg("batch", "32"));
 const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
-const out = arg("out", "docs/benchmarks.md");
+const out = arg("out", "docs/results/benchmarks.md");
 const baselineDir = arg("baseline-dir", "");
 const log = (s: string) => process.stderr.write(`${s}\n`);
 

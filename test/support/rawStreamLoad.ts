@@ -9,7 +9,7 @@ import { inFlightPerStream, LoadRecord, type LoadResult } from "./loadRecord.js"
  * answers. It exists so that a benchmark's load generator takes as little of the server's cores
  * as possible (runLoad's api "h2stream"). In bench:serve at the adaptive 50% target it used
  * 0.09-0.10 of the 2 cores where the grpc-js client used 0.16-0.17, and against a server that
- * answers at once it reached about twice the grpc-js client's rate (docs/benchmarks.md).
+ * answers at once it reached about twice the grpc-js client's rate (docs/results/benchmarks.md).
  */
 
 export interface RawStreamLoadOptions {
