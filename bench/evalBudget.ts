@@ -6,7 +6,8 @@
  * starts a fresh controller. Windows are 1,000 consecutive requests in the order they were sent
  * (windows ending within 500 requests after an abrupt shift are excused; none on gradual
  * orders). Also the offline curves of every exit scoring rule (thresholds from the validation
- * split, applied to the test set). Writes docs/results/budget-eval.md and two PNG plots.
+ * split, applied to the test set). Writes docs/results/budget-eval.md and three plots (SVG and PNG, Vega-Lite): accuracy against FLOPs,
+ * the exit distribution per target, and the FLOPs of every window over a run.
  *
  * i.i.d. accuracy varies by about 0.1 point from one shuffle of the test set to another, so it is
  * also measured over `--iid-shuffles` seeded shuffles, and with `--baseline-dir` (an older
@@ -35,7 +36,7 @@ import { rng, shuffler } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { type BudgetStream, budgetStreams, type RunResult, streamAll } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
-import { plotPng } from "./lib/svgPlot.js";
+import { renderVegaLite } from "./lib/vegaPlot.js";
 
 const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
 const outDir = arg("out-dir", "docs/results");
@@ -222,64 +223,132 @@ async function main(): Promise<void> {
     "",
     `Per-exit temperatures fitted on the validation split: ${temps.map((t) => t.toFixed(3)).join(", ")}.`,
     "",
-    "![accuracy vs FLOPs](budget-accuracy.png)",
+    "![accuracy against FLOPs: each exit, the budgeted curve, the oracle and the online controller](budget-accuracy.svg)",
     "",
-    "![FLOPs per window](budget-windows.png)",
+    "![share of requests answered at each exit, per budget target](budget-exits.svg)",
+    "",
+    "![mean FLOPs of each window over the run](budget-windows.svg)",
     "",
   ].join("\n");
   writeFileSync(path.join(outDir, "budget-eval.md"), text);
-  await plotPng(
+  const mmacs = (f: number) => f / 1e6;
+  const iidDeepest = iid.filter((r) => r.depth === Math.max(...depths));
+  // each exit forced: exit k's own accuracy on the test set, under the served scoring rule
+  const exitAccuracy = exitFlops.map((_, k) => {
+    let right = 0;
+    for (let i = 0; i < chosen.testScores.count; i++) right += chosen.testScores.correct[i * K + k]!;
+    return right / chosen.testScores.count;
+  });
+  const accuracyRows = [
+    ...chosen.testCurve.map((c) => ({ series: `budgeted batch, offline (${chosen.rule})`, mmacs: mmacs(c.expectedFlops), accuracy: 100 * c.accuracy })),
+    ...oracleFlops.map((f, i) => ({ series: "budgeted oracle (upper bound)", mmacs: mmacs(f), accuracy: 100 * oracle[i]! })),
+    ...iidDeepest.map((r) => ({
+      series: "online controller, i.i.d. order",
+      mmacs: mmacs(mean(r.run.costs)),
+      accuracy: 100 * mean(r.run.correct),
+      label: `${pct(r.fraction, 0)} target`,
+    })),
+    ...exitAccuracy.map((a, k) => ({ series: "each exit forced (anytime)", mmacs: mmacs(exitFlops[k]!), accuracy: 100 * a, label: `exit ${k + 1}` })),
+  ];
+  const x = { field: "mmacs", type: "quantitative", title: "mean MMACs per request (multiply-adds, millions)", scale: { zero: false, nice: true } } as const;
+  const y = { field: "accuracy", type: "quantitative", title: "top-1 accuracy (%)", scale: { zero: false, nice: true }, axis: { format: ".1f" } } as const;
+  const color = { field: "series", type: "nominal", title: null, legend: { orient: "bottom", columns: 2, labelLimit: 360 } } as const;
+  const points = (series: string) => ({ filter: `datum.series === '${series}'` });
+  await renderVegaLite(
     {
-      title: "Accuracy vs mean FLOPs per request (Fashion-MNIST test set)",
-      xLabel: "mean multiply-adds per request",
-      yLabel: "top-1 accuracy",
-      series: [
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: {
+        text: "Accuracy against mean FLOPs per request",
+        subtitle: `Fashion-MNIST test set (${set.count} images), ${manifest.name} v${manifest.version}`,
+      },
+      width: 720,
+      height: 420,
+      data: { values: accuracyRows },
+      layer: [
         {
-          name: `offline curve, ${chosen.rule}`,
-          points: chosen.testCurve.map((c) => ({ x: c.expectedFlops, y: c.accuracy })).sort((a, b) => a.x - b.x),
-          color: "#1f77b4",
+          transform: [{ filter: "datum.series !== 'each exit forced (anytime)' && datum.series !== 'online controller, i.i.d. order'" }],
+          mark: { type: "line" },
+          encoding: { x, y, color, strokeDash: { field: "series", type: "nominal", legend: null } },
         },
-        { name: "budgeted oracle", points: oracleFlops.map((x, i) => ({ x, y: oracle[i]! })), color: "#7f7f7f", dashed: true },
-        { name: "online controller (i.i.d.)", points: iid.map((r) => ({ x: mean(r.run.costs), y: mean(r.run.correct) })), color: "#d62728", style: "points" },
+        { transform: [points("online controller, i.i.d. order")], mark: { type: "point", filled: true, size: 70 }, encoding: { x, y, color } },
+        { transform: [points("each exit forced (anytime)")], mark: { type: "point", shape: "diamond", filled: true, size: 70 }, encoding: { x, y, color } },
+        {
+          transform: [{ filter: "datum.label" }],
+          mark: { type: "text", dy: -10, fontSize: 10 },
+          encoding: { x, y, text: { field: "label" }, color },
+        },
       ],
-      yRange: [Math.min(...chosen.testCurve.map((c) => c.accuracy)) - 0.005, Math.max(...oracle) + 0.005],
     },
-    path.join(outDir, "budget-accuracy.png"),
+    path.join(outDir, "budget-accuracy"),
   );
-  const colors = ["#1f77b4", "#2ca02c", "#d62728", "#9467bd"];
+  const exitRows = iidDeepest.flatMap((r) =>
+    exitFlops.map((f, k) => ({
+      target: `${pct(r.fraction, 0)} target`,
+      exit: `exit ${k + 1} (${(f / 1e6).toFixed(1)} MMACs)`,
+      percent: (100 * r.run.costs.filter((c) => c === f).length) / r.run.costs.length,
+    })),
+  );
+  await renderVegaLite(
+    {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: {
+        text: "Where requests exit, by budget target",
+        subtitle: `i.i.d. order, the whole test set, ${Math.max(...depths)} in flight; each exit with its cumulative cost`,
+      },
+      width: 720,
+      height: 320,
+      data: { values: exitRows },
+      mark: { type: "bar" },
+      encoding: {
+        x: { field: "exit", type: "ordinal", title: null, sort: null, axis: { labelAngle: 0 } },
+        xOffset: { field: "target", type: "nominal", sort: null },
+        y: { field: "percent", type: "quantitative", title: "requests answered (%)", scale: { nice: true } },
+        color: { field: "target", type: "nominal", title: "budget target", sort: null, legend: { orient: "top" } },
+      },
+    },
+    path.join(outDir, "budget-exits"),
+  );
   const deepest = Math.max(...depths);
   const plotted = results.filter((r) => r.depth === deepest && (r.stream.name.startsWith("easy half, then hardest") || r.stream.name.startsWith("corrupted")));
-  await plotPng(
+  const windowRows = plotted.flatMap((r) => {
+    const rows: { series: string; target: string; request: number; percent: number }[] = [];
+    let sum = 0;
+    r.run.costs.forEach((c, i) => {
+      sum += c - (i >= WINDOW ? r.run.costs[i - WINDOW]! : 0);
+      if (i >= WINDOW - 1 && i % 20 === 0)
+        rows.push({ series: r.stream.name.split(" (")[0]!, target: `${pct(r.fraction, 0)} target`, request: i + 1, percent: (100 * sum) / WINDOW / last });
+    });
+    return rows;
+  });
+  const limits = fractions.map((f) => ({ target: `${pct(f, 0)} target`, percent: (102 * targetFlopsOf(f, exitFlops)) / last }));
+  await renderVegaLite(
     {
-      title: `Mean FLOPs of ${WINDOW}-request windows, ${deepest} in flight (fraction of last exit)`,
-      xLabel: "request index (window end, order sent)",
-      yLabel: "window mean FLOPs / last-exit FLOPs",
-      series: [
-        ...plotted.map((r, j) => {
-          const pts: { x: number; y: number }[] = [];
-          let s = 0;
-          r.run.costs.forEach((c, i) => {
-            s += c - (i >= WINDOW ? r.run.costs[i - WINDOW]! : 0);
-            if (i >= WINDOW - 1 && i % 20 === 0) pts.push({ x: i + 1, y: s / WINDOW / last });
-          });
-          return {
-            name: `${pct(r.fraction, 0)}, ${r.stream.name.split(" (")[0]}`,
-            points: pts,
-            color: colors[Math.floor(j / 2) % colors.length]!,
-            dashed: j % 2 === 1,
-          };
-        }),
-        ...fractions.map((f) => ({
-          name: `${pct(f, 0)} x 1.02`,
-          points: [
-            { x: WINDOW, y: 1.02 * (targetFlopsOf(f, exitFlops) / last) },
-            { x: set.count, y: 1.02 * (targetFlopsOf(f, exitFlops) / last) },
-          ],
-          color: "#999",
-        })),
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      title: {
+        text: `Mean FLOPs of each ${WINDOW}-request window, ${deepest} requests in flight`,
+        subtitle: "as % of the last exit's FLOPs, by the window's last request (order sent); dotted: 1.02 x target",
+      },
+      width: 720,
+      height: 380,
+      layer: [
+        {
+          data: { values: windowRows },
+          mark: { type: "line", strokeWidth: 1.5 },
+          encoding: {
+            x: { field: "request", type: "quantitative", title: "request (window end, order sent)", scale: { nice: true } },
+            y: { field: "percent", type: "quantitative", title: "window mean FLOPs (% of last exit)", scale: { zero: false, nice: true } },
+            color: { field: "target", type: "nominal", title: "budget target", legend: { orient: "bottom" } },
+            strokeDash: { field: "series", type: "nominal", title: "order", legend: { orient: "bottom", labelLimit: 360 } },
+          },
+        },
+        {
+          data: { values: limits },
+          mark: { type: "rule", strokeDash: [2, 3] },
+          encoding: { y: { field: "percent", type: "quantitative" }, color: { field: "target", type: "nominal" } },
+        },
       ],
     },
-    path.join(outDir, "budget-windows.png"),
+    path.join(outDir, "budget-windows"),
   );
   console.log(text);
 }

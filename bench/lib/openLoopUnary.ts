@@ -12,6 +12,8 @@ export interface OpenLoopUnaryArgs {
   exit: number;
   /** ClassifyRequest.model (default: the server's default model). */
   model?: string;
+  /** ClassifyOptions.priority (default 0: the model's default level). */
+  priority?: number;
 }
 
 export interface OpenLoopUnaryResult {

@@ -25,7 +25,7 @@ const messages = tensors.map((data) =>
   encode("ranet.v1.ClassifyRequest", {
     model: a.model ?? "",
     tensor: { shape: manifest.input.shape, data },
-    ...(a.exit > 0 ? { options: { exit: a.exit } } : {}),
+    options: { exit: a.exit, priority: a.priority ?? 0 },
   }),
 );
 const PATH = "/ranet.v1.Classifier/Classify";

@@ -97,6 +97,17 @@ export const FIELDS = {
     "an idle engine worker takes the deepest waiting batch at once, full or not (work-conserving batching: a lightly loaded server answers without waiting for a batch to fill); false: batches wait up to maxQueueDelayMs to fill",
   ],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
+  priorityLevels: [
+    int(0, 64),
+    0,
+    "priority levels, as Triton's: a request's priority runs from 1 (highest) to this, 0 = defaultPriorityLevel; higher levels are admitted and run first at every stage. 0 = priorities off (every request in one queue; any priority accepted and ignored)",
+  ],
+  defaultPriorityLevel: [int(0, 64), 0, "the level of requests that give priority 0 (at most priorityLevels; 0 = the lowest level, priorityLevels)"],
+  priorityMaxQueueSize: [
+    list(int(1)),
+    [],
+    "requests of each level that may wait for the first stage, comma-separated from level 1 (one per level; empty = maxQueueSize for every level, which always bounds the whole queue)",
+  ],
   maxStreamInflight: [
     int(1, 65536),
     128,
@@ -166,6 +177,18 @@ const envName = (k: string) => `RANET_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUp
 
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/** The cross-key rules of the priority settings; `where` starts each message ("config key", or a model's file). */
+export function checkPriorities(cfg: Record<string, unknown>, where: string): void {
+  const levels = cfg.priorityLevels as number;
+  if ((cfg.defaultPriorityLevel as number) > levels) {
+    throw new ConfigError(`${where} 'defaultPriorityLevel': expected 0 to priorityLevels (${levels}), got ${cfg.defaultPriorityLevel}`);
+  }
+  const sizes = cfg.priorityMaxQueueSize as number[];
+  if (sizes.length > 0 && sizes.length !== levels) {
+    throw new ConfigError(`${where} 'priorityMaxQueueSize': expected one size per level (${levels}), got ${sizes.length}`);
+  }
 }
 
 export function helpText(): string {
@@ -243,6 +266,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (cfg.modelDir && ("modelRepository" in flags || "modelRepository" in fromEnv || "modelRepository" in fromFile)) {
     throw new ConfigError("config keys 'modelDir' and 'modelRepository' exclude each other: serve one model folder, or a repository");
   }
+  checkPriorities(cfg, "config key");
   if ((cfg.loadModel as string[]).length > 0 && cfg.modelControlMode !== "explicit") {
     throw new ConfigError("config key 'loadModel' needs 'modelControlMode' explicit (mode none serves every model the repository holds)");
   }

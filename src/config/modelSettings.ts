@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type Config, ConfigError, FIELDS, type Fields, int } from "./config.js";
+import { type Config, ConfigError, checkPriorities, FIELDS, type Fields, int } from "./config.js";
 
 /** Settings a model's config.yaml may override (the global value is the default). */
 export const MODEL_SETTINGS = [
@@ -14,6 +14,9 @@ export const MODEL_SETTINGS = [
   "maxQueueDelayMs",
   "dispatchWhenIdle",
   "maxQueueSize",
+  "priorityLevels",
+  "defaultPriorityLevel",
+  "priorityMaxQueueSize",
   "maxQueueWaitMs",
   "loadAdaptive",
   "loadAdaptiveMinFactor",
@@ -59,6 +62,7 @@ export function modelSettings(raw: unknown, file: string, base: Config): ModelSe
   }
   const { versionPolicy, ...overrides } = parsed.data as Record<string, unknown> & { versionPolicy?: VersionPolicy };
   const merged = { ...base, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) } as Record<string, unknown>;
+  checkPriorities(merged, `${file}: key`);
   if (merged.loadAdaptive && !((merged.maxQueueWaitMs as number) > 0)) {
     throw new ConfigError(`${file}: key 'loadAdaptive' needs 'maxQueueWaitMs' > 0 (the queueing time it steers by)`);
   }

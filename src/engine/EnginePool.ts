@@ -25,6 +25,8 @@ export const RUNS_PER_WORKER = 2;
 
 interface QueuedRun {
   stage: number;
+  /** Priority level of the batch (lower first; 0 = none). */
+  priority: number;
   feeds: Record<string, HostTensor>;
   transfer: boolean;
   resolve(out: Record<string, HostTensor>): void;
@@ -43,7 +45,7 @@ interface PoolModel {
  * every loaded model, so threads and per-thread memory do not multiply with the models. Each
  * model has its own queue. An idle worker takes, of the models with a batch waiting, the one
  * with the fewest batches in the workers (round-robin among equals), and of that model the
- * deepest stage (FIFO within a stage). A worker's second slot (a batch waiting in it behind the
+ * batch of the highest priority level, of those the deepest stage (FIFO within a stage). A worker's second slot (a batch waiting in it behind the
  * running one) takes the same choice, but never a batch of another model that has as many
  * batches in the workers as the running one or more: a quiet model's batch, arriving while a
  * flooded model fills every slot, gets the next free slot (it waits for at most one running and
@@ -135,12 +137,12 @@ export class EnginePool {
     await Promise.all(this.workers.filter((w) => w.alive).map((w) => w.unload(key).catch(() => {})));
   }
 
-  /** Queues a stage batch of model `key`. */
-  run(key: string, stage: number, feeds: Record<string, HostTensor>, transfer: boolean): Promise<Record<string, HostTensor>> {
+  /** Queues a stage batch of model `key` at priority level `priority` (lower first; 0 = none). */
+  run(key: string, stage: number, feeds: Record<string, HostTensor>, transfer: boolean, priority = 0): Promise<Record<string, HostTensor>> {
     const m = this.models.get(key);
     if (this.disposed || !m) return Promise.reject(new Error(this.disposed ? "engine is disposed" : `model ${key} is not loaded`));
     return new Promise((resolve, reject) => {
-      m.queue.push({ stage, feeds, transfer, resolve, reject });
+      m.queue.push({ stage, priority, feeds, transfer, resolve, reject });
       this.pump();
     });
   }
@@ -190,10 +192,14 @@ export class EnginePool {
     }
   }
 
-  /** Hands model `key`'s deepest waiting batch (FIFO within a stage) to `worker`. */
+  /** Hands model `key`'s next batch to `worker`: its highest priority level, of that the deepest stage, FIFO within a stage. */
   private hand(worker: StageWorker, held: PoolModel[], key: string, m: PoolModel): void {
     let pick = 0;
-    for (let i = 1; i < m.queue.length; i++) if (m.queue[i]!.stage > m.queue[pick]!.stage) pick = i;
+    for (let i = 1; i < m.queue.length; i++) {
+      const r = m.queue[i]!;
+      const p = m.queue[pick]!;
+      if (r.priority < p.priority || (r.priority === p.priority && r.stage > p.stage)) pick = i;
+    }
     const r = m.queue.splice(pick, 1)[0]!;
     m.inWorkers++;
     held.push(m);

@@ -80,7 +80,7 @@ export class OrtEngine implements StageRunner {
   }
 
   runStage(stage: number, feeds: Record<string, HostTensor>, opts: RunOptions = {}): Promise<Record<string, HostTensor>> {
-    return this.pool.run(this.key, stage, feeds, opts.transferInputs ?? false);
+    return this.pool.run(this.key, stage, feeds, opts.transferInputs ?? false, opts.priority ?? 0);
   }
 
   hasIdleWorker(): boolean {

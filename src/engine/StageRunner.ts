@@ -10,6 +10,8 @@ export interface RunOptions {
    * leaving them detached (empty) in the caller. Default false: feeds are copied.
    */
   transferInputs?: boolean;
+  /** The batch's best priority level (lower first; 0 = none): the engine runs lower values first, before stage depth. */
+  priority?: number;
 }
 
 /** What the pipeline needs from an inference engine: run stage k on named batch tensors. */

@@ -72,9 +72,15 @@ export class ClassifierService {
     const topK = o?.top_k ? o.top_k : DEFAULT_TOP_K;
     const [result] = await c.serve(() => {
       const opts = c.options(
-        { exit: o?.exit ?? 0, flopsBudget: o?.flops_budget ?? 0, anytime: o?.anytime ?? false, returnAllExits: o?.return_all_exits ?? false },
+        {
+          exit: o?.exit ?? 0,
+          flopsBudget: o?.flops_budget ?? 0,
+          anytime: o?.anytime ?? false,
+          returnAllExits: o?.return_all_exits ?? false,
+          priority: o?.priority ?? 0,
+        },
         ctx.deadlineMs,
-        { exit: "options.exit", flopsBudget: "options.flops_budget" },
+        { exit: "options.exit", flopsBudget: "options.flops_budget", priority: "options.priority" },
       );
       const which = oneofMember(req, ["image", "tensor"], "input");
       const input: FieldInput = {

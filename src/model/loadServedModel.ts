@@ -90,6 +90,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
         dispatchWhenIdle: config.dispatchWhenIdle,
         maxInflightBatches: engine.batchSlots,
         maxQueueSize: config.maxQueueSize,
+        maxQueueSizeByLevel: config.priorityMaxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
         clock: deps.clock,
         log: deps.logFor("pipeline"),
@@ -98,7 +99,8 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
         stats,
       },
     );
-    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats);
+    const priorities = { levels: config.priorityLevels, defaultLevel: config.defaultPriorityLevel || config.priorityLevels };
+    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats, priorities);
     return {
       manifest,
       provider: engine.provider,

@@ -20,25 +20,34 @@ export interface BatcherOptions<T> {
    * a worker idle (work-conserving), and it only waits while every worker is busy.
    */
   runnerIdle?: () => boolean;
+  /**
+   * An item's place in line: lower ranks (higher priority levels) are queued ahead of higher
+   * ones, FIFO within a rank, and a batch takes the first maxBatchSize in line, so it mixes
+   * ranks only to fill up. Default: every item rank 0 (one FIFO queue).
+   */
+  rank?: (item: T) => number;
   clock: Clock;
 }
 
 interface Entry<T> {
   item: T;
   enqueuedAtMs: number;
+  rank: number;
 }
 
 /**
- * Dynamic batcher: a batch runs when maxBatchSize items wait, when the oldest has waited
+ * Dynamic batcher: a batch runs when maxBatchSize items wait, when the first in line has waited
  * maxQueueDelayMs, or at once when the runner has an idle worker (runnerIdle). Up to
  * maxInflightBatches batches run at once (default one); items arriving meanwhile form the next
- * batch.
+ * batch. Items wait in rank order (see `rank`).
  */
 export class Batcher<T> {
   private queue: Entry<T>[] = [];
   private running = 0;
   private timer: unknown = undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Queued items by rank. */
+  private readonly ranks = new Map<number, number>();
 
   constructor(private readonly opts: BatcherOptions<T>) {
     if (opts.maxBatchSize < 1) throw new RangeError("maxBatchSize must be >= 1");
@@ -46,6 +55,18 @@ export class Batcher<T> {
 
   get depth(): number {
     return this.queue.length;
+  }
+
+  /** Items queued at `rank` or ahead of it (lower ranks). */
+  depthUpTo(rank: number): number {
+    let n = 0;
+    for (const [r, count] of this.ranks) if (r <= rank) n += count;
+    return n;
+  }
+
+  /** Items queued at exactly `rank`. */
+  depthAt(rank: number): number {
+    return this.ranks.get(rank) ?? 0;
   }
 
   get busy(): boolean {
@@ -68,7 +89,14 @@ export class Batcher<T> {
   enqueueAll(items: readonly T[]): void {
     if (items.length === 0) return;
     const now = this.opts.clock.now();
-    for (const item of items) this.queue.push({ item, enqueuedAtMs: now });
+    for (const item of items) {
+      const rank = this.opts.rank?.(item) ?? 0;
+      let at = this.queue.length;
+      while (at > 0 && this.queue[at - 1]!.rank > rank) at--;
+      if (at === this.queue.length) this.queue.push({ item, enqueuedAtMs: now, rank });
+      else this.queue.splice(at, 0, { item, enqueuedAtMs: now, rank });
+      this.count(rank, 1);
+    }
     this.schedule();
   }
 
@@ -81,6 +109,7 @@ export class Batcher<T> {
   remove(item: T): boolean {
     const i = this.queue.findIndex((e) => e.item === item);
     if (i < 0) return false;
+    this.count(this.queue[i]!.rank, -1);
     this.queue.splice(i, 1);
     if (this.queue.length === 0) this.clearTimer();
     return true;
@@ -117,7 +146,9 @@ export class Batcher<T> {
 
   private dispatch(): void {
     this.clearTimer();
-    const batch = this.queue.splice(0, this.opts.maxBatchSize).map((e) => e.item);
+    const taken = this.queue.splice(0, this.opts.maxBatchSize);
+    for (const e of taken) this.count(e.rank, -1);
+    const batch = taken.map((e) => e.item);
     this.running++;
     const done = () => {
       this.running--;
@@ -125,6 +156,12 @@ export class Batcher<T> {
     };
     this.opts.run(batch).then(done, done);
     this.schedule(); // another slot may be free for what is still waiting
+  }
+
+  private count(rank: number, delta: number): void {
+    const n = (this.ranks.get(rank) ?? 0) + delta;
+    if (n === 0) this.ranks.delete(rank);
+    else this.ranks.set(rank, n);
   }
 
   private clearTimer(): void {

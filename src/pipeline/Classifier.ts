@@ -36,6 +36,14 @@ export interface WireOptions {
   flopsBudget: number;
   anytime: boolean;
   returnAllExits: boolean;
+  /** Priority level, 1 = highest; 0 = the default level. */
+  priority?: number;
+}
+
+/** A model's priority levels (config priorityLevels; 0 = off) and the level of requests that give none. */
+export interface PriorityLevels {
+  levels: number;
+  defaultLevel: number;
 }
 
 /** Protocol-independent front of the pipeline: the served model, validation, input preparation, admission. */
@@ -54,6 +62,7 @@ export class Classifier {
     private readonly maxImagePixels: number,
     /** Request statistics of this version (Triton's ModelStatistics). */
     readonly stats: InferenceStatistics = new InferenceStatistics(),
+    readonly priorities: PriorityLevels = { levels: 0, defaultLevel: 0 },
   ) {
     this.name = manifest.name;
     this.version = manifest.version;
@@ -80,8 +89,13 @@ export class Classifier {
    * The validated pipeline options of a request; `fields` names the protocol's fields in errors
    * (e.g. "options.exit" or "parameters.exit"). `deadlineMs` is the call's deadline (epoch ms).
    */
-  options(o: WireOptions, deadlineMs: number, fields: { exit: string; flopsBudget: string }): RequestOptions {
+  options(o: WireOptions, deadlineMs: number, fields: { exit: string; flopsBudget: string; priority?: string }): RequestOptions {
     const exits = this.exitFlops.length;
+    const { levels, defaultLevel } = this.priorities;
+    const priority = o.priority ?? 0;
+    if (levels > 0 && !(Number.isInteger(priority) && priority >= 0 && priority <= levels)) {
+      throw invalidArgument(fields.priority ?? "priority", `0 (the default level, ${defaultLevel}) or a level from 1 (highest) to ${levels}`, String(priority));
+    }
     if (!Number.isInteger(o.exit) || o.exit < 0 || o.exit > exits) {
       throw invalidArgument(fields.exit, `0 (adaptive) or an exit from 1 to ${exits}`, String(o.exit));
     }
@@ -103,6 +117,7 @@ export class Classifier {
       returnAllExits: o.returnAllExits,
       anytime: o.anytime,
       deadlineMs: this.deadlineFrom(deadlineMs),
+      priority: levels > 0 ? priority || defaultLevel : undefined,
     };
   }
 

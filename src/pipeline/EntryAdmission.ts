@@ -7,6 +7,8 @@ export interface EntryAdmissionOptions {
   parallelBatches: number;
   /** Requests that may wait in an entry queue. */
   maxQueueSize: number;
+  /** Requests of each priority level (index level - 1) that may wait in an entry queue; empty: no bound per level. */
+  maxQueueSizeByLevel?: readonly number[];
   /** Longest estimated wait a request is admitted into, in ms (0 = no limit). */
   maxQueueWaitMs: number;
 }
@@ -14,14 +16,17 @@ export interface EntryAdmissionOptions {
 /** What admission reads of an entry queue. */
 export interface EntryQueue {
   readonly depth: number;
-  /** How error messages name it ("stage 1", "the fused path's"). */
-  readonly name: string;
+  /** Requests waiting at priority level `rank` or ahead of it (0 = priorities off: all of them). */
+  depthUpTo(rank: number): number;
+  depthAt(rank: number): number;
 }
 
 /**
  * Admission to the pipeline's entry queues (stage 1, and the fused graph when the model has one):
- * a request is refused when its queue is full, or when the wait it would have there (estimated
- * from that queue's batch times, AdmissionEstimate) exceeds maxQueueWaitMs. Later stages admit
+ * a request is refused when its queue is full (or its priority level's share of it), or when the
+ * wait it would have there (estimated from that queue's batch times and drain rate,
+ * AdmissionEstimate, behind the requests of its level and the levels above it) exceeds
+ * maxQueueWaitMs, so under overload the refusals fall on the lower levels. Later stages admit
  * nothing: they take what the stages before them send on.
  */
 export class EntryAdmission {
@@ -31,6 +36,8 @@ export class EntryAdmission {
     entries: readonly number[],
     private readonly opts: EntryAdmissionOptions,
     private readonly queue: (entry: number) => EntryQueue,
+    /** How error messages name an entry queue ("stage 1", "the fused path's"). */
+    private readonly nameOf: (entry: number) => string,
   ) {
     for (const k of entries) this.estimates.set(k, new AdmissionEstimate(opts.maxBatchSize, opts.parallelBatches));
   }
@@ -49,24 +56,39 @@ export class EntryAdmission {
     this.estimates.get(k)?.recordDispatch(atMs, requests, leftWaiting);
   }
 
-  /** How long a request admitted now into `entry` would wait for its first answer; without `entry`, the longest over the entry queues. */
-  waitMs(entry?: number): number {
-    const waitAt = (k: number) => this.estimates.get(k)!.waitMs(this.queue(k).depth);
+  /**
+   * How long a request of priority `rank` admitted now into `entry` would wait for its first
+   * answer (behind its level and the levels above; rank 0: behind the whole queue); without
+   * `entry`, the longest over the entry queues.
+   */
+  waitMs(entry?: number, rank = 0): number {
+    const waitAt = (k: number) => {
+      const q = this.queue(k);
+      return this.estimates.get(k)!.waitMs(rank > 0 ? q.depthUpTo(rank) : q.depth);
+    };
     if (entry !== undefined) return waitAt(entry);
     return Math.max(...[...this.estimates.keys()].map(waitAt));
   }
 
-  /** Why a request for `entry` would be refused now (resource_exhausted), or undefined. */
-  refusal(entry: number): ServingError | undefined {
+  /** Why a request of priority `rank` for `entry` would be refused now (resource_exhausted), or undefined. */
+  refusal(entry: number, rank = 0): ServingError | undefined {
     const q = this.queue(entry);
+    const level = rank > 0 ? ` at priority level ${rank}` : "";
     if (this.opts.maxQueueWaitMs > 0) {
-      const waitMs = this.waitMs(entry);
+      const waitMs = this.waitMs(entry, rank);
       if (waitMs > this.opts.maxQueueWaitMs) {
         return new ServingError(
           "resource_exhausted",
-          `overloaded: ${q.name} queue would delay this request about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${this.opts.maxQueueWaitMs} ms); retry with backoff`,
+          `overloaded: ${this.nameOf(entry)} queue would delay this request${level} about ${Math.round(waitMs)} ms (limit maxQueueWaitMs ${this.opts.maxQueueWaitMs} ms); retry with backoff`,
         );
       }
+    }
+    const levelSize = rank > 0 ? this.opts.maxQueueSizeByLevel?.[rank - 1] : undefined;
+    if (levelSize !== undefined && q.depthAt(rank) >= levelSize) {
+      return new ServingError(
+        "resource_exhausted",
+        `${this.nameOf(entry)} queue is full for priority level ${rank} (${levelSize} waiting requests); retry with backoff`,
+      );
     }
     if (q.depth >= this.opts.maxQueueSize) return this.full(entry);
     return undefined;
@@ -74,6 +96,6 @@ export class EntryAdmission {
 
   /** The refusal for a full queue. */
   full(entry: number): ServingError {
-    return new ServingError("resource_exhausted", `${this.queue(entry).name} queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`);
+    return new ServingError("resource_exhausted", `${this.nameOf(entry)} queue is full (${this.opts.maxQueueSize} waiting requests); retry with backoff`);
   }
 }

@@ -50,9 +50,11 @@ export class Pipeline {
         maxBatchSize: opts.maxBatchSize,
         parallelBatches: opts.maxInflightBatches ?? 1,
         maxQueueSize: opts.maxQueueSize,
+        maxQueueSizeByLevel: opts.maxQueueSizeByLevel,
         maxQueueWaitMs: opts.maxQueueWaitMs ?? 0,
       },
-      (k) => ({ depth: this.batchers[k]!.depth, name: k === this.fusedStage ? "the fused path's" : `stage ${k + 1}` }),
+      (k) => this.batchers[k]!,
+      (k) => (k === this.fusedStage ? "the fused path's" : `stage ${k + 1}`),
     );
     const idle = opts.dispatchWhenIdle !== false && runner.hasIdleWorker ? () => runner.hasIdleWorker!() : undefined;
     this.batchers = programs.map((_, k) => {
@@ -64,6 +66,7 @@ export class Pipeline {
         maxInflightBatches: opts.maxInflightBatches,
         clock: opts.clock,
         runnerIdle: idle,
+        rank: (s) => s.rank,
         run: (batch) => this.runBatch(k, batch),
       });
     });
@@ -84,17 +87,13 @@ export class Pipeline {
 
   /** How long a request admitted now would wait for its first answer (see AdmissionEstimate); the longer of the entry queues without `opts`. */
   estimatedWaitMs(opts?: RequestOptions): number {
-    return this.admission.waitMs(opts && this.entryOf(opts));
+    return this.admission.waitMs(opts && this.entryOf(opts), opts?.priority ?? 0);
   }
 
-  /**
-   * Why a request arriving now would be refused (shutting down, or its entry queue too long), or
-   * undefined. Cheap: callers ask before decoding an input, so an overloaded server does not
-   * spend the decoding on requests it then refuses.
-   */
+  /** Why a request arriving now would be refused (shutting down, or its queue too long), or undefined; cheap, asked before decoding. */
   admissionError(opts: RequestOptions = {}): ServingError | undefined {
     if (this.closed) return new ServingError("unavailable", "server is shutting down; retry on another replica");
-    return this.admission.refusal(this.entryOf(opts));
+    return this.admission.refusal(this.entryOf(opts), opts.priority ?? 0);
   }
 
   /** Admits one preprocessed input (the model's input layout, without the batch axis). */
@@ -117,6 +116,7 @@ export class Pipeline {
         opts,
         predictions: [],
         settled: false,
+        rank: opts.priority ?? 0,
         stage: entry,
         timer: undefined,
         enqueuedAtMs: this.opts.clock.now(),
@@ -216,7 +216,7 @@ export class Pipeline {
     for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
     let out: Record<string, HostTensor>;
     try {
-      out = await this.runner.runStage(k, feeds, { transferInputs: true }); // gather made them for this run
+      out = await this.runner.runStage(k, feeds, { transferInputs: true, priority: Math.min(...batch.map((s) => s.rank)) }); // feeds made for it
     } catch (err) {
       this.log.error({ stage: k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
       for (const s of batch) {

@@ -11,6 +11,8 @@ export interface Sample {
   predictions: ExitPrediction[];
   lastProbs?: Float32Array;
   settled: boolean;
+  /** Its place in every queue: the priority level (0 with priorities off); lower goes first. */
+  rank: number;
   stage: number;
   timer: unknown;
   /** When it joined its current stage's queue (pipeline clock), and its queue/run time so far. */

@@ -24,6 +24,8 @@ export interface PipelineOptions {
   maxInflightBatches?: number;
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */
   maxQueueSize: number;
+  /** Admission bound per priority level (index level - 1), within maxQueueSize; empty: none. */
+  maxQueueSizeByLevel?: readonly number[];
   /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */
   maxQueueWaitMs?: number;
   clock: Clock;
@@ -53,6 +55,8 @@ export interface RequestOptions {
   anytime?: boolean;
   /** Absolute deadline on the pipeline clock. */
   deadlineMs?: number;
+  /** Priority level, 1 = highest (Classifier.options resolves the default); absent: priorities off. */
+  priority?: number;
 }
 
 export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";

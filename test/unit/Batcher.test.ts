@@ -192,4 +192,30 @@ describe("Batcher", () => {
       expect(s.batches).toEqual([[1, 2, 3]]);
     });
   });
+
+  it("queues lower ranks ahead (FIFO within a rank) and fills a batch from the next ranks", async () => {
+    const clock = new FakeClock();
+    const batches: number[][] = [];
+    const b = new Batcher<number>({
+      maxBatchSize: 3,
+      maxQueueDelayMs: 50,
+      maxQueueSize: 100,
+      clock,
+      rank: (x) => Math.floor(x / 10), // 1x = level 1, 2x = level 2
+      run: async (batch) => void batches.push(batch),
+    });
+    b.enqueueAll([21, 22]);
+    b.enqueueAll([11, 12]); // ahead of 21 and 22: the first batch takes 11, 12 and fills up with 21
+    expect([b.depthUpTo(1), b.depthAt(2), b.depth]).toEqual([0, 1, 1]);
+    await flush();
+    expect(batches).toEqual([[11, 12, 21]]);
+    b.enqueueAll([13]);
+    expect([b.depthUpTo(1), b.depthUpTo(2), b.depth]).toEqual([1, 2, 2]);
+    await clock.advance(50);
+    expect(batches).toEqual([
+      [11, 12, 21],
+      [13, 22],
+    ]);
+    expect(b.depth).toBe(0);
+  });
 });

@@ -103,4 +103,19 @@ describe("EnginePool", () => {
     expect(fakes[1]!.handed.slice(2)).toEqual(["b:3", "b:0"]);
     expect(fakes[0]!.handed.slice(2)).toEqual([]);
   });
+
+  it("hands a model's batches over by priority level first, then deepest stage", async () => {
+    const { pool, fakes } = await poolOf(1, ["a"]);
+    const w = fakes[0]!;
+    void pool.run("a", 0, {}, false, 2);
+    void pool.run("a", 0, {}, false, 2); // both slots taken
+    void pool.run("a", 3, {}, false, 2);
+    void pool.run("a", 0, {}, false, 1);
+    void pool.run("a", 1, {}, false, 1);
+    for (let k = 0; k < 3; k++) {
+      w.finish();
+      await settle();
+    }
+    expect(w.handed).toEqual(["a:0", "a:0", "a:1", "a:0", "a:3"]);
+  });
 });

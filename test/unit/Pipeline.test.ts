@@ -304,4 +304,31 @@ describe("Pipeline", () => {
     expect((await Promise.all(later.map((l) => l.result))).map((r) => r.exit)).toEqual([2, 2]);
     await p.drain();
   });
+
+  it("admits and runs higher priority levels first: under a long queue level 1 is admitted while level 2 is refused", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 2, maxQueueWaitMs: 25 });
+    runner.batchMs = 10;
+    const warm = p.submit(x(0.5), { priority: 2 });
+    await clock.advance(20);
+    await warm.result;
+    const order: number[] = [];
+    const submit = (priority: number, tag: number) => {
+      const sub = p.submit(x(0.5), { priority });
+      return sub.result.then(
+        () => void order.push(tag),
+        (e: ServingError) => e.kind,
+      );
+    };
+    // level 2 fills the queue until its estimated wait passes 25 ms (as in the test above)
+    const low = Array.from({ length: 8 }, (_, i) => submit(2, 200 + i));
+    const high = [submit(1, 100), submit(1, 101)];
+    await clock.advance(200);
+    const lowCodes = await Promise.all(low);
+    expect(lowCodes.filter((c) => c === "resource_exhausted").length).toBeGreaterThan(0);
+    expect(await Promise.all(high)).toEqual([undefined, undefined]); // neither refused
+    // the two level-1 requests ran in the first batch after the one already running
+    expect(order.indexOf(100)).toBeLessThan(order.indexOf(202));
+    expect(order.indexOf(101)).toBeLessThan(order.indexOf(202));
+    expect(p.estimatedWaitMs({ priority: 1 })).toBe(0);
+  });
 });

@@ -10,6 +10,7 @@ export interface ModelDynamicBatching {
   'priority_levels'?: (number | string | Long);
   'default_priority_level'?: (number | string | Long);
   'default_queue_policy'?: (_inference_ModelQueuePolicy | null);
+  'priority_queue_policy'?: ({[key: number]: _inference_ModelQueuePolicy});
 }
 
 export interface ModelDynamicBatching__Output {
@@ -19,4 +20,5 @@ export interface ModelDynamicBatching__Output {
   'priority_levels': (number);
   'default_priority_level': (number);
   'default_queue_policy': (_inference_ModelQueuePolicy__Output | null);
+  'priority_queue_policy': ({[key: number]: _inference_ModelQueuePolicy__Output});
 }

@@ -10,8 +10,7 @@ export type InferParameter = InferParameter__Output;
 
 /**
  * Request parameters: ours (flops_budget, exit, anytime) and Triton's (timeout in microseconds,
- * which tightens the deadline; priority, accepted and ignored: every request of a model shares
- * one queue per stage).
+ * which tightens the deadline; priority, the request's priority level: see Classifier.options).
  */
 export const REQUEST_PARAMETERS = ["flops_budget", "exit", "anytime", "timeout", "priority"];
 
@@ -20,7 +19,6 @@ export function requestOptions(c: Classifier, params: Record<string, InferParame
   for (const key of Object.keys(params)) {
     if (!REQUEST_PARAMETERS.includes(key)) throw invalidArgument("parameters", `only ${REQUEST_PARAMETERS.join(", ")}`, echo(key));
   }
-  if (params.priority) integerParam(params.priority, "parameters.priority");
   const timeoutUs = params.timeout ? integerParam(params.timeout, "parameters.timeout") : 0;
   return c.options(
     {
@@ -28,9 +26,10 @@ export function requestOptions(c: Classifier, params: Record<string, InferParame
       flopsBudget: params.flops_budget ? integerParam(params.flops_budget, "parameters.flops_budget") : 0,
       anytime: params.anytime ? boolParam(params.anytime, "parameters.anytime") : false,
       returnAllExits: false,
+      priority: params.priority ? integerParam(params.priority, "parameters.priority") : 0,
     },
     timeoutUs > 0 ? Math.min(deadlineMs, Date.now() + timeoutUs / 1000) : deadlineMs,
-    { exit: "parameters.exit", flopsBudget: "parameters.flops_budget" },
+    { exit: "parameters.exit", flopsBudget: "parameters.flops_budget", priority: "parameters.priority" },
   );
 }
 

@@ -12,6 +12,9 @@ export interface BatchingSettings {
   maxBatchSize: number;
   maxQueueDelayMs: number;
   maxQueueSize: number;
+  priorityLevels: number;
+  defaultPriorityLevel: number;
+  priorityMaxQueueSize: readonly number[];
 }
 
 const TYPE: Record<(typeof OUTPUTS)[OutputName], DataType> = { FP32: "TYPE_FP32", INT64: "TYPE_INT64", INT32: "TYPE_INT32", BYTES: "TYPE_STRING" };
@@ -43,6 +46,9 @@ export function modelConfig(c: Classifier, provider: string, workers: number, b:
       preferred_batch_size: [b.maxBatchSize],
       max_queue_delay_microseconds: Math.round(b.maxQueueDelayMs * 1000),
       default_queue_policy: { max_queue_size: b.maxQueueSize },
+      priority_levels: b.priorityLevels,
+      default_priority_level: b.priorityLevels > 0 ? b.defaultPriorityLevel || b.priorityLevels : 0,
+      priority_queue_policy: Object.fromEntries(b.priorityMaxQueueSize.map((size, i) => [String(i + 1), { max_queue_size: size }])),
     },
     instance_group: [{ name: `${c.name}_0`, kind: provider === "cuda" ? "KIND_GPU" : "KIND_CPU", count: workers }],
     parameters: {

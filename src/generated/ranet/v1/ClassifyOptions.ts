@@ -8,6 +8,7 @@ export interface ClassifyOptions {
   'return_all_exits'?: (boolean);
   'top_k'?: (number);
   'anytime'?: (boolean);
+  'priority'?: (number);
 }
 
 export interface ClassifyOptions__Output {
@@ -16,4 +17,5 @@ export interface ClassifyOptions__Output {
   'return_all_exits': (boolean);
   'top_k': (number);
   'anytime': (boolean);
+  'priority': (number);
 }

@@ -1,0 +1,77 @@
+/**
+ * Priority levels under overload: the served model with `--priority-levels 2` (level 2 the
+ * default). Capacity C: closed loop, unary Classify, 64 in flight. Then open loop for `seconds`,
+ * each level from its own client process (a lean node:http2 client, one connection): level 1
+ * alone at `share` x `factor` x C (its unloaded p99), then level 2 at (1 - share) x `factor` x C
+ * together with level 1 at share x factor x C. Reports level 1's p99 against its unloaded p99
+ * and the refusals of each level. `--rounds` rounds. Writes docs/results/priority.md.
+ *
+ *   npm run bench:priority -- [--seconds 6] [--factor 2] [--share 0.1] [--rounds 3] [--exit 0]
+ *                             [--model-dir DIR] [--out docs/results/priority.md]
+ *
+ * --exit: ClassifyOptions.exit of every request (1-based; 0 = adaptive at the default budget).
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { loadManifest } from "../src/format/manifest.js";
+import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
+import { runLoad } from "../test/support/loadgen.js";
+import { startServerProcess } from "../test/support/serverProcess.js";
+import { arg, runMain } from "./lib/cli.js";
+import { type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
+
+const seconds = Number(arg("seconds", "6"));
+const factor = Number(arg("factor", "2"));
+const share = Number(arg("share", "0.1"));
+const rounds = Number(arg("rounds", "3"));
+const exit = Number(arg("exit", "0"));
+const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
+const out = arg("out", "docs/results/priority.md");
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const refused = (r: OpenLoopUnaryResult) =>
+  `${(r.codes["8"] ?? 0).toLocaleString("en-US")} of ${r.sent.toLocaleString("en-US")} (${((100 * (r.codes["8"] ?? 0)) / Math.max(1, r.sent)).toFixed(1)}%)`;
+const other = (r: OpenLoopUnaryResult) => r.sent - (r.codes["0"] ?? 0) - (r.codes["8"] ?? 0);
+
+async function main(): Promise<void> {
+  const manifest = await loadManifest(modelDir);
+  const bytes = tensorBytesOf(loadFashionMnist("test"), 2000, manifest.input);
+  const request = (i: number) => ({ tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] }, options: { exit, priority: 2 } });
+  const rows: string[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    const server = await startServerProcess(["--model-dir", modelDir, "--priority-levels", "2"]);
+    try {
+      const C = (await runLoad({ address: server.address, concurrency: 64, api: "unary", durationMs: seconds * 1000, warmupMs: 1000, request })).throughput;
+      const port = Number(server.address.split(":").pop());
+      const load = (priority: number, ratePerS: number) =>
+        runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit, priority });
+      const alone = await load(1, share * factor * C);
+      const [low, high] = await Promise.all([load(2, (1 - share) * factor * C), load(1, share * factor * C)]);
+      const ratio = high.okMs.p99 / alone.okMs.p99;
+      rows.push(
+        `| ${r} | ${C.toFixed(0)} | ${alone.okMs.p99.toFixed(1)} | ${high.okMs.p99.toFixed(1)} | ${ratio.toFixed(2)} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${low.okMs.p99.toFixed(0)} |`,
+      );
+      log(
+        `round ${r}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  const text = [
+    "# Priority levels under overload",
+    "",
+    `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}; the server (\`--priority-levels 2\`, default settings otherwise) and two client processes share the machine.`,
+    `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection): level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
+    "",
+    "| round | C (img/s) | level 1 p99 alone (ms) | level 1 p99 under overload (ms) | ratio | level 1 refused | level 2 refused | other codes / unanswered | level 2 OK p99 (ms) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows,
+    "",
+  ].join("\n");
+  writeFileSync(out, text);
+  console.log(text);
+}
+
+runMain(main);
