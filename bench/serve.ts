@@ -14,7 +14,8 @@
  *  - p99 at half of capacity (open loop, medians of `--rounds` interleaved runs, beside the
  *    older checkout of `--baseline-dir` at the same rates), and each load generator's own
  *    ceiling against a server that answers at once.
- * Prints the tables and writes docs/results/benchmarks.md.
+ * Prints the tables and writes docs/results/benchmarks.md, with a plot of throughput and p99
+ * against the budget target (benchmarks-targets.svg and .png beside it).
  *
  *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--saturating-concurrency 256] [--batch 32]
  *                          [--model-dir DIR] [--out FILE]
@@ -23,6 +24,7 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
@@ -32,6 +34,7 @@ import { encode } from "../test/support/rawGrpc.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
+import { plotTargets } from "./lib/servePlot.js";
 import { loadWithCpu } from "./lib/threadCpu.js";
 
 const seconds = Number(arg("seconds", "5"));
@@ -259,7 +262,15 @@ async function main(): Promise<void> {
     `| 2 / 1 engine workers, adaptive 50% (stream) | ${(med("served adaptive 50%, stream, 2 engine workers") / med("served adaptive 50%, stream, 1 engine worker")).toFixed(2)}x | report |`,
     "",
   ].join("\n");
-  writeFileSync(out, text);
+  const plotFile = out.replace(/\.md$/, "") + "-targets";
+  const point = (targetPercent: number, name: string) => ({ targetPercent, imagesPerS: med(name), p99Ms: med(name, "p99") });
+  await plotTargets(
+    [30, 50, 70].map((t) => point(t, `served adaptive ${t}%, stream`)).concat(point(100, "served forced last exit, stream")),
+    bestWhole,
+    `${manifest.name} v${manifest.version} over ClassifyStream, ${concurrency} in flight, medians of ${rounds} rounds (bench:serve)`,
+    plotFile,
+  );
+  writeFileSync(out, `${text}\n![throughput and p99 latency against the budget target](${path.basename(plotFile)}.svg)\n`);
   console.log(text);
 }
 
