@@ -262,7 +262,7 @@ async function main(): Promise<void> {
     `| 2 / 1 engine workers, adaptive 50% (stream) | ${(med("served adaptive 50%, stream, 2 engine workers") / med("served adaptive 50%, stream, 1 engine worker")).toFixed(2)}x | report |`,
     "",
   ].join("\n");
-  const plotFile = out.replace(/\.md$/, "") + "-targets";
+  const plotFile = `${out.replace(/\.md$/, "")}-targets`;
   const point = (targetPercent: number, name: string) => ({ targetPercent, imagesPerS: med(name), p99Ms: med(name, "p99") });
   await plotTargets(
     [30, 50, 70].map((t) => point(t, `served adaptive ${t}%, stream`)).concat(point(100, "served forced last exit, stream")),

@@ -15,10 +15,10 @@ export interface TargetPoint {
 export async function plotTargets(points: readonly TargetPoint[], rawWholePerS: number, subtitle: string, file: string): Promise<void> {
   const x = {
     field: "targetPercent",
-    type: "quantitative",
+    type: "quantitative" as const,
     title: "FLOPs target (% of the last exit's multiply-adds; 100 = forced last exit)",
     scale: { domain: [20, 100] },
-  } as const;
+  };
   const labelled = points.map((p) => ({ ...p, label: `${Math.round(p.imagesPerS).toLocaleString("en-US")}/s` }));
   await renderVegaLite(
     {

@@ -3,22 +3,23 @@ import { ServingError } from "../core/errors.js";
 import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
 import { lastReaders } from "../format/manifest.js";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
-import { Batcher } from "./Batcher.js";
 import { gatherRows, ownRow } from "./carriedTensors.js";
-import { EntryAdmission } from "./EntryAdmission.js";
+import type { EntryAdmission } from "./EntryAdmission.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import { predictAt, predictEvery } from "./exitPrediction.js";
+import { PipelinePrograms, type Program } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
-import { maxExitFor, rejected, type Sample } from "./Sample.js";
+import { isOut, maxExitFor, rejected, type Sample } from "./Sample.js";
 
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
 /**
  * Staged early-exit execution with one dynamic batcher per stage: samples that are not
- * confident enough after stage k join stage k+1's queue with their carried tensors.
+ * confident enough after stage k join stage k+1's queue with their carried tensors. A sample that
+ * must reach the last exit anyway takes the fused path: one batch of the whole-network graph.
  */
 export class Pipeline {
-  private readonly batchers: Batcher<Sample>[];
+  private readonly programs: PipelinePrograms;
   private readonly lastReader: Map<string, number>;
   private readonly perSampleDims = new Map<string, number[]>();
   private inflight = 0;
@@ -26,10 +27,7 @@ export class Pipeline {
   private drainWaiters: (() => void)[] = [];
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
-  /** Admission to the entry queues: stage 1's, and the fused graph's. */
   private readonly admission: EntryAdmission;
-  /** Index of the fused whole-network batcher (after the stages), if the model has one. */
-  private readonly fusedStage: number | undefined;
 
   constructor(
     private readonly model: PipelineModel,
@@ -41,40 +39,8 @@ export class Pipeline {
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
-    this.fusedStage = model.fused ? model.stages.length : undefined;
-    const programs = model.fused ? [...model.stages, model.fused] : model.stages;
-    const entries = this.fusedStage === undefined ? [0] : [0, this.fusedStage];
-    this.admission = new EntryAdmission(
-      entries,
-      {
-        maxBatchSize: opts.maxBatchSize,
-        parallelBatches: opts.maxInflightBatches ?? 1,
-        maxQueueSize: opts.maxQueueSize,
-        maxQueueSizeByLevel: opts.maxQueueSizeByLevel,
-        maxQueueWaitMs: opts.maxQueueWaitMs ?? 0,
-      },
-      (k) => this.batchers[k]!,
-      (k) => (k === this.fusedStage ? "the fused path's" : `stage ${k + 1}`),
-    );
-    const idle = opts.dispatchWhenIdle !== false && runner.hasIdleWorker ? () => runner.hasIdleWorker!() : undefined;
-    this.batchers = programs.map((_, k) => {
-      const entry = entries.includes(k);
-      return new Batcher<Sample>({
-        maxBatchSize: opts.maxBatchSize,
-        maxQueueDelayMs: opts.maxQueueDelayMs,
-        maxQueueSize: entry ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
-        maxInflightBatches: opts.maxInflightBatches,
-        clock: opts.clock,
-        runnerIdle: idle,
-        rank: (s) => s.rank,
-        run: (batch) => this.runBatch(k, batch),
-      });
-    });
-  }
-
-  /** Where a request enters: the fused graph when it must reach the last exit anyway (a fixed last exit, not anytime), else stage 1. */
-  private entryOf(opts: RequestOptions): number {
-    return this.fusedStage !== undefined && opts.fixedExit === this.exits - 1 && !opts.anytime ? this.fusedStage : 0;
+    this.programs = new PipelinePrograms(model, runner, opts, (p, batch) => this.runBatch(p, batch));
+    this.admission = this.programs.admission;
   }
 
   get exits(): number {
@@ -87,13 +53,13 @@ export class Pipeline {
 
   /** How long a request admitted now would wait for its first answer (see AdmissionEstimate); the longer of the entry queues without `opts`. */
   estimatedWaitMs(opts?: RequestOptions): number {
-    return this.admission.waitMs(opts && this.entryOf(opts), opts?.priority ?? 0);
+    return this.admission.waitMs(opts && this.programs.entryOf(opts).session, opts?.priority ?? 0);
   }
 
   /** Why a request arriving now would be refused (shutting down, or its queue too long), or undefined; cheap, asked before decoding. */
   admissionError(opts: RequestOptions = {}): ServingError | undefined {
     if (this.closed) return new ServingError("unavailable", "server is shutting down; retry on another replica");
-    return this.admission.refusal(this.entryOf(opts), opts.priority ?? 0);
+    return this.admission.refusal(this.programs.entryOf(opts).session, opts.priority ?? 0);
   }
 
   /** Admits one preprocessed input (the model's input layout, without the batch axis). */
@@ -106,7 +72,7 @@ export class Pipeline {
     }
     const refusal = this.admissionError(opts);
     if (refusal) return rejected(refusal);
-    const entry = this.entryOf(opts);
+    const entry = this.programs.entryOf(opts);
     let sample!: Sample;
     const result = new Promise<ClassifyResult>((resolve, reject) => {
       sample = {
@@ -115,9 +81,10 @@ export class Pipeline {
         fixed: opts.fixedExit !== undefined && opts.fixedExit <= maxExit,
         opts,
         predictions: [],
-        settled: false,
+        status: "queued",
+        path: entry.fused ? "fused" : "staged",
         rank: opts.priority ?? 0,
-        stage: entry,
+        stage: 0,
         timer: undefined,
         enqueuedAtMs: this.opts.clock.now(),
         queueMs: 0,
@@ -127,9 +94,9 @@ export class Pipeline {
         reject,
       };
     });
-    if (!this.batchers[entry]!.offer(sample)) return rejected(this.admission.full(entry));
+    if (!entry.batcher.offer(sample)) return rejected(this.admission.full(entry.session));
     this.inflight++;
-    this.opts.hooks?.queueDepth?.(entry, this.batchers[entry]!.depth);
+    this.opts.hooks?.queueDepth?.(entry.session, entry.batcher.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
       const delay = Math.max(0, opts.deadlineMs - this.opts.clock.now());
       sample.timer = this.opts.clock.setTimer(() => this.onDeadline(sample), delay);
@@ -145,11 +112,10 @@ export class Pipeline {
 
   private onDeadline(s: Sample): void {
     s.timer = undefined;
-    if (s.settled) return;
+    if (isOut(s)) return;
     const best = s.predictions[s.predictions.length - 1];
     if (s.opts.anytime && best && s.lastProbs) {
-      const batcher = this.batchers[s.stage];
-      if (batcher?.remove(s)) this.opts.hooks?.queueDepth?.(s.stage, batcher.depth);
+      this.dequeue(s);
       this.finish(s, best, s.lastProbs, "deadline");
     } else {
       this.opts.hooks?.dropped?.("deadline");
@@ -165,18 +131,23 @@ export class Pipeline {
   }
 
   private withdraw(s: Sample, err: ServingError): void {
-    if (s.settled) return;
+    if (isOut(s)) return;
     if (err.kind === "cancelled") this.opts.hooks?.dropped?.("cancelled");
-    const batcher = this.batchers[s.stage];
-    if (batcher?.remove(s)) this.opts.hooks?.queueDepth?.(s.stage, batcher.depth);
-    this.settle(s);
+    this.dequeue(s);
+    this.settle(s, "withdrawn");
     s.reject(err);
   }
 
-  /** Takes `s` out of the pipeline; unless it is being answered, the exit policy forgets what it charged for it. */
-  private settle(s: Sample, answered = false): void {
-    s.settled = true;
-    if (!answered && s.chargedFlops > 0) this.policy.withdrawn(s.chargedFlops);
+  /** Takes a queued `s` out of its queue. */
+  private dequeue(s: Sample): void {
+    const p = this.programs.of(s);
+    if (s.status === "queued" && p.batcher.remove(s)) this.opts.hooks?.queueDepth?.(p.session, p.batcher.depth);
+  }
+
+  /** Takes `s` out of the pipeline; unless it is answered with a prediction, the exit policy forgets what it charged for it. */
+  private settle(s: Sample, status: "answered" | "withdrawn", predicted = false): void {
+    s.status = status;
+    if (!predicted && s.chargedFlops > 0) this.policy.withdrawn(s.chargedFlops);
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
     this.inflight--;
@@ -187,42 +158,43 @@ export class Pipeline {
   }
 
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
-    this.settle(s, true);
+    this.settle(s, "answered", true);
     this.policy.observe(p.flops, s.chargedFlops);
     this.opts.hooks?.exitTaken?.(p.exit, p.flops);
     s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
   }
 
-  private async runBatch(k: number, all: Sample[]): Promise<void> {
-    const batch = all.filter((s) => !s.settled);
-    const depth = this.batchers[k]!.depth;
-    if (this.admission.isEntry(k)) this.admission.recordDispatch(k, this.opts.clock.now(), all.length, depth);
-    this.opts.hooks?.queueDepth?.(k, depth);
+  private async runBatch(p: Program, all: Sample[]): Promise<void> {
+    const batch = all.filter((s) => s.status === "queued");
+    for (const s of batch) s.status = "running";
+    const depth = p.batcher.depth;
+    if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), all.length, depth);
+    this.opts.hooks?.queueDepth?.(p.session, depth);
     if (batch.length === 0) return;
     try {
-      await this.runAndRoute(k, batch);
+      await this.runAndRoute(p, batch);
     } finally {
-      // the worker that ran it may be idle now: it takes the deepest waiting batch, full or not
-      for (let j = this.batchers.length - 1; j >= 0; j--) this.batchers[j]!.poke();
+      this.programs.pokeAll(); // the worker that ran it may be idle now: it takes the deepest waiting batch, full or not
     }
   }
 
-  /** Runs stage k on the batch, then answers or forwards each sample (scatter), or fails the batch. */
-  private async runAndRoute(k: number, batch: Sample[]): Promise<void> {
-    const stage = k === this.fusedStage ? this.model.fused! : this.model.stages[k]!;
+  /** Runs program `p` on the batch, then answers or forwards each sample (scatter), or fails the batch. */
+  private async runAndRoute(p: Program, batch: Sample[]): Promise<void> {
+    const k = p.session;
     const feeds: Record<string, HostTensor> = {};
-    for (const name of stage.inputs) feeds[name] = this.gather(name, batch);
+    for (const name of p.graph.inputs) feeds[name] = this.gather(name, batch);
     const t0 = this.opts.clock.now();
     for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
     let out: Record<string, HostTensor>;
     try {
       out = await this.runner.runStage(k, feeds, { transferInputs: true, priority: Math.min(...batch.map((s) => s.rank)) }); // feeds made for it
     } catch (err) {
-      this.log.error({ stage: k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
+      const what = p.fused ? "the fused graph" : `stage ${k + 1}`;
+      this.log.error({ stage: p.fused ? "fused" : k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
       for (const s of batch) {
-        if (s.settled) continue;
-        this.settle(s);
-        s.reject(new ServingError("internal", `stage ${k + 1} failed: ${(err as Error).message}`));
+        if (s.status !== "running") continue;
+        this.settle(s, "answered");
+        s.reject(new ServingError("internal", `${what} failed: ${(err as Error).message}`));
       }
       return;
     }
@@ -233,8 +205,8 @@ export class Pipeline {
       this.opts.stats?.batchRan(batch.length, seconds);
     }
     this.opts.hooks?.batchRun?.(k, batch.length, seconds);
-    this.log.debug({ stage: k === this.fusedStage ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
-    if (k === this.fusedStage) this.finishFused(batch, out);
+    this.log.debug({ stage: p.fused ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
+    if (p.fused) this.finishFused(batch, out);
     else this.scatter(k, batch, out);
   }
 
@@ -251,7 +223,7 @@ export class Pipeline {
   /** The fused graph ran every exit at once: each sample gets every exit's prediction and answers from the last. */
   private finishFused(batch: Sample[], out: Record<string, HostTensor>): void {
     batch.forEach((s, i) => {
-      if (s.settled) return;
+      if (s.status !== "running") return; // withdrawn meanwhile
       const { predictions, probs } = predictEvery(this.scorer, out, i, this.model.classes, this.model.exitFlops);
       s.predictions.push(...predictions);
       this.finish(s, predictions[predictions.length - 1]!, probs, "fixed");
@@ -264,10 +236,10 @@ export class Pipeline {
     const classes = this.model.classes;
     const carried = this.model.stages[k]!.outputs.filter((n) => n !== "logits" && (this.lastReader.get(n) ?? -1) > k);
     for (const name of carried) this.perSampleDims.set(name, out[name]!.dims.slice(1) as number[]);
-    const next = this.batchers[k + 1];
+    const next = this.programs.stages[k + 1]?.batcher;
     const moving: Sample[] = [];
     batch.forEach((s, i) => {
-      if (s.settled) return;
+      if (s.status !== "running") return; // withdrawn meanwhile
       const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
       s.predictions.push(p);
       s.lastProbs = probs;
@@ -286,6 +258,7 @@ export class Pipeline {
       for (const name of carried) s.tensors.set(name, { block: out[name]!, row: i });
       s.chargedFlops += this.policy.advanced(k);
       s.stage = k + 1;
+      s.status = "queued";
       s.enqueuedAtMs = this.opts.clock.now();
       moving.push(s);
     });

@@ -1,8 +1,20 @@
 import type { RowRef } from "./carriedTensors.js";
 import type { ClassifyResult, ExitPrediction, RequestOptions, Submission } from "./pipelineTypes.js";
 
+/**
+ * Where a request is: waiting in a queue, in a batch the engine runs, or out of the pipeline
+ * (answered: resolved or failed by the server; withdrawn: cancelled by its client or past its
+ * deadline without an answer).
+ */
+export type SampleStatus = "queued" | "running" | "answered" | "withdrawn";
+
+/** Which programs a request runs: the stages one by one (exiting early), or the fused whole-network graph. */
+export type SamplePath = "staged" | "fused";
+
 /** A request inside the pipeline: where it is, what it carries, what it may still reach. */
 export interface Sample {
+  status: SampleStatus;
+  path: SamplePath;
   /** The tensors later stages read, as rows of the batch tensors that produced them. */
   tensors: Map<string, RowRef>;
   maxExit: number;
@@ -10,9 +22,9 @@ export interface Sample {
   opts: RequestOptions;
   predictions: ExitPrediction[];
   lastProbs?: Float32Array;
-  settled: boolean;
   /** Its place in every queue: the priority level (0 with priorities off); lower goes first. */
   rank: number;
+  /** The stage it waits for or runs (0-based; on the fused path, 0). */
   stage: number;
   timer: unknown;
   /** When it joined its current stage's queue (pipeline clock), and its queue/run time so far. */
@@ -23,6 +35,11 @@ export interface Sample {
   chargedFlops: number;
   resolve(r: ClassifyResult): void;
   reject(e: Error): void;
+}
+
+/** Whether the request has left the pipeline. */
+export function isOut(s: Sample): boolean {
+  return s.status === "answered" || s.status === "withdrawn";
 }
 
 /** The deepest 0-based exit a request may reach: its fixed exit, capped by what its FLOPs budget affords. */
