@@ -18,7 +18,7 @@
  *                               [--parts budgets,fairness] [--flood unary,stream]
  *                               [--out docs/results/repository]
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { makeClients, unary } from "../src/cli/clients.js";
@@ -31,6 +31,7 @@ import { streamInOrder } from "../test/support/orderedStream.js";
 import { rng, shuffler } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
 import { arg, runMain } from "./lib/cli.js";
+import { firstExitConfidence } from "./lib/firstExitConfidence.js";
 import { runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
@@ -50,20 +51,6 @@ function repository(names: readonly string[], config: (name: string) => string):
   const root = repositoryOf(names, modelDir);
   for (const name of names) writeFileSync(path.join(root, name, "config.yaml"), config(name));
   return root;
-}
-
-/** Max softmax of exit 1 per test image, from the model's evaluation file (it only orders the requests). */
-function firstExitConfidence(dir: string): (i: number) => number {
-  const head = JSON.parse(readFileSync(path.join(dir, "evaluation.json"), "utf8"));
-  const buf = readFileSync(path.join(dir, head.file));
-  const logits = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  const { exits, classes } = head;
-  return (i) => {
-    const row = logits.subarray(i * exits * classes, i * exits * classes + classes);
-    const m = Math.max(...row);
-    const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
-    return 1 / z;
-  };
 }
 
 async function budgets(lines: string[]): Promise<void> {

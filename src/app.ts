@@ -92,7 +92,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     load: (manifest, settings) => loadServedModel(manifest, deps, settings),
     onServe: (served, serving) => {
       const g = governors.get(served.manifest.name);
-      if (serving && g) served.budget.setLoadFactor(g.loadFactor);
+      if (serving && g) for (const b of [served.budget, ...served.tenantBudgets.values()]) b.setLoadFactor(g.loadFactor);
       telemetry.publishModel(served, serving);
     },
     onModel: (name, up, settings, current) => {
@@ -109,7 +109,8 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
         maxWaitMs: settings.maxQueueWaitMs,
         minFactor: settings.loadAdaptiveMinFactor,
         apply: (f) => {
-          current()?.budget.setLoadFactor(f);
+          const c = current();
+          if (c) for (const b of [c.budget, ...c.tenantBudgets.values()]) b.setLoadFactor(f);
           m.budgetLoadFactor.set({ model: name }, f);
         },
       });
@@ -128,7 +129,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   const reload = modelReloader({ repo, metrics: m, log: logFor("model") });
 
   const grpcLog = logFor("grpc");
-  const envelope = new CallEnvelope(grpcLog, metricsObserver(m));
+  const envelope = new CallEnvelope(grpcLog, metricsObserver(m), config.tenantHeader);
   const protos = loadProtos();
   const health = new HealthService(PUBLIC_SERVICES, (name) => repo.servedNames().includes(name));
   const adminHealth = new HealthService(ADMIN_SERVICES);
@@ -145,7 +146,11 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     ? new GrpcServer(
         protos,
         {
-          "ranet.v1.BudgetAdmin": new BudgetService(repo, envelope).handlers(),
+          "ranet.v1.BudgetAdmin": new BudgetService(
+            repo,
+            envelope,
+            config.tenants.map((t) => t.name),
+          ).handlers(),
           "ranet.v1.ModelAdmin": new ModelAdminService(repo, reload, envelope).handlers(),
           "inference.GRPCInferenceService": new InferenceService(repo, () => adminHealth.current === "SERVING", envelope, SERVER_VERSION).repositoryHandlers(),
           "grpc.health.v1.Health": adminHealth.handlers(),

@@ -74,6 +74,11 @@ export class BudgetManager implements ExitPolicy {
     }
   }
 
+  /** A budget of its own at `targetFlops` (a tenant's), from the same table, scores and controller settings. */
+  withTarget(targetFlops: number): BudgetManager {
+    return new BudgetManager({ ...this.opts, targetFlops });
+  }
+
   get mode(): BudgetMode {
     return this.opts.mode;
   }

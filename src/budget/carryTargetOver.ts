@@ -12,3 +12,15 @@ export function carryTargetOver(previous: BudgetManager, next: BudgetManager, lo
   }
   if (loadFactor !== undefined) next.setLoadFactor(loadFactor);
 }
+
+/** carryTargetOver for a model's own budget and each tenant budget the two versions share. */
+export function carryBudgetsOver(
+  previous: { budget: BudgetManager; tenantBudgets: ReadonlyMap<string, BudgetManager> },
+  next: { budget: BudgetManager; tenantBudgets: ReadonlyMap<string, BudgetManager> },
+): void {
+  carryTargetOver(previous.budget, next.budget);
+  for (const [tenant, budget] of next.tenantBudgets) {
+    const before = previous.tenantBudgets.get(tenant);
+    if (before) carryTargetOver(before, budget);
+  }
+}

@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import type { TenantConfig } from "./tenantSchema.js";
+import { jsonList, tenantSchema } from "./tenantSchema.js";
+
+export type { TenantConfig };
 
 const list = <T extends z.ZodType>(item: T) =>
   z.preprocess(
@@ -103,6 +107,16 @@ export const FIELDS = {
     "priority levels, as Triton's: a request's priority runs from 1 (highest) to this, 0 = defaultPriorityLevel; higher levels are admitted and run first at every stage. 0 = priorities off (every request in one queue; any priority accepted and ignored)",
   ],
   defaultPriorityLevel: [int(0, 64), 0, "the level of requests that give priority 0 (at most priorityLevels; 0 = the lowest level, priorityLevels)"],
+  tenantHeader: [
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "expected a lowercase gRPC metadata key"),
+    "x-tenant",
+    "gRPC metadata key whose value names a request's tenant (config tenants); with mutual TLS the client certificate names it instead (subject CN, else its first URI SAN) and the header is ignored",
+  ],
+  tenants: [
+    jsonList(tenantSchema),
+    [],
+    "tenants with budgets of their own: a YAML list of {name, budgetTarget (a fraction of each model's last exit, or multiply-adds), budgetTargets ({model: target}, per model), priority (a level, for requests that give none)}, or the same as JSON; requests of other tenants use the model's own budget",
+  ],
   priorityMaxQueueSize: [
     list(int(1)),
     [],
@@ -267,6 +281,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     throw new ConfigError("config keys 'modelDir' and 'modelRepository' exclude each other: serve one model folder, or a repository");
   }
   checkPriorities(cfg, "config key");
+  const seen = new Set<string>();
+  for (const t of cfg.tenants as TenantConfig[]) {
+    if (seen.has(t.name)) throw new ConfigError(`config key 'tenants': tenant '${t.name}' is configured twice`);
+    seen.add(t.name);
+  }
   if ((cfg.loadModel as string[]).length > 0 && cfg.modelControlMode !== "explicit") {
     throw new ConfigError("config key 'loadModel' needs 'modelControlMode' explicit (mode none serves every model the repository holds)");
   }

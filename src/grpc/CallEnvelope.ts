@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { CallObserver } from "./CallObserver.js";
 import { statusFor } from "./statusFor.js";
+import { tenantOf } from "./tenantOf.js";
 import { type ReadsUndecodable, UndecodableMessage } from "./tolerantDecoding.js";
 
 /** What a handler body gets besides its request: protocol-neutral. */
@@ -10,6 +11,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** The call's deadline: epoch milliseconds, or Infinity when it has none. */
   deadlineMs: number;
+  /** The tenant the call comes from (tenantOf), "" when none is named. */
+  tenant: string;
 }
 
 export interface StreamOptions<Res> {
@@ -32,6 +35,8 @@ export class CallEnvelope {
   constructor(
     private readonly log: Logger,
     private readonly observe?: CallObserver,
+    /** The metadata key that names a call's tenant (config tenantHeader). */
+    private readonly tenantHeader = "x-tenant",
   ) {}
 
   /** A unary handler. `observed` records the call in the request metrics. */
@@ -43,7 +48,7 @@ export class CallEnvelope {
       const req = call.request as Req | UndecodableMessage;
       new Promise<Res>((resolve) => {
         if (req instanceof UndecodableMessage) throw req;
-        resolve(fn(req, { signal: ac.signal, deadlineMs: deadlineMsOf(call.getDeadline()) }));
+        resolve(fn(req, { signal: ac.signal, deadlineMs: deadlineMsOf(call.getDeadline()), tenant: tenantOf(call, this.tenantHeader) }));
       }).then(
         (res) => {
           done?.(grpc.status.OK);
@@ -74,6 +79,12 @@ export class CallEnvelope {
       let ended = false;
       let seq = 0;
       const deadlineMs = deadlineMsOf(call.getDeadline());
+      let tenant: string | Error;
+      try {
+        tenant = tenantOf(call, this.tenantHeader);
+      } catch (err) {
+        tenant = err as Error; // every item is answered with it
+      }
       const flowing = () => inflight.size < opts.maxInflight && !call.writableNeedDrain;
       const settle = () => {
         if (call.isPaused() && flowing() && !call.cancelled) call.resume();
@@ -90,7 +101,10 @@ export class CallEnvelope {
         const work =
           raw instanceof UndecodableMessage
             ? Promise.reject(new StreamItemUndecodable(raw, n))
-            : Promise.resolve().then(() => fn(raw, { signal: ac.signal, deadlineMs }));
+            : Promise.resolve().then(() => {
+                if (tenant instanceof Error) throw tenant;
+                return fn(raw, { signal: ac.signal, deadlineMs, tenant });
+              });
         work
           .then(
             (res) => {

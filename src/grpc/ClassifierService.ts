@@ -81,6 +81,7 @@ export class ClassifierService {
         },
         ctx.deadlineMs,
         { exit: "options.exit", flopsBudget: "options.flops_budget", priority: "options.priority" },
+        ctx.tenant,
       );
       const which = oneofMember(req, ["image", "tensor"], "input");
       const input: FieldInput = {

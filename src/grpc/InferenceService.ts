@@ -141,7 +141,7 @@ export class InferenceService {
 
   private async infer(c: Classifier, req: ModelInferRequest__Output, ctx: CallContext): Promise<ModelInferResponse> {
     const wanted = wantedOutputs(req.outputs);
-    const results = await c.serve(() => ({ opts: requestOptions(c, req.parameters, ctx.deadlineMs), inputs: sampleInputs(c, req) }), ctx.signal);
+    const results = await c.serve(() => ({ opts: requestOptions(c, req.parameters, ctx.deadlineMs, ctx.tenant), inputs: sampleInputs(c, req) }), ctx.signal);
     const encoded = wanted.map((o) => encodeOutput(o, results, c.labels));
     return {
       model_name: c.name,

@@ -54,6 +54,8 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly exitsTaken: client.Counter<"model" | "version" | "exit">;
   readonly requestFlops: PerModelHistogram;
+  readonly tenantRequests: client.Counter<"model" | "version" | "tenant">;
+  readonly tenantFlops: client.Counter<"model" | "version" | "tenant">;
   readonly budgetTargetFlops: client.Gauge<"model" | "version" | "mode">;
   readonly budgetRealizedFlops: client.Gauge<"model" | "version" | "mode">;
   readonly budgetLoadFactor: client.Gauge<"model">;
@@ -92,6 +94,19 @@ export class Metrics {
       "Multiply-adds spent per answered request, per model version (buckets at its exits' FLOPs)",
     );
     this.registry.registerMetric(this.requestFlops as unknown as client.Metric);
+    // tenant: a configured tenant's name, or "other" (never a value taken raw from a request)
+    this.tenantRequests = new client.Counter({
+      name: "ranet_tenant_requests_total",
+      help: "Answered requests per model version and tenant (a configured tenant, or other)",
+      labelNames: ["model", "version", "tenant"],
+      registers: r,
+    });
+    this.tenantFlops = new client.Counter({
+      name: "ranet_tenant_flops_total",
+      help: "Multiply-adds spent on answered requests per model version and tenant (a configured tenant, or other); over ranet_tenant_requests_total, a tenant's mean FLOPs per request",
+      labelNames: ["model", "version", "tenant"],
+      registers: r,
+    });
     // labelled by mode so that neither exists where no budget applies (fixed thresholds)
     this.budgetTargetFlops = new client.Gauge({
       name: "ranet_budget_target_flops",

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import { carryTargetOver } from "../budget/carryTargetOver.js";
+import { carryBudgetsOver } from "../budget/carryTargetOver.js";
 import type { Config } from "../config/config.js";
 import { echo, ServingError } from "../core/errors.js";
 import { loadManifest, type Manifest } from "../format/manifest.js";
@@ -205,7 +205,7 @@ export class ModelRepository extends ModelRoutes {
       throw err;
     }
     const previous = this.newest(m)?.host?.current;
-    if (previous) carryTargetOver(previous.budget, served.budget);
+    if (previous) carryBudgetsOver(previous, served);
     const firstOfModel = !this.newest(m);
     rec.host = new ModelHost<ServedModel>(served, {
       load: async (d) => {
@@ -215,7 +215,7 @@ export class ModelRepository extends ModelRoutes {
       },
       log: this.o.log,
       onSwap: (next, prev) => {
-        carryTargetOver(prev.budget, next.budget);
+        carryBudgetsOver(prev, next);
         this.o.onServe?.(prev, false);
         this.o.onServe?.(next, true);
       },

@@ -31,9 +31,11 @@ export class ModelTelemetry {
         m.stageDuration.observe({ ...labels, stage: stage + 1 }, seconds);
       },
       queueDepth: (stage, depth) => m.queueDepth.set({ ...labels, stage: stage + 1 }, depth),
-      exitTaken: (exit, flops) => {
+      exitTaken: (exit, flops, tenant) => {
         m.exitsTaken.inc({ ...labels, exit: exit + 1 });
         m.requestFlops.observe(labels, flops);
+        m.tenantRequests.inc({ ...labels, tenant: tenant ?? "other" });
+        m.tenantFlops.inc({ ...labels, tenant: tenant ?? "other" }, flops);
       },
       dropped: (reason) => m.dropped.inc({ ...labels, reason }),
     };

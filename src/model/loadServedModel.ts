@@ -1,7 +1,8 @@
 import type { Logger } from "pino";
 import type { BudgetManager } from "../budget/BudgetManager.js";
+import { targetFlopsOf } from "../budget/budgetTarget.js";
 import { createBudget, type ExitScoring } from "../budget/createBudget.js";
-import type { Config } from "../config/config.js";
+import type { Config, TenantConfig } from "../config/config.js";
 import type { Clock } from "../core/Clock.js";
 import type { UsableCpus } from "../core/usableCpus.js";
 import type { EnginePool } from "../engine/EnginePool.js";
@@ -20,6 +21,8 @@ export interface ServedModel extends HostedModel {
   readonly provider: string;
   readonly classifier: Classifier;
   readonly budget: BudgetManager;
+  /** The budgets of the configured tenants (config tenants) for this model, by tenant name. */
+  readonly tenantBudgets: ReadonlyMap<string, BudgetManager>;
   /** The exit scoring rule and the accuracy of its answers at each exit. */
   readonly scoring: ExitScoring;
   readonly pipeline: Pipeline;
@@ -42,6 +45,22 @@ export interface ServedModelDeps {
   cpus: UsableCpus;
   /** The engine worker threads every model version's sessions live in. */
   pool: EnginePool;
+}
+
+/**
+ * A budget of its own for each configured tenant with a target for this model (its per-model
+ * target, else its target for every model), as a fraction of the last exit or multiply-adds.
+ * Tenants without one, and every tenant of a model served with fixed thresholds, use the model's.
+ */
+function tenantBudgetsOf(tenants: readonly TenantConfig[], manifest: Manifest, budget: BudgetManager): Map<string, BudgetManager> {
+  const exitFlops = manifest.exits.map((e) => e.flops);
+  const out = new Map<string, BudgetManager>();
+  if (budget.mode === "fixed") return out;
+  for (const t of tenants) {
+    const target = t.budgetTargets?.[manifest.name] ?? t.budgetTarget;
+    if (target !== undefined) out.set(t.name, budget.withTarget(targetFlopsOf(target, exitFlops)));
+  }
+  return out;
 }
 
 /**
@@ -100,12 +119,15 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
       },
     );
     const priorities = { levels: config.priorityLevels, defaultLevel: config.defaultPriorityLevel || config.priorityLevels };
-    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats, priorities);
+    const tenantBudgets = tenantBudgetsOf(config.tenants, manifest, budget);
+    const tenants = new Map(config.tenants.map((t) => [t.name, { policy: tenantBudgets.get(t.name) ?? budget, priority: t.priority }]));
+    const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats, priorities, tenants);
     return {
       manifest,
       provider: engine.provider,
       classifier,
       budget,
+      tenantBudgets,
       scoring,
       pipeline,
       stats,

@@ -40,6 +40,12 @@ export interface WireOptions {
   priority?: number;
 }
 
+/** A configured tenant as a model sees it: the budget its requests are held to, and its default priority level. */
+export interface TenantPolicy {
+  policy: ExitPolicy;
+  priority?: number;
+}
+
 /** A model's priority levels (config priorityLevels; 0 = off) and the level of requests that give none. */
 export interface PriorityLevels {
   levels: number;
@@ -63,6 +69,8 @@ export class Classifier {
     /** Request statistics of this version (Triton's ModelStatistics). */
     readonly stats: InferenceStatistics = new InferenceStatistics(),
     readonly priorities: PriorityLevels = { levels: 0, defaultLevel: 0 },
+    /** The configured tenants; requests of others are held to the model's own budget. */
+    private readonly tenants: ReadonlyMap<string, TenantPolicy> = new Map(),
   ) {
     this.name = manifest.name;
     this.version = manifest.version;
@@ -87,12 +95,14 @@ export class Classifier {
 
   /**
    * The validated pipeline options of a request; `fields` names the protocol's fields in errors
-   * (e.g. "options.exit" or "parameters.exit"). `deadlineMs` is the call's deadline (epoch ms).
+   * (e.g. "options.exit" or "parameters.exit"). `deadlineMs` is the call's deadline (epoch ms);
+   * `tenant` the call's tenant, whose budget (and default priority) the request gets if configured.
    */
-  options(o: WireOptions, deadlineMs: number, fields: { exit: string; flopsBudget: string; priority?: string }): RequestOptions {
+  options(o: WireOptions, deadlineMs: number, fields: { exit: string; flopsBudget: string; priority?: string }, tenant = ""): RequestOptions {
     const exits = this.exitFlops.length;
     const { levels, defaultLevel } = this.priorities;
-    const priority = o.priority ?? 0;
+    const t = this.tenants.get(tenant);
+    const priority = o.priority || (t?.priority !== undefined && t.priority <= levels ? t.priority : 0);
     if (levels > 0 && !(Number.isInteger(priority) && priority >= 0 && priority <= levels)) {
       throw invalidArgument(fields.priority ?? "priority", `0 (the default level, ${defaultLevel}) or a level from 1 (highest) to ${levels}`, String(priority));
     }
@@ -118,6 +128,8 @@ export class Classifier {
       anytime: o.anytime,
       deadlineMs: this.deadlineFrom(deadlineMs),
       priority: levels > 0 ? priority || defaultLevel : undefined,
+      policy: t?.policy,
+      tenant: t ? tenant : undefined,
     };
   }
 

@@ -82,6 +82,7 @@ export class Pipeline {
         opts,
         predictions: [],
         status: "queued",
+        policy: opts.policy ?? this.policy,
         path: entry.fused ? "fused" : "staged",
         rank: opts.priority ?? 0,
         stage: 0,
@@ -147,7 +148,7 @@ export class Pipeline {
   /** Takes `s` out of the pipeline; unless it is answered with a prediction, the exit policy forgets what it charged for it. */
   private settle(s: Sample, status: "answered" | "withdrawn", predicted = false): void {
     s.status = status;
-    if (!predicted && s.chargedFlops > 0) this.policy.withdrawn(s.chargedFlops);
+    if (!predicted && s.chargedFlops > 0) s.policy.withdrawn(s.chargedFlops);
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
     this.inflight--;
@@ -159,8 +160,8 @@ export class Pipeline {
 
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
     this.settle(s, "answered", true);
-    this.policy.observe(p.flops, s.chargedFlops);
-    this.opts.hooks?.exitTaken?.(p.exit, p.flops);
+    s.policy.observe(p.flops, s.chargedFlops);
+    this.opts.hooks?.exitTaken?.(p.exit, p.flops, s.opts.tenant);
     s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
   }
 
@@ -243,20 +244,20 @@ export class Pipeline {
       const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
       s.predictions.push(p);
       s.lastProbs = probs;
-      if (!s.fixed) this.policy.exitScored(k, p.confidence);
+      if (!s.fixed) s.policy.exitScored(k, p.confidence);
       if (k >= s.maxExit || !next) {
         const reason: ExitReason = s.fixed ? "fixed" : k === this.exits - 1 ? "last" : "budget";
         this.finish(s, p, probs, reason);
         return;
       }
       // thresholds read per sample: the controller has counted the decisions made before this one
-      if (!s.fixed && p.confidence >= this.policy.thresholds()[k]!) {
+      if (!s.fixed && p.confidence >= s.policy.thresholds()[k]!) {
         this.finish(s, p, probs, "confident");
         return;
       }
       for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
       for (const name of carried) s.tensors.set(name, { block: out[name]!, row: i });
-      s.chargedFlops += this.policy.advanced(k);
+      s.chargedFlops += s.policy.advanced(k);
       s.stage = k + 1;
       s.status = "queued";
       s.enqueuedAtMs = this.opts.clock.now();

@@ -1,4 +1,5 @@
 import type { RowRef } from "./carriedTensors.js";
+import type { ExitPolicy } from "./ExitPolicy.js";
 import type { ClassifyResult, ExitPrediction, RequestOptions, Submission } from "./pipelineTypes.js";
 
 /**
@@ -22,6 +23,8 @@ export interface Sample {
   opts: RequestOptions;
   predictions: ExitPrediction[];
   lastProbs?: Float32Array;
+  /** The budget it is held to (its tenant's, or the model's): exit decisions and charges go to it. */
+  policy: ExitPolicy;
   /** Its place in every queue: the priority level (0 with priorities off); lower goes first. */
   rank: number;
   /** The stage it waits for or runs (0-based; on the fused path, 0). */

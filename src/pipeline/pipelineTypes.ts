@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/Clock.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
+import type { ExitPolicy } from "./ExitPolicy.js";
 import type { InferenceStatistics } from "./InferenceStatistics.js";
 
 /** What the pipeline needs to know of a staged model (from its manifest). */
@@ -41,7 +42,8 @@ export interface PipelineOptions {
 export interface PipelineHooks {
   batchRun?(stage: number, size: number, seconds: number): void;
   queueDepth?(stage: number, depth: number): void;
-  exitTaken?(exit: number, flops: number): void;
+  /** An answer from `exit`; `tenant` is the request's configured tenant (RequestOptions.tenant). */
+  exitTaken?(exit: number, flops: number, tenant?: string): void;
   dropped?(reason: "cancelled" | "deadline"): void;
 }
 
@@ -57,6 +59,10 @@ export interface RequestOptions {
   deadlineMs?: number;
   /** Priority level, 1 = highest (Classifier.options resolves the default); absent: priorities off. */
   priority?: number;
+  /** The exit policy (budget) the request is held to: its tenant's; absent: the model's. */
+  policy?: ExitPolicy;
+  /** The request's tenant if it is a configured one (metrics label it; others count as "other"). */
+  tenant?: string;
 }
 
 export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";

@@ -71,9 +71,30 @@ describe("TLS", () => {
 describe("mutual TLS", () => {
   let s: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
-    s = await startServer(["--tls-cert-file", certs.serverCert, "--tls-key-file", certs.serverKey, "--tls-client-ca-file", certs.ca]);
+    s = await startServer([
+      "--tls-cert-file",
+      certs.serverCert,
+      "--tls-key-file",
+      certs.serverKey,
+      "--tls-client-ca-file",
+      certs.ca,
+      "--tenants",
+      JSON.stringify([{ name: "ranet-test-client", budgetTarget: 0.3 }, { name: "forged" }]),
+    ]);
   });
   afterAll(() => s.stop());
+
+  it("takes the tenant from the client certificate's subject CN; a tenant header cannot override it", async () => {
+    const c = makeClients(`127.0.0.1:${s.app.grpcPort}`, {}, grpc.credentials.createSsl(read(certs.ca), read(certs.clientKey), read(certs.clientCert)));
+    const md = new grpc.Metadata();
+    md.set("x-tenant", "forged");
+    const tensor = { shape: [1, 28, 28], data: Buffer.alloc(784 * 4) };
+    await new Promise<void>((resolve, reject) => c.classifier.Classify({ tensor }, md, (err: grpc.ServiceError | null) => (err ? reject(err) : resolve())));
+    c.close();
+    const metrics = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^ranet_tenant_requests_total\{model="ranet-fmnist",version="1",tenant="ranet-test-client"\} 1$/m);
+    expect(metrics).not.toContain('tenant="forged"');
+  });
 
   it("requires a client certificate signed by the configured CA", async () => {
     const withCert = makeClients(`127.0.0.1:${s.app.grpcPort}`, {}, grpc.credentials.createSsl(read(certs.ca), read(certs.clientKey), read(certs.clientCert)));

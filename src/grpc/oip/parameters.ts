@@ -15,7 +15,7 @@ export type InferParameter = InferParameter__Output;
 export const REQUEST_PARAMETERS = ["flops_budget", "exit", "anytime", "timeout", "priority"];
 
 /** The validated pipeline options of a ModelInfer request. */
-export function requestOptions(c: Classifier, params: Record<string, InferParameter>, deadlineMs: number): RequestOptions {
+export function requestOptions(c: Classifier, params: Record<string, InferParameter>, deadlineMs: number, tenant = ""): RequestOptions {
   for (const key of Object.keys(params)) {
     if (!REQUEST_PARAMETERS.includes(key)) throw invalidArgument("parameters", `only ${REQUEST_PARAMETERS.join(", ")}`, echo(key));
   }
@@ -30,6 +30,7 @@ export function requestOptions(c: Classifier, params: Record<string, InferParame
     },
     timeoutUs > 0 ? Math.min(deadlineMs, Date.now() + timeoutUs / 1000) : deadlineMs,
     { exit: "parameters.exit", flopsBudget: "parameters.flops_budget", priority: "parameters.priority" },
+    tenant,
   );
 }
 

@@ -3,8 +3,10 @@
 
 export interface GetBudgetRequest {
   'model'?: (string);
+  'tenant'?: (string);
 }
 
 export interface GetBudgetRequest__Output {
   'model': (string);
+  'tenant': (string);
 }

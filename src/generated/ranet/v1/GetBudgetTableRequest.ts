@@ -3,8 +3,10 @@
 
 export interface GetBudgetTableRequest {
   'model'?: (string);
+  'tenant'?: (string);
 }
 
 export interface GetBudgetTableRequest__Output {
   'model': (string);
+  'tenant': (string);
 }

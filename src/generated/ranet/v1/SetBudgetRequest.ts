@@ -6,6 +6,7 @@ export interface SetBudgetRequest {
   'target_flops'?: (number | string | Long);
   'target_fraction'?: (number | string);
   'model'?: (string);
+  'tenant'?: (string);
   'target'?: "target_flops"|"target_fraction";
 }
 
@@ -13,5 +14,6 @@ export interface SetBudgetRequest__Output {
   'target_flops'?: (number);
   'target_fraction'?: (number);
   'model': (string);
+  'tenant': (string);
   'target'?: "target_flops"|"target_fraction";
 }
