@@ -1,24 +1,14 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { ConfigError } from "./ConfigError.js";
+import { checkPriorities, PRIORITY_FIELDS } from "./priorityFields.js";
+import { bool, int, jsonList, list } from "./schemaHelpers.js";
 import type { TenantConfig } from "./tenantSchema.js";
-import { jsonList, tenantSchema } from "./tenantSchema.js";
+import { tenantSchema } from "./tenantSchema.js";
 
 export type { TenantConfig };
-
-const list = <T extends z.ZodType>(item: T) =>
-  z.preprocess(
-    (v) =>
-      typeof v === "string"
-        ? v
-            .split(",")
-            .map((s) => s.trim())
-            .filter(Boolean)
-        : v,
-    z.array(item),
-  );
-export const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
-export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+export { bool, ConfigError, checkPriorities, int };
 
 /** Every setting: key, schema, default and the help line. Flags are --kebab-case, env RANET_SNAKE_CASE. */
 export const FIELDS = {
@@ -101,12 +91,6 @@ export const FIELDS = {
     "an idle engine worker takes the deepest waiting batch at once, full or not (work-conserving batching: a lightly loaded server answers without waiting for a batch to fill); false: batches wait up to maxQueueDelayMs to fill",
   ],
   maxQueueSize: [int(1), 2048, "requests that may wait for the first stage; more are refused with RESOURCE_EXHAUSTED"],
-  priorityLevels: [
-    int(0, 64),
-    0,
-    "priority levels, as Triton's: a request's priority runs from 1 (highest) to this, 0 = defaultPriorityLevel; higher levels are admitted and run first at every stage. 0 = priorities off (every request in one queue; any priority accepted and ignored)",
-  ],
-  defaultPriorityLevel: [int(0, 64), 0, "the level of requests that give priority 0 (at most priorityLevels; 0 = the lowest level, priorityLevels)"],
   tenantHeader: [
     z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "expected a lowercase gRPC metadata key"),
     "x-tenant",
@@ -117,11 +101,7 @@ export const FIELDS = {
     [],
     "tenants with budgets of their own: a YAML list of {name, budgetTarget (a fraction of each model's last exit, or multiply-adds), budgetTargets ({model: target}, per model), priority (a level, for requests that give none)}, or the same as JSON; requests of other tenants use the model's own budget",
   ],
-  priorityMaxQueueSize: [
-    list(int(1)),
-    [],
-    "requests of each level that may wait for the first stage, comma-separated from level 1 (one per level; empty = maxQueueSize for every level, which always bounds the whole queue)",
-  ],
+  ...PRIORITY_FIELDS,
   maxStreamInflight: [
     int(1, 65536),
     128,
@@ -188,22 +168,6 @@ const schema = z.object(Object.fromEntries(Object.entries(FIELDS).map(([k, [s, d
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const envName = (k: string) => `RANET_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-/** The cross-key rules of the priority settings; `where` starts each message ("config key", or a model's file). */
-export function checkPriorities(cfg: Record<string, unknown>, where: string): void {
-  const levels = cfg.priorityLevels as number;
-  if ((cfg.defaultPriorityLevel as number) > levels) {
-    throw new ConfigError(`${where} 'defaultPriorityLevel': expected 0 to priorityLevels (${levels}), got ${cfg.defaultPriorityLevel}`);
-  }
-  const sizes = cfg.priorityMaxQueueSize as number[];
-  if (sizes.length > 0 && sizes.length !== levels) {
-    throw new ConfigError(`${where} 'priorityMaxQueueSize': expected one size per level (${levels}), got ${sizes.length}`);
-  }
-}
 
 export function helpText(): string {
   const lines = [

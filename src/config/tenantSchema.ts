@@ -10,15 +10,3 @@ export const tenantSchema = z
   })
   .strict();
 export type TenantConfig = z.output<typeof tenantSchema>;
-
-/** A YAML list, or the same as JSON in a flag or environment variable. */
-export const jsonList = <T extends z.ZodType>(item: T) =>
-  z.preprocess((v) => {
-    if (typeof v !== "string") return v;
-    if (!v.trim()) return [];
-    try {
-      return JSON.parse(v);
-    } catch {
-      return v; // refused below as not a list
-    }
-  }, z.array(item));

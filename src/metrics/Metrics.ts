@@ -212,7 +212,7 @@ export class Metrics {
     exitFlops.forEach((_, k) => {
       this.exitsTaken.inc({ ...labels, exit: k + 1 }, 0);
     });
-    for (const reason of ["cancelled", "deadline"]) this.dropped.inc({ ...labels, reason }, 0);
+    for (const reason of ["cancelled", "deadline", "queue_timeout"]) this.dropped.inc({ ...labels, reason }, 0);
     this.requestFlops.add(labels, exitFlops);
   }
 

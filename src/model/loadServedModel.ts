@@ -118,7 +118,13 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
         stats,
       },
     );
-    const priorities = { levels: config.priorityLevels, defaultLevel: config.defaultPriorityLevel || config.priorityLevels };
+    const priorities = {
+      levels: config.priorityLevels,
+      defaultLevel: config.defaultPriorityLevel || config.priorityLevels,
+      timeoutMs: config.priorityQueueTimeoutMs,
+      timeoutAction: config.priorityTimeoutAction,
+      allowTimeoutOverride: config.allowTimeoutOverride,
+    };
     const tenantBudgets = tenantBudgetsOf(config.tenants, manifest, budget);
     const tenants = new Map(config.tenants.map((t) => [t.name, { policy: tenantBudgets.get(t.name) ?? budget, priority: t.priority }]));
     const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats, priorities, tenants);

@@ -38,6 +38,8 @@ export interface WireOptions {
   returnAllExits: boolean;
   /** Priority level, 1 = highest; 0 = the default level. */
   priority?: number;
+  /** The request's own timeout in ms (OIP `timeout`), 0 = none: its queue timeout when the level allows an override. */
+  timeoutMs?: number;
 }
 
 /** A configured tenant as a model sees it: the budget its requests are held to, and its default priority level. */
@@ -46,10 +48,15 @@ export interface TenantPolicy {
   priority?: number;
 }
 
-/** A model's priority levels (config priorityLevels; 0 = off) and the level of requests that give none. */
+/** A model's priority levels (config priorityLevels; 0 = off), the level of requests that give none, and each level's queue timeout. */
 export interface PriorityLevels {
   levels: number;
   defaultLevel: number;
+  /** Per level (index level - 1): queue timeout in ms (0 or absent = none) and what happens then (absent = reject). */
+  timeoutMs?: readonly number[];
+  timeoutAction?: readonly ("reject" | "delay")[];
+  /** A request's own timeout (WireOptions.timeoutMs) replaces its level's when shorter. */
+  allowTimeoutOverride?: boolean;
 }
 
 /** Protocol-independent front of the pipeline: the served model, validation, input preparation, admission. */
@@ -127,10 +134,20 @@ export class Classifier {
       returnAllExits: o.returnAllExits,
       anytime: o.anytime,
       deadlineMs: this.deadlineFrom(deadlineMs),
+      ...this.queueTimeout(levels > 0 ? priority || defaultLevel : 0, o.timeoutMs ?? 0),
       priority: levels > 0 ? priority || defaultLevel : undefined,
       policy: t?.policy,
       tenant: t ? tenant : undefined,
     };
+  }
+
+  /** The queue timeout of a request at `level` (0 = priorities off: none), with its own `requestMs` when the level allows an override. */
+  private queueTimeout(level: number, requestMs: number): Pick<RequestOptions, "queueTimeoutMs" | "queueTimeoutAction"> {
+    if (level === 0) return {};
+    const p = this.priorities;
+    const levelMs = p.timeoutMs?.[level - 1] ?? 0;
+    const ms = p.allowTimeoutOverride && requestMs > 0 ? (levelMs > 0 ? Math.min(levelMs, requestMs) : requestMs) : levelMs;
+    return ms > 0 ? { queueTimeoutMs: ms, queueTimeoutAction: p.timeoutAction?.[level - 1] ?? "reject" } : {};
   }
 
   /** Decodes or validates one request input into the model's preprocessed tensor; `field` names it in errors. */

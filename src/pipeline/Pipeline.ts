@@ -11,6 +11,9 @@ import { PipelinePrograms, type Program } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
 import { isOut, maxExitFor, rejected, type Sample } from "./Sample.js";
 
+/** Added to the rank of a request delayed by its queue timeout: behind every level that has not timed out. */
+const DELAYED_RANK = 1000;
+
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
 /**
@@ -87,6 +90,7 @@ export class Pipeline {
         rank: opts.priority ?? 0,
         stage: 0,
         timer: undefined,
+        queueTimer: undefined,
         enqueuedAtMs: this.opts.clock.now(),
         queueMs: 0,
         computeMs: 0,
@@ -102,6 +106,7 @@ export class Pipeline {
       const delay = Math.max(0, opts.deadlineMs - this.opts.clock.now());
       sample.timer = this.opts.clock.setTimer(() => this.onDeadline(sample), delay);
     }
+    if (opts.queueTimeoutMs) sample.queueTimer = this.opts.clock.setTimer(() => this.onQueueTimeout(sample), opts.queueTimeoutMs);
     return { result, cancel: () => this.withdraw(sample, new ServingError("cancelled", "request cancelled by the client")) };
   }
 
@@ -131,6 +136,25 @@ export class Pipeline {
     }
   }
 
+  /** Its level's queue timeout passed: if it still waits for the first stage, reject it or put it behind everything that has not timed out. */
+  private onQueueTimeout(s: Sample): void {
+    s.queueTimer = undefined;
+    if (s.status !== "queued" || s.stage !== 0) return;
+    if (s.opts.queueTimeoutAction === "delay") {
+      const p = this.programs.of(s);
+      p.batcher.remove(s);
+      s.rank += DELAYED_RANK;
+      p.batcher.enqueueAll([s]);
+      return;
+    }
+    this.opts.hooks?.dropped?.("queue_timeout");
+    const level = s.opts.priority ? ` at priority level ${s.opts.priority}` : "";
+    this.withdraw(
+      s,
+      new ServingError("unavailable", `request waited its queue timeout (${s.opts.queueTimeoutMs} ms${level}) without starting; retry with backoff`),
+    );
+  }
+
   private withdraw(s: Sample, err: ServingError): void {
     if (isOut(s)) return;
     if (err.kind === "cancelled") this.opts.hooks?.dropped?.("cancelled");
@@ -151,6 +175,7 @@ export class Pipeline {
     if (!predicted && s.chargedFlops > 0) s.policy.withdrawn(s.chargedFlops);
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
+    if (s.queueTimer !== undefined) this.opts.clock.clearTimer(s.queueTimer);
     this.inflight--;
     if (this.inflight === 0)
       this.drainWaiters.splice(0).forEach((w) => {

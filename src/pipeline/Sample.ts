@@ -30,6 +30,8 @@ export interface Sample {
   /** The stage it waits for or runs (0-based; on the fused path, 0). */
   stage: number;
   timer: unknown;
+  /** Its queue timeout in the entry queue (RequestOptions.queueTimeoutMs), if any. */
+  queueTimer: unknown;
   /** When it joined its current stage's queue (pipeline clock), and its queue/run time so far. */
   enqueuedAtMs: number;
   queueMs: number;

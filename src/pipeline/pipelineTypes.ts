@@ -44,7 +44,7 @@ export interface PipelineHooks {
   queueDepth?(stage: number, depth: number): void;
   /** An answer from `exit`; `tenant` is the request's configured tenant (RequestOptions.tenant). */
   exitTaken?(exit: number, flops: number, tenant?: string): void;
-  dropped?(reason: "cancelled" | "deadline"): void;
+  dropped?(reason: "cancelled" | "deadline" | "queue_timeout"): void;
 }
 
 export interface RequestOptions {
@@ -59,6 +59,10 @@ export interface RequestOptions {
   deadlineMs?: number;
   /** Priority level, 1 = highest (Classifier.options resolves the default); absent: priorities off. */
   priority?: number;
+  /** How long it may wait for the first stage (its level's queue timeout), in ms; then `queueTimeoutAction`. */
+  queueTimeoutMs?: number;
+  /** reject: answered UNAVAILABLE; delay: kept, scheduled after every request that has not timed out. */
+  queueTimeoutAction?: "reject" | "delay";
   /** The exit policy (budget) the request is held to: its tenant's; absent: the model's. */
   policy?: ExitPolicy;
   /** The request's tenant if it is a configured one (metrics label it; others count as "other"). */

@@ -10,7 +10,18 @@ const tensor = (i = 0) => ({ shape: [1, 28, 28], data: tensorBytes(fixtures[i % 
 describe("priority levels", () => {
   let s: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
-    s = await startServer(["--priority-levels", "2", "--max-queue-wait-ms", "50", "--priority-max-queue-size", "64,2048"]);
+    s = await startServer([
+      "--priority-levels",
+      "2",
+      "--max-queue-wait-ms",
+      "50",
+      "--priority-max-queue-size",
+      "64,2048",
+      "--priority-queue-timeout-ms",
+      "0,5000",
+      "--priority-timeout-action",
+      "reject,delay",
+    ]);
   });
   afterAll(() => s?.stop());
 
@@ -48,10 +59,15 @@ describe("priority levels", () => {
     const batching = config!.dynamic_batching!;
     expect(batching).toMatchObject({ priority_levels: 2, default_priority_level: 2 });
     // protobufjs decodes 64-bit map keys as 8-byte hashes (C++, Python and Go clients see numbers)
-    const policy = Object.entries(batching.priority_queue_policy).map(([k, v]) => [protobuf.util.LongBits.fromHash(k).toNumber(true), v.max_queue_size]);
+    const policy = Object.entries(batching.priority_queue_policy).map(([k, v]) => [
+      protobuf.util.LongBits.fromHash(k).toNumber(true),
+      v.max_queue_size,
+      Number(v.default_timeout_microseconds),
+      v.timeout_action,
+    ]);
     expect(policy).toEqual([
-      [1, 64],
-      [2, 2048],
+      [1, 64, 0, "REJECT"],
+      [2, 2048, 5_000_000, "DELAY"],
     ]);
   });
 
@@ -71,5 +87,9 @@ describe("priority levels", () => {
     expect(() => loadConfig(["--model-dir", MODEL_DIR, "--priority-levels", "2", "--priority-max-queue-size", "5"], {})).toThrow(
       /'priorityMaxQueueSize': expected one size per level \(2\), got 1/,
     );
+    expect(() => loadConfig(["--model-dir", MODEL_DIR, "--priority-levels", "2", "--priority-timeout-action", "delay"], {})).toThrow(
+      /'priorityTimeoutAction': expected one value per level \(2\), got 1/,
+    );
+    expect(() => loadConfig(["--model-dir", MODEL_DIR, "--priority-levels", "1", "--priority-timeout-action", "later"], {})).toThrow(/priorityTimeoutAction/);
   });
 });

@@ -48,7 +48,8 @@ describe("status codes by RPC (docs/api.md)", () => {
   let s: Server;
   const input = { shape: [1, 28, 28], data: tensorBytes(new Float32Array(784)) };
   beforeAll(async () => {
-    const root = repositoryOf(["a", "fixed", "tiny", "broken"]);
+    const root = repositoryOf(["a", "fixed", "tiny", "hurried", "broken"]);
+    writeFileSync(path.join(root, "hurried", "config.yaml"), "priorityLevels: 1\npriorityQueueTimeoutMs: [1]\nmaxQueueWaitMs: 0\n");
     writeFileSync(path.join(root, "fixed", "config.yaml"), "thresholds: [0.9, 0.9, 0.9, 0.9, 0.9, 0]\n");
     writeFileSync(path.join(root, "tiny", "config.yaml"), "maxQueueSize: 1\n");
     writeFileSync(path.join(root, "broken", "1", "manifest.json"), "{ not json");
@@ -71,6 +72,12 @@ describe("status codes by RPC (docs/api.md)", () => {
     "Classifier/Classify RESOURCE_EXHAUSTED": async () => {
       const burst = await Promise.all(
         Array.from({ length: 200 }, () => codeName(unary(s.clients.classifier, "Classify", { model: "tiny", tensor: input, options: { exit: 6 } }))),
+      );
+      return burst.find((c) => c !== "OK") ?? "OK";
+    },
+    "Classifier/Classify UNAVAILABLE": async () => {
+      const burst = await Promise.all(
+        Array.from({ length: 200 }, () => codeName(unary(s.clients.classifier, "Classify", { model: "hurried", tensor: input, options: { exit: 6 } }))),
       );
       return burst.find((c) => c !== "OK") ?? "OK";
     },

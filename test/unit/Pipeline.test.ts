@@ -331,4 +331,31 @@ describe("Pipeline", () => {
     expect(order.indexOf(101)).toBeLessThan(order.indexOf(202));
     expect(p.estimatedWaitMs({ priority: 1 })).toBe(0);
   });
+
+  it("rejects a request still waiting for the first stage at its queue timeout (UNAVAILABLE), or with delay puts it behind the others", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 1 });
+    runner.batchMs = 50;
+    const running = p.submit(x(0.5), { priority: 1 }); // a batch of one: runs at once, for 50 ms
+    const rejected = p.submit(x(0.5), { priority: 1, queueTimeoutMs: 20, queueTimeoutAction: "reject" });
+    const delayed = p.submit(x(0.5), { priority: 1, queueTimeoutMs: 20, queueTimeoutAction: "delay" });
+    const order: string[] = [];
+    const normal = p.submit(x(0.5), { priority: 2 });
+    void delayed.result.then(() => order.push("delayed"));
+    void normal.result.then(() => order.push("normal"));
+    await clock.advance(25);
+    await expect(rejected.result).rejects.toMatchObject({ kind: "unavailable", message: expect.stringMatching(/queue timeout \(20 ms at priority level 1\)/) });
+    await clock.advance(300);
+    await running.result;
+    // the delayed level-1 request now runs after the level-2 one that had not timed out
+    expect(order).toEqual(["normal", "delayed"]);
+    expect(p.inflightCount).toBe(0);
+  });
+
+  it("does not time out a request that already started", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 1 });
+    runner.batchMs = 50;
+    const started = p.submit(x(0.5), { priority: 1, queueTimeoutMs: 20, queueTimeoutAction: "reject" });
+    await clock.advance(100);
+    await expect(started.result).resolves.toMatchObject({ exit: 0 });
+  });
 });

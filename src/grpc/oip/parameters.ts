@@ -27,6 +27,7 @@ export function requestOptions(c: Classifier, params: Record<string, InferParame
       anytime: params.anytime ? boolParam(params.anytime, "parameters.anytime") : false,
       returnAllExits: false,
       priority: params.priority ? integerParam(params.priority, "parameters.priority") : 0,
+      timeoutMs: timeoutUs / 1000,
     },
     timeoutUs > 0 ? Math.min(deadlineMs, Date.now() + timeoutUs / 1000) : deadlineMs,
     { exit: "parameters.exit", flopsBudget: "parameters.flops_budget", priority: "parameters.priority" },

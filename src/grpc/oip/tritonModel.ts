@@ -15,6 +15,9 @@ export interface BatchingSettings {
   priorityLevels: number;
   defaultPriorityLevel: number;
   priorityMaxQueueSize: readonly number[];
+  priorityQueueTimeoutMs: readonly number[];
+  priorityTimeoutAction: readonly ("reject" | "delay")[];
+  allowTimeoutOverride: boolean;
 }
 
 const TYPE: Record<(typeof OUTPUTS)[OutputName], DataType> = { FP32: "TYPE_FP32", INT64: "TYPE_INT64", INT32: "TYPE_INT32", BYTES: "TYPE_STRING" };
@@ -48,7 +51,17 @@ export function modelConfig(c: Classifier, provider: string, workers: number, b:
       default_queue_policy: { max_queue_size: b.maxQueueSize },
       priority_levels: b.priorityLevels,
       default_priority_level: b.priorityLevels > 0 ? b.defaultPriorityLevel || b.priorityLevels : 0,
-      priority_queue_policy: Object.fromEntries(b.priorityMaxQueueSize.map((size, i) => [String(i + 1), { max_queue_size: size }])),
+      priority_queue_policy: Object.fromEntries(
+        Array.from({ length: b.priorityLevels }, (_, i) => [
+          String(i + 1),
+          {
+            max_queue_size: b.priorityMaxQueueSize[i] ?? b.maxQueueSize,
+            default_timeout_microseconds: (b.priorityQueueTimeoutMs[i] ?? 0) * 1000,
+            timeout_action: b.priorityTimeoutAction[i] === "delay" ? "DELAY" : "REJECT",
+            allow_timeout_override: b.allowTimeoutOverride,
+          },
+        ]),
+      ),
     },
     instance_group: [{ name: `${c.name}_0`, kind: provider === "cuda" ? "KIND_GPU" : "KIND_CPU", count: workers }],
     parameters: {

@@ -1,0 +1,49 @@
+import { z } from "zod";
+import { ConfigError } from "./ConfigError.js";
+import { bool, int, list } from "./schemaHelpers.js";
+
+/** The priority settings (Triton's priority levels and per-level queue policy), part of FIELDS. */
+export const PRIORITY_FIELDS = {
+  priorityLevels: [
+    int(0, 64),
+    0,
+    "priority levels, as Triton's: a request's priority runs from 1 (highest) to this, 0 = defaultPriorityLevel; higher levels are admitted and run first at every stage. 0 = priorities off (every request in one queue; any priority accepted and ignored)",
+  ],
+  defaultPriorityLevel: [int(0, 64), 0, "the level of requests that give priority 0 (at most priorityLevels; 0 = the lowest level, priorityLevels)"],
+  priorityMaxQueueSize: [
+    list(int(1)),
+    [],
+    "requests of each level that may wait for the first stage, comma-separated from level 1 (one per level; empty = maxQueueSize for every level, which always bounds the whole queue)",
+  ],
+  priorityQueueTimeoutMs: [
+    list(int(0)),
+    [],
+    "per level from level 1, comma-separated: how long a request may wait for the first stage, in ms, before priorityTimeoutAction applies (0 = no limit; empty = no limit at any level)",
+  ],
+  priorityTimeoutAction: [
+    list(z.enum(["reject", "delay"])),
+    [],
+    "per level from level 1: reject (answer UNAVAILABLE) or delay (keep it, scheduled after every request that has not timed out) a request past its level's queue timeout (empty = reject at every level)",
+  ],
+  allowTimeoutOverride: [
+    bool,
+    false,
+    "a request's own timeout (the OIP timeout parameter, or its deadline) replaces its level's queue timeout when shorter, as Triton's allow_timeout_override",
+  ],
+} as const;
+
+/** The cross-key rules of the priority settings; `where` starts each message ("config key", or a model's file). */
+export function checkPriorities(cfg: Record<string, unknown>, where: string): void {
+  const levels = cfg.priorityLevels as number;
+  if ((cfg.defaultPriorityLevel as number) > levels) {
+    throw new ConfigError(`${where} 'defaultPriorityLevel': expected 0 to priorityLevels (${levels}), got ${cfg.defaultPriorityLevel}`);
+  }
+  const sizes = cfg.priorityMaxQueueSize as number[];
+  if (sizes.length > 0 && sizes.length !== levels) {
+    throw new ConfigError(`${where} 'priorityMaxQueueSize': expected one size per level (${levels}), got ${sizes.length}`);
+  }
+  for (const key of ["priorityQueueTimeoutMs", "priorityTimeoutAction"]) {
+    const n = (cfg[key] as unknown[]).length;
+    if (n > 0 && n !== levels) throw new ConfigError(`${where} '${key}': expected one value per level (${levels}), got ${n}`);
+  }
+}

@@ -1,0 +1,28 @@
+import { z } from "zod";
+
+/** Zod schemas shared by the settings: comma lists, JSON lists, bools and bounded integers from flags, env or YAML. */
+export const list = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) =>
+      typeof v === "string"
+        ? v
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v,
+    z.array(item),
+  );
+export const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/** A YAML list, or the same as JSON in a flag or environment variable. */
+export const jsonList = <T extends z.ZodType>(item: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== "string") return v;
+    if (!v.trim()) return [];
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v; // refused below as not a list
+    }
+  }, z.array(item));
