@@ -99,7 +99,7 @@ export const FIELDS = {
   tenants: [
     jsonList(tenantSchema),
     [],
-    "tenants with budgets of their own: a YAML list of {name, budgetTarget (a fraction of each model's last exit, or multiply-adds), budgetTargets ({model: target}, per model), priority (a level, for requests that give none)}, or the same as JSON; requests of other tenants use the model's own budget",
+    "tenants with budgets of their own: a YAML list of {name, budgetTarget (a fraction of each model's last exit, or multiply-adds), budgetTargets ({model: target}, per model), priority (a level, for requests that give none), maxQueueShare (of each model's maxQueueSize its waiting requests may hold)}, or the same as JSON; requests of other tenants use the model's own budget",
   ],
   ...PRIORITY_FIELDS,
   maxStreamInflight: [

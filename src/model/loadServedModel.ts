@@ -126,7 +126,9 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
       allowTimeoutOverride: config.allowTimeoutOverride,
     };
     const tenantBudgets = tenantBudgetsOf(config.tenants, manifest, budget);
-    const tenants = new Map(config.tenants.map((t) => [t.name, { policy: tenantBudgets.get(t.name) ?? budget, priority: t.priority }]));
+    const tenants = new Map(
+      config.tenants.map((t) => [t.name, { policy: tenantBudgets.get(t.name) ?? budget, priority: t.priority, maxQueueShare: t.maxQueueShare }]),
+    );
     const classifier = new Classifier(manifest, pipeline, budget, deps.clock, config.maxImagePixels, stats, priorities, tenants);
     return {
       manifest,

@@ -46,6 +46,8 @@ export interface WireOptions {
 export interface TenantPolicy {
   policy: ExitPolicy;
   priority?: number;
+  /** The share of the model's first queue its requests may hold. */
+  maxQueueShare?: number;
 }
 
 /** A model's priority levels (config priorityLevels; 0 = off), the level of requests that give none, and each level's queue timeout. */
@@ -138,6 +140,7 @@ export class Classifier {
       priority: levels > 0 ? priority || defaultLevel : undefined,
       policy: t?.policy,
       tenant: t ? tenant : undefined,
+      tenantQueueShare: t?.maxQueueShare,
     };
   }
 

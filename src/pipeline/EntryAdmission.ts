@@ -31,6 +31,8 @@ export interface EntryQueue {
  */
 export class EntryAdmission {
   private readonly estimates = new Map<number, AdmissionEstimate>();
+  /** Requests of each configured tenant waiting in the entry queues. */
+  private readonly byTenant = new Map<string, number>();
 
   constructor(
     entries: readonly number[],
@@ -70,9 +72,30 @@ export class EntryAdmission {
     return Math.max(...[...this.estimates.keys()].map(waitAt));
   }
 
-  /** Why a request of priority `rank` for `entry` would be refused now (resource_exhausted), or undefined. */
-  refusal(entry: number, rank = 0): ServingError | undefined {
+  /** A request of `tenant` joined (+1) or left (-1) an entry queue. */
+  tenantQueued(tenant: string | undefined, delta: number): void {
+    if (tenant === undefined) return;
+    const n = (this.byTenant.get(tenant) ?? 0) + delta;
+    if (n > 0) this.byTenant.set(tenant, n);
+    else this.byTenant.delete(tenant);
+  }
+
+  /**
+   * Why a request for `entry` would be refused now (resource_exhausted), or undefined: by its
+   * priority level's wait and share, and its tenant's share of maxQueueSize (tenantQueueShare).
+   */
+  refusal(entry: number, req: { priority?: number; tenant?: string; tenantQueueShare?: number } = {}): ServingError | undefined {
     const q = this.queue(entry);
+    const rank = req.priority ?? 0;
+    if (req.tenant !== undefined && req.tenantQueueShare) {
+      const limit = Math.max(1, Math.floor(req.tenantQueueShare * this.opts.maxQueueSize));
+      if ((this.byTenant.get(req.tenant) ?? 0) >= limit) {
+        return new ServingError(
+          "resource_exhausted",
+          `tenant '${req.tenant}' already has ${limit} requests waiting (its maxQueueShare ${req.tenantQueueShare} of ${this.opts.maxQueueSize}); retry with backoff`,
+        );
+      }
+    }
     const level = rank > 0 ? ` at priority level ${rank}` : "";
     if (this.opts.maxQueueWaitMs > 0) {
       const waitMs = this.waitMs(entry, rank);

@@ -11,8 +11,7 @@ import { PipelinePrograms, type Program } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
 import { isOut, maxExitFor, rejected, type Sample } from "./Sample.js";
 
-/** Added to the rank of a request delayed by its queue timeout: behind every level that has not timed out. */
-const DELAYED_RANK = 1000;
+const DELAYED_RANK = 1000; // added to the rank of a request its queue timeout delays: behind every level not timed out
 
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
@@ -62,7 +61,7 @@ export class Pipeline {
   /** Why a request arriving now would be refused (shutting down, or its queue too long), or undefined; cheap, asked before decoding. */
   admissionError(opts: RequestOptions = {}): ServingError | undefined {
     if (this.closed) return new ServingError("unavailable", "server is shutting down; retry on another replica");
-    return this.admission.refusal(this.programs.entryOf(opts).session, opts.priority ?? 0);
+    return this.admission.refusal(this.programs.entryOf(opts).session, opts);
   }
 
   /** Admits one preprocessed input (the model's input layout, without the batch axis). */
@@ -99,7 +98,11 @@ export class Pipeline {
         reject,
       };
     });
-    if (!entry.batcher.offer(sample)) return rejected(this.admission.full(entry.session));
+    this.admission.tenantQueued(opts.tenant, 1); // before offer: a batch may leave at once
+    if (!entry.batcher.offer(sample)) {
+      this.admission.tenantQueued(opts.tenant, -1);
+      return rejected(this.admission.full(entry.session));
+    }
     this.inflight++;
     this.opts.hooks?.queueDepth?.(entry.session, entry.batcher.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
@@ -136,23 +139,18 @@ export class Pipeline {
     }
   }
 
-  /** Its level's queue timeout passed: if it still waits for the first stage, reject it or put it behind everything that has not timed out. */
+  /** Its level's queue timeout passed: if it still waits for the first stage, reject it, or put it behind all that has not timed out. */
   private onQueueTimeout(s: Sample): void {
     s.queueTimer = undefined;
     if (s.status !== "queued" || s.stage !== 0) return;
+    const { batcher } = this.programs.of(s);
     if (s.opts.queueTimeoutAction === "delay") {
-      const p = this.programs.of(s);
-      p.batcher.remove(s);
-      s.rank += DELAYED_RANK;
-      p.batcher.enqueueAll([s]);
+      if (batcher.remove(s)) batcher.enqueueAll([Object.assign(s, { rank: s.rank + DELAYED_RANK })]);
       return;
     }
     this.opts.hooks?.dropped?.("queue_timeout");
     const level = s.opts.priority ? ` at priority level ${s.opts.priority}` : "";
-    this.withdraw(
-      s,
-      new ServingError("unavailable", `request waited its queue timeout (${s.opts.queueTimeoutMs} ms${level}) without starting; retry with backoff`),
-    );
+    this.withdraw(s, new ServingError("unavailable", `queue timeout (${s.opts.queueTimeoutMs} ms${level}) passed before it started; retry with backoff`));
   }
 
   private withdraw(s: Sample, err: ServingError): void {
@@ -166,7 +164,9 @@ export class Pipeline {
   /** Takes a queued `s` out of its queue. */
   private dequeue(s: Sample): void {
     const p = this.programs.of(s);
-    if (s.status === "queued" && p.batcher.remove(s)) this.opts.hooks?.queueDepth?.(p.session, p.batcher.depth);
+    if (s.status !== "queued" || !p.batcher.remove(s)) return;
+    if (this.admission.isEntry(p.session)) this.admission.tenantQueued(s.opts.tenant, -1);
+    this.opts.hooks?.queueDepth?.(p.session, p.batcher.depth);
   }
 
   /** Takes `s` out of the pipeline; unless it is answered with a prediction, the exit policy forgets what it charged for it. */
@@ -194,7 +194,10 @@ export class Pipeline {
     const batch = all.filter((s) => s.status === "queued");
     for (const s of batch) s.status = "running";
     const depth = p.batcher.depth;
-    if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), all.length, depth);
+    if (this.admission.isEntry(p.session)) {
+      this.admission.recordDispatch(p.session, this.opts.clock.now(), all.length, depth);
+      for (const s of all) this.admission.tenantQueued(s.opts.tenant, -1);
+    }
     this.opts.hooks?.queueDepth?.(p.session, depth);
     if (batch.length === 0) return;
     try {

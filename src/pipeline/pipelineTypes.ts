@@ -67,6 +67,8 @@ export interface RequestOptions {
   policy?: ExitPolicy;
   /** The request's tenant if it is a configured one (metrics label it; others count as "other"). */
   tenant?: string;
+  /** The share of the entry queue (of maxQueueSize) its tenant's requests may hold. */
+  tenantQueueShare?: number;
 }
 
 export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";

@@ -358,4 +358,23 @@ describe("Pipeline", () => {
     await clock.advance(100);
     await expect(started.result).resolves.toMatchObject({ exit: 0 });
   });
+
+  it("refuses a tenant's request once its requests hold their maxQueueShare of the first queue; others are admitted", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 1, maxQueueSize: 100 });
+    runner.batchMs = 50;
+    const gold = { tenant: "gold", tenantQueueShare: 0.02 }; // 2 of 100
+    const first = p.submit(x(0.5), gold); // runs at once: no longer waiting
+    const waiting = [p.submit(x(0.5), gold), p.submit(x(0.5), gold)];
+    const refused = p.submit(x(0.5), gold);
+    await expect(refused.result).rejects.toMatchObject({
+      kind: "resource_exhausted",
+      message: "tenant 'gold' already has 2 requests waiting (its maxQueueShare 0.02 of 100); retry with backoff",
+    });
+    const other = p.submit(x(0.5), { tenant: "silver", tenantQueueShare: 0.02 });
+    await clock.advance(60); // the first ran; one of gold's left the queue
+    const again = p.submit(x(0.5), gold);
+    await clock.advance(500);
+    await Promise.all([first.result, ...waiting.map((w) => w.result), other.result, again.result]);
+    expect(p.inflightCount).toBe(0);
+  });
 });
