@@ -9,12 +9,11 @@
  *                             [--model-dir DIR] [--out docs/results/overload.md]
  */
 import { writeFileSync } from "node:fs";
-import os from "node:os";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { type OpenLoopResult, runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { arg, runMain } from "./lib/cli.js";
+import { arg, machine, runMain } from "./lib/cli.js";
 
 const seconds = Number(arg("seconds", "8"));
 const factor = Number(arg("factor", "2"));
@@ -88,7 +87,7 @@ async function main(): Promise<void> {
     "# Overload benchmark",
     "",
     `\`npm run bench:overload -- --seconds ${seconds} --factor ${factor} --max-queue-wait-ms ${waitMs} --engine-workers ${engineWorkers}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}; server (default settings otherwise) and load generator share the machine.`,
+    `Machine: ${machine()}; server (default settings otherwise) and load generator share the machine.`,
     `Capacity: closed loop, 64 requests in flight on 4 ClassifyStream streams (refused ones retried after 10 ms), measured on the first configuration of each traffic kind. Overload: ${factor}x that rate, open loop, for ${seconds} s, the same for all three configurations. Images: the first 2,000 of the Fashion-MNIST test set, cycled.`,
     "",
     "| traffic | admission | capacity /s | offered /s | sent | OK | RESOURCE_EXHAUSTED | other / unanswered | OK latency p50 / p99 / max ms | p99 by second sent, ms | OK mean MMACs | OK top-1 |",

@@ -12,13 +12,12 @@
  * --exit: ClassifyOptions.exit of every request (1-based; 0 = adaptive at the default budget).
  */
 import { writeFileSync } from "node:fs";
-import os from "node:os";
 import { FIELDS } from "../src/config/config.js";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { runLoad } from "../test/support/loadgen.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { arg, runMain } from "./lib/cli.js";
+import { arg, machine, runMain } from "./lib/cli.js";
 import { type OpenLoopUnaryArgs, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const seconds = Number(arg("seconds", "8"));
@@ -88,7 +87,7 @@ async function main(): Promise<void> {
     "# Unary overload: what the client sees",
     "",
     `\`npm run bench:overload-unary -- --seconds ${seconds} --factor ${factor} --exit ${exit} --connections ${connections}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}; server (default settings but the window) and client share the machine, each in its own process.`,
+    `Machine: ${machine()}; server (default settings but the window) and client share the machine, each in its own process.`,
     `Capacity: ${capacity.toFixed(0)} requests/s (closed loop, unary @grpc/grpc-js, 64 calls in flight, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive"}). Offered: ${factor}x that, open loop, for ${seconds} s, on ${connections} HTTP/2 connection(s). Images: the first 2,000 of the Fashion-MNIST test set, cycled.`,
     "The server's figures come from its own latency histogram (ranet_request_duration_seconds, method Classify: handler start to answer; p99 as the upper bound of its bucket).",
     "",

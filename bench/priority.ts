@@ -12,13 +12,12 @@
  * --exit: ClassifyOptions.exit of every request (1-based; 0 = adaptive at the default budget).
  */
 import { writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { runLoad } from "../test/support/loadgen.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { arg, runMain } from "./lib/cli.js";
+import { arg, machine, runMain } from "./lib/cli.js";
 import { type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const seconds = Number(arg("seconds", "6"));
@@ -62,7 +61,7 @@ async function main(): Promise<void> {
     "# Priority levels under overload",
     "",
     `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}; the server (\`--priority-levels 2\`, default settings otherwise) and two client processes share the machine.`,
+    `Machine: ${machine()}; the server (\`--priority-levels 2\`, default settings otherwise) and two client processes share the machine.`,
     `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection): level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
     "",
     "| round | C (img/s) | level 1 p99 alone (ms) | level 1 p99 under overload (ms) | ratio | level 1 refused | level 2 refused | other codes / unanswered | level 2 OK p99 (ms) |",

@@ -19,7 +19,6 @@
  *                               [--out docs/results/repository]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { makeClients, unary } from "../src/cli/clients.js";
 import { loadManifest } from "../src/format/manifest.js";
@@ -30,7 +29,7 @@ import { runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { streamInOrder } from "../test/support/orderedStream.js";
 import { rng, shuffler } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { arg, runMain } from "./lib/cli.js";
+import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
 import { runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
@@ -166,11 +165,10 @@ async function fairness(lines: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const lines = [
     "# Several models in one server",
     "",
-    `Made by \`npm run bench:repository -- --seconds ${seconds} --rounds ${rounds} --in-flight ${inFlight} --engine-workers ${engineWorkers} --parts ${parts.join(",")} --flood ${floods.join(",")}\` on ${new Date().toISOString().slice(0, 16)}Z, ${os.cpus().length} x ${cpu}, Node ${process.version}; server and load generator share the machine. Model: ${path.relative(process.cwd(), modelDir)}.`,
+    `Made by \`npm run bench:repository -- --seconds ${seconds} --rounds ${rounds} --in-flight ${inFlight} --engine-workers ${engineWorkers} --parts ${parts.join(",")} --flood ${floods.join(",")}\` on ${new Date().toISOString().slice(0, 16)}Z, ${machine()}; server and load generator share the machine. Model: ${path.relative(process.cwd(), modelDir)}.`,
     "",
   ];
   if (parts.includes("budgets")) await budgets(lines);

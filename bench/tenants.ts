@@ -12,7 +12,6 @@
  *   npm run bench:tenants -- [--targets 0.3,0.7] [--model-target 0.5] [--in-flight 64] [--model-dir DIR] [--out docs/results/tenants.md]
  */
 import { writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { makeClients, unary } from "../src/cli/clients.js";
 import { loadManifest } from "../src/format/manifest.js";
@@ -21,7 +20,7 @@ import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js
 import { streamInOrder } from "../test/support/orderedStream.js";
 import { rng, shuffler } from "../test/support/rng.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { arg, runMain } from "./lib/cli.js";
+import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
@@ -96,7 +95,7 @@ async function main(): Promise<void> {
   const text = [
     "# Budgets per tenant",
     "",
-    `\`npm run bench:tenants -- --targets ${goldTarget},${silverTarget} --model-target ${modelTarget} --in-flight ${inFlight}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}; ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}; server and load generator share the machine.`,
+    `\`npm run bench:tenants -- --targets ${goldTarget},${silverTarget} --model-target ${modelTarget} --in-flight ${inFlight}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}; ${machine()}; server and load generator share the machine.`,
     `Tenants "gold" (${goldTarget}) and "silver" (${silverTarget}) configured with targets of their own, and an unconfigured tenant held to the model's ${modelTarget}; each run streams the whole test set (${set.count} images) for all three at once, ${inFlight} in flight each, each in its own order; SetBudget before each run starts fresh controllers. Windows: 1,000 consecutive requests of one tenant in the order it sent them; after an abrupt shift in difficulty, windows ending within 500 requests are excused.`,
     "",
     "| run | tenant | target | order | mean / target | windows over 1.02 x | worst window / target |",

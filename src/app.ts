@@ -54,6 +54,11 @@ const CLOSE_WAIT_MS = 1000;
 const PUBLIC_SERVICES = ["ranet.v1.Classifier", "inference.GRPCInferenceService"];
 const ADMIN_SERVICES = ["ranet.v1.BudgetAdmin", "ranet.v1.ModelAdmin", "inference.GRPCInferenceService"];
 
+/** Load-adaptive mode scales a served version's own budget and every tenant budget of it alike. */
+function setLoadFactor(served: ServedModel, factor: number): void {
+  for (const b of [served.budget, ...served.tenantBudgets.values()]) b.setLoadFactor(factor);
+}
+
 /** Wires config -> metrics -> model (engine, budget, pipeline) -> gRPC listeners, and the drain (the composition root's body). */
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
   const logFor = (component: string) => log.child({ component });
@@ -92,7 +97,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     load: (manifest, settings) => loadServedModel(manifest, deps, settings),
     onServe: (served, serving) => {
       const g = governors.get(served.manifest.name);
-      if (serving && g) for (const b of [served.budget, ...served.tenantBudgets.values()]) b.setLoadFactor(g.loadFactor);
+      if (serving && g) setLoadFactor(served, g.loadFactor);
       telemetry.publishModel(served, serving);
     },
     onModel: (name, up, settings, current) => {
@@ -110,7 +115,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
         minFactor: settings.loadAdaptiveMinFactor,
         apply: (f) => {
           const c = current();
-          if (c) for (const b of [c.budget, ...c.tenantBudgets.values()]) b.setLoadFactor(f);
+          if (c) setLoadFactor(c, f);
           m.budgetLoadFactor.set({ model: name }, f);
         },
       });

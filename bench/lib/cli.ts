@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import os from "node:os";
 
 /** The value after `--name` on the command line, or `def`. */
 export function arg(name: string, def: string): string {
@@ -27,4 +28,9 @@ export function runMain(main: () => Promise<void>): void {
     console.error(err);
     process.exit(1);
   });
+}
+
+/** The machine a report was made on: CPUs and their model, and the Node version. */
+export function machine(): string {
+  return `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, Node ${process.versions.node}`;
 }

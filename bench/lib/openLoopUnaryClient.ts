@@ -15,6 +15,7 @@ import { performance } from "node:perf_hooks";
 import * as grpc from "@grpc/grpc-js";
 import { loadManifest } from "../../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../../test/support/fashionMnist.js";
+import { quantile } from "../../test/support/loadRecord.js";
 import { encode } from "../../test/support/rawGrpc.js";
 import type { OpenLoopUnaryArgs, OpenLoopUnaryResult } from "./openLoopUnary.js";
 
@@ -42,10 +43,6 @@ const record = (code: string, sentAtMs: number, ms: number) => {
   const second = Math.floor((sentAtMs - start) / 1000);
   okBySecond[second] ??= [];
   okBySecond[second].push(ms);
-};
-const quantile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((x, y) => x - y);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
 };
 
 let send: (i: number) => void;

@@ -26,6 +26,8 @@ export interface BatcherOptions<T> {
    * ranks only to fill up. Default: every item rank 0 (one FIFO queue).
    */
   rank?: (item: T) => number;
+  /** A group an item counts in (e.g. its tenant), for depthOfGroup; undefined: none. */
+  group?: (item: T) => string | undefined;
   clock: Clock;
 }
 
@@ -33,6 +35,23 @@ interface Entry<T> {
   item: T;
   enqueuedAtMs: number;
   rank: number;
+  group: string | undefined;
+}
+
+/** Counts by key; a key whose count drops to 0 is forgotten. */
+class Tally<K> {
+  private readonly counts = new Map<K, number>();
+  add(key: K, delta: number): void {
+    const n = (this.counts.get(key) ?? 0) + delta;
+    if (n === 0) this.counts.delete(key);
+    else this.counts.set(key, n);
+  }
+  get(key: K): number {
+    return this.counts.get(key) ?? 0;
+  }
+  entries(): IterableIterator<[K, number]> {
+    return this.counts.entries();
+  }
 }
 
 /**
@@ -46,8 +65,9 @@ export class Batcher<T> {
   private running = 0;
   private timer: unknown = undefined;
   private idleWaiters: (() => void)[] = [];
-  /** Queued items by rank. */
-  private readonly ranks = new Map<number, number>();
+  /** Queued items by rank, and by group. */
+  private readonly ranks = new Tally<number>();
+  private readonly groups = new Tally<string>();
 
   constructor(private readonly opts: BatcherOptions<T>) {
     if (opts.maxBatchSize < 1) throw new RangeError("maxBatchSize must be >= 1");
@@ -60,13 +80,18 @@ export class Batcher<T> {
   /** Items queued at `rank` or ahead of it (lower ranks). */
   depthUpTo(rank: number): number {
     let n = 0;
-    for (const [r, count] of this.ranks) if (r <= rank) n += count;
+    for (const [r, count] of this.ranks.entries()) if (r <= rank) n += count;
     return n;
   }
 
   /** Items queued at exactly `rank`. */
   depthAt(rank: number): number {
-    return this.ranks.get(rank) ?? 0;
+    return this.ranks.get(rank);
+  }
+
+  /** Items queued in `group`. */
+  depthOfGroup(group: string): number {
+    return this.groups.get(group);
   }
 
   get busy(): boolean {
@@ -90,12 +115,12 @@ export class Batcher<T> {
     if (items.length === 0) return;
     const now = this.opts.clock.now();
     for (const item of items) {
-      const rank = this.opts.rank?.(item) ?? 0;
+      const e = { item, enqueuedAtMs: now, rank: this.opts.rank?.(item) ?? 0, group: this.opts.group?.(item) };
       let at = this.queue.length;
-      while (at > 0 && this.queue[at - 1]!.rank > rank) at--;
-      if (at === this.queue.length) this.queue.push({ item, enqueuedAtMs: now, rank });
-      else this.queue.splice(at, 0, { item, enqueuedAtMs: now, rank });
-      this.count(rank, 1);
+      while (at > 0 && this.queue[at - 1]!.rank > e.rank) at--;
+      if (at === this.queue.length) this.queue.push(e);
+      else this.queue.splice(at, 0, e);
+      this.count(e, 1);
     }
     this.schedule();
   }
@@ -109,7 +134,7 @@ export class Batcher<T> {
   remove(item: T): boolean {
     const i = this.queue.findIndex((e) => e.item === item);
     if (i < 0) return false;
-    this.count(this.queue[i]!.rank, -1);
+    this.count(this.queue[i]!, -1);
     this.queue.splice(i, 1);
     if (this.queue.length === 0) this.clearTimer();
     return true;
@@ -147,7 +172,7 @@ export class Batcher<T> {
   private dispatch(): void {
     this.clearTimer();
     const taken = this.queue.splice(0, this.opts.maxBatchSize);
-    for (const e of taken) this.count(e.rank, -1);
+    for (const e of taken) this.count(e, -1);
     const batch = taken.map((e) => e.item);
     this.running++;
     const done = () => {
@@ -158,10 +183,9 @@ export class Batcher<T> {
     this.schedule(); // another slot may be free for what is still waiting
   }
 
-  private count(rank: number, delta: number): void {
-    const n = (this.ranks.get(rank) ?? 0) + delta;
-    if (n === 0) this.ranks.delete(rank);
-    else this.ranks.set(rank, n);
+  private count(e: Entry<T>, delta: number): void {
+    this.ranks.add(e.rank, delta);
+    if (e.group !== undefined) this.groups.add(e.group, delta);
   }
 
   private clearTimer(): void {

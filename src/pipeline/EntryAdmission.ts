@@ -19,6 +19,8 @@ export interface EntryQueue {
   /** Requests waiting at priority level `rank` or ahead of it (0 = priorities off: all of them). */
   depthUpTo(rank: number): number;
   depthAt(rank: number): number;
+  /** Requests of a tenant waiting in it. */
+  depthOfGroup(tenant: string): number;
 }
 
 /**
@@ -31,8 +33,6 @@ export interface EntryQueue {
  */
 export class EntryAdmission {
   private readonly estimates = new Map<number, AdmissionEstimate>();
-  /** Requests of each configured tenant waiting in the entry queues. */
-  private readonly byTenant = new Map<string, number>();
 
   constructor(
     entries: readonly number[],
@@ -72,14 +72,6 @@ export class EntryAdmission {
     return Math.max(...[...this.estimates.keys()].map(waitAt));
   }
 
-  /** A request of `tenant` joined (+1) or left (-1) an entry queue. */
-  tenantQueued(tenant: string | undefined, delta: number): void {
-    if (tenant === undefined) return;
-    const n = (this.byTenant.get(tenant) ?? 0) + delta;
-    if (n > 0) this.byTenant.set(tenant, n);
-    else this.byTenant.delete(tenant);
-  }
-
   /**
    * Why a request for `entry` would be refused now (resource_exhausted), or undefined: by its
    * priority level's wait and share, and its tenant's share of maxQueueSize (tenantQueueShare).
@@ -89,7 +81,9 @@ export class EntryAdmission {
     const rank = req.priority ?? 0;
     if (req.tenant !== undefined && req.tenantQueueShare) {
       const limit = Math.max(1, Math.floor(req.tenantQueueShare * this.opts.maxQueueSize));
-      if ((this.byTenant.get(req.tenant) ?? 0) >= limit) {
+      let waiting = 0;
+      for (const k of this.estimates.keys()) waiting += this.queue(k).depthOfGroup(req.tenant);
+      if (waiting >= limit) {
         return new ServingError(
           "resource_exhausted",
           `tenant '${req.tenant}' already has ${limit} requests waiting (its maxQueueShare ${req.tenantQueueShare} of ${this.opts.maxQueueSize}); retry with backoff`,

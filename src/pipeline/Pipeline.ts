@@ -98,11 +98,7 @@ export class Pipeline {
         reject,
       };
     });
-    this.admission.tenantQueued(opts.tenant, 1); // before offer: a batch may leave at once
-    if (!entry.batcher.offer(sample)) {
-      this.admission.tenantQueued(opts.tenant, -1);
-      return rejected(this.admission.full(entry.session));
-    }
+    if (!entry.batcher.offer(sample)) return rejected(this.admission.full(entry.session));
     this.inflight++;
     this.opts.hooks?.queueDepth?.(entry.session, entry.batcher.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
@@ -164,9 +160,7 @@ export class Pipeline {
   /** Takes a queued `s` out of its queue. */
   private dequeue(s: Sample): void {
     const p = this.programs.of(s);
-    if (s.status !== "queued" || !p.batcher.remove(s)) return;
-    if (this.admission.isEntry(p.session)) this.admission.tenantQueued(s.opts.tenant, -1);
-    this.opts.hooks?.queueDepth?.(p.session, p.batcher.depth);
+    if (s.status === "queued" && p.batcher.remove(s)) this.opts.hooks?.queueDepth?.(p.session, p.batcher.depth);
   }
 
   /** Takes `s` out of the pipeline; unless it is answered with a prediction, the exit policy forgets what it charged for it. */
@@ -194,10 +188,7 @@ export class Pipeline {
     const batch = all.filter((s) => s.status === "queued");
     for (const s of batch) s.status = "running";
     const depth = p.batcher.depth;
-    if (this.admission.isEntry(p.session)) {
-      this.admission.recordDispatch(p.session, this.opts.clock.now(), all.length, depth);
-      for (const s of all) this.admission.tenantQueued(s.opts.tenant, -1);
-    }
+    if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), all.length, depth);
     this.opts.hooks?.queueDepth?.(p.session, depth);
     if (batch.length === 0) return;
     try {

@@ -50,6 +50,7 @@ export class PipelinePrograms {
         clock: opts.clock,
         runnerIdle: idle,
         rank: (s) => s.rank,
+        group: entries.includes(session) ? (s) => s.opts.tenant : undefined, // a tenant's share of the entry queues
         run: (batch) => runBatch(p, batch),
       });
       return p;

@@ -12,12 +12,8 @@ export interface BatchingSettings {
   maxBatchSize: number;
   maxQueueDelayMs: number;
   maxQueueSize: number;
-  priorityLevels: number;
-  defaultPriorityLevel: number;
+  /** Per priority level (the levels and queue timeouts come from the classifier). */
   priorityMaxQueueSize: readonly number[];
-  priorityQueueTimeoutMs: readonly number[];
-  priorityTimeoutAction: readonly ("reject" | "delay")[];
-  allowTimeoutOverride: boolean;
 }
 
 const TYPE: Record<(typeof OUTPUTS)[OutputName], DataType> = { FP32: "TYPE_FP32", INT64: "TYPE_INT64", INT32: "TYPE_INT32", BYTES: "TYPE_STRING" };
@@ -29,6 +25,7 @@ const TYPE: Record<(typeof OUTPUTS)[OutputName], DataType> = { FP32: "TYPE_FP32"
  * under it as parameters.
  */
 export function modelConfig(c: Classifier, provider: string, workers: number, b: BatchingSettings, scoring: ExitScoring): ModelConfig {
+  const p = c.priorities;
   const [ch, h, w] = c.input.shape;
   const param = (v: unknown) => ({ string_value: Array.isArray(v) ? v.join(",") : String(v) });
   return {
@@ -49,16 +46,16 @@ export function modelConfig(c: Classifier, provider: string, workers: number, b:
       preferred_batch_size: [b.maxBatchSize],
       max_queue_delay_microseconds: Math.round(b.maxQueueDelayMs * 1000),
       default_queue_policy: { max_queue_size: b.maxQueueSize },
-      priority_levels: b.priorityLevels,
-      default_priority_level: b.priorityLevels > 0 ? b.defaultPriorityLevel || b.priorityLevels : 0,
+      priority_levels: p.levels,
+      default_priority_level: p.levels > 0 ? p.defaultLevel : 0,
       priority_queue_policy: Object.fromEntries(
-        Array.from({ length: b.priorityLevels }, (_, i) => [
+        Array.from({ length: p.levels }, (_, i) => [
           String(i + 1),
           {
             max_queue_size: b.priorityMaxQueueSize[i] ?? b.maxQueueSize,
-            default_timeout_microseconds: (b.priorityQueueTimeoutMs[i] ?? 0) * 1000,
-            timeout_action: b.priorityTimeoutAction[i] === "delay" ? "DELAY" : "REJECT",
-            allow_timeout_override: b.allowTimeoutOverride,
+            default_timeout_microseconds: (p.timeoutMs?.[i] ?? 0) * 1000,
+            timeout_action: p.timeoutAction?.[i] === "delay" ? "DELAY" : "REJECT",
+            allow_timeout_override: p.allowTimeoutOverride ?? false,
           },
         ]),
       ),
