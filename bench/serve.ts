@@ -20,6 +20,12 @@
  *   npm run bench:serve -- [--seconds 5] [--rounds 3] [--concurrency 64] [--saturating-concurrency 256] [--batch 32]
  *                          [--model-dir DIR] [--out FILE]
  *                          [--baseline-dir DIR]   (an older checkout: its p99 at the same half-capacity rates, same run)
+ *                          [--half-runs N]        (open-loop half-capacity runs per configuration; default --rounds)
+ *
+ *   npm run bench:serve -- --compare-only --baseline-dir DIR [--rounds 3] [--half-runs 5] [--out FILE]
+ *     only the comparison with the older checkout: forced last exit and adaptive 50% throughput
+ *     (ClassifyStream, closed loop) of both, interleaved, and both p99s at half of this checkout's
+ *     capacity; writes docs/results/compare.md unless --out says otherwise.
  */
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -32,7 +38,7 @@ import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMni
 import { type LoadOptions, runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { encode } from "../test/support/rawGrpc.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { arg, runMain } from "./lib/cli.js";
+import { arg, machine, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
 import { plotTargets } from "./lib/servePlot.js";
 import { loadWithCpu } from "./lib/threadCpu.js";
@@ -43,8 +49,11 @@ const concurrency = Number(arg("concurrency", "64"));
 const saturating = Number(arg("saturating-concurrency", "256"));
 const batch = Number(arg("batch", "32"));
 const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
-const out = arg("out", "docs/results/benchmarks.md");
+const compareOnly = process.argv.includes("--compare-only");
+const out = arg("out", compareOnly ? "docs/results/compare.md" : "docs/results/benchmarks.md");
 const baselineDir = arg("baseline-dir", "");
+const halfRuns = Number(arg("half-runs", String(rounds)));
+if (compareOnly && !baselineDir) throw new Error("--compare-only needs --baseline-dir (the older checkout to compare with)");
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 interface Figure {
@@ -71,8 +80,13 @@ interface Load {
   body: (i: number) => Buffer;
 }
 
-async function served(flags: string[], load: Load, api: LoadOptions["api"], inFlight = concurrency): Promise<Figure> {
-  const server = await startServerProcess(["--model-dir", modelDir, "--max-batch-size", String(batch), ...flags]);
+/** The served pipeline under closed-loop load; `from`: an older checkout to run the server from. */
+async function served(flags: string[], load: Load, api: LoadOptions["api"], inFlight = concurrency, from?: string): Promise<Figure> {
+  const model = from ? `${process.cwd()}/${modelDir}` : modelDir;
+  const server = await startServerProcess(
+    ["--model-dir", model, "--max-batch-size", String(batch), ...flags],
+    from ? { cwd: from, adminFlag: false } : undefined,
+  );
   try {
     const {
       result: r,
@@ -164,6 +178,9 @@ async function main(): Promise<void> {
     { name: "load generator ceiling (stream, node:http2 client, server answers at once)", run: () => ceiling(last, "h2stream") },
     { name: "load generator ceiling (stream, grpc-js client, server answers at once)", run: () => ceiling(last, "stream") },
   ];
+  if (compareOnly) {
+    configs.splice(0, configs.length, ...compareConfigs(last, adaptive, target(0.5)));
+  }
   const results = new Map<string, Figure[]>(configs.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (const c of configs) {
@@ -175,8 +192,10 @@ async function main(): Promise<void> {
   const med = (name: string, key: keyof Figure = "throughput") => median(results.get(name)!.map((f) => Number(f[key] ?? Number.NaN)));
   // p99 at half of the measured capacity, forced last exit and adaptive 50%; with --baseline-dir
   // the older checkout at the same rates; `rounds` interleaved rounds, medians reported
-  const halfRate = { last: med("served forced last exit, stream") / 2, adaptive: med("served adaptive 50%, stream") / 2 };
-  const halfRuns: { name: string; run: () => Promise<Figure> }[] = [
+  const halfRate = compareOnly
+    ? { last: med(THIS_LAST) / 2, adaptive: med(THIS_ADAPTIVE) / 2 }
+    : { last: med("served forced last exit, stream") / 2, adaptive: med("served adaptive 50%, stream") / 2 };
+  const halfConfigs: { name: string; run: () => Promise<Figure> }[] = [
     { name: "last", run: () => p99At(halfRate.last, [], last.request) },
     { name: "adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request) },
     ...(baselineDir
@@ -186,12 +205,12 @@ async function main(): Promise<void> {
         ]
       : []),
   ];
-  const half = new Map<string, Figure[]>(halfRuns.map((c) => [c.name, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (const c of halfRuns) {
+  const half = new Map<string, Figure[]>(halfConfigs.map((c) => [c.name, []]));
+  for (let r = 0; r < halfRuns; r++) {
+    for (const c of halfConfigs) {
       const f = await c.run();
       half.get(c.name)!.push(f);
-      log(`round ${r + 1}/${rounds}: half capacity, ${c.name}: p50 ${f.p50?.toFixed(1)} ms, p99 ${f.p99?.toFixed(1)} ms`);
+      log(`run ${r + 1}/${halfRuns}: half capacity, ${c.name}: p50 ${f.p50?.toFixed(1)} ms, p99 ${f.p99?.toFixed(1)} ms`);
     }
   }
   const halfMed = (name: string): Figure => {
@@ -203,6 +222,12 @@ async function main(): Promise<void> {
   const halfAdaptive = halfMed("adaptive");
   const baseLast = baselineDir ? halfMed("base last") : undefined;
   const baseAdaptive = baselineDir ? halfMed("base adaptive") : undefined;
+  if (compareOnly) {
+    const report = compareReport(manifest, med, halfLast, halfAdaptive, baseLast!, baseAdaptive!, { last: halfRate.last, adaptive: halfRate.adaptive });
+    writeFileSync(out, report);
+    console.log(report);
+    return;
+  }
 
   // forced last exit against the better of raw staged and raw whole network at the server's threads
   const rawServerThreads = Math.max(...configs.filter((c) => c.name.startsWith("raw") && c.name.endsWith("(the server's threads)")).map((c) => med(c.name)));
@@ -272,6 +297,50 @@ async function main(): Promise<void> {
   );
   writeFileSync(out, `${text}\n![throughput and p99 latency against the budget target](${path.basename(plotFile)}.svg)\n`);
   console.log(text);
+}
+
+const THIS_LAST = "this checkout: forced last exit, stream";
+const THIS_ADAPTIVE = "this checkout: adaptive 50%, stream";
+const BASE_LAST = "older checkout: forced last exit, stream";
+const BASE_ADAPTIVE = "older checkout: adaptive 50%, stream";
+
+/** The closed-loop runs of --compare-only, both checkouts interleaved; named so the half-capacity rates come from this checkout's. */
+function compareConfigs(last: Load, adaptive: Load, target50: string[]): Config[] {
+  return [
+    { name: THIS_LAST, run: () => served([], last, "h2stream") },
+    { name: BASE_LAST, run: () => served([], last, "h2stream", concurrency, baselineDir) },
+    { name: THIS_ADAPTIVE, run: () => served(target50, adaptive, "h2stream") },
+    { name: BASE_ADAPTIVE, run: () => served(target50, adaptive, "h2stream", concurrency, baselineDir) },
+  ];
+}
+
+function compareReport(
+  manifest: { name: string; version: string },
+  med: (name: string, key?: keyof Figure) => number,
+  halfLast: Figure,
+  halfAdaptive: Figure,
+  baseLast: Figure,
+  baseAdaptive: Figure,
+  rate: { last: number; adaptive: number },
+): string {
+  const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
+  const ratio = (a: number | undefined, b: number | undefined) => fmt((a ?? Number.NaN) / (b ?? Number.NaN), 2);
+  return [
+    "# This checkout beside an older one",
+    "",
+    `\`npm run bench:serve -- --compare-only --baseline-dir ${baselineDir} --seconds ${seconds} --rounds ${rounds} --half-runs ${halfRuns} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
+    `Machine: ${machine()}, onnxruntime CPU provider; servers and load generators share the machine. Throughput: ClassifyStream, closed loop, ${concurrency} in flight, node:http2 client, medians of ${rounds} interleaved rounds. p99: open loop (@grpc/grpc-js) at half of this checkout's capacity, medians of ${halfRuns} interleaved runs.`,
+    "",
+    "| run | this checkout | older checkout | this / older | goal |",
+    "|---|---:|---:|---:|---:|",
+    `| forced last exit, images/s | ${fmt(med(THIS_LAST), 0)} | ${fmt(med(BASE_LAST), 0)} | ${ratio(med(THIS_LAST), med(BASE_LAST))} | >= 0.95 |`,
+    `| adaptive 50%, images/s | ${fmt(med(THIS_ADAPTIVE), 0)} | ${fmt(med(BASE_ADAPTIVE), 0)} | ${ratio(med(THIS_ADAPTIVE), med(BASE_ADAPTIVE))} | >= 0.95 |`,
+    `| forced last exit, p99 ms at ${fmt(rate.last, 0)}/s | ${fmt(halfLast.p99)} | ${fmt(baseLast.p99)} | ${ratio(halfLast.p99, baseLast.p99)} | <= 1.25 |`,
+    `| adaptive 50%, p99 ms at ${fmt(rate.adaptive, 0)}/s | ${fmt(halfAdaptive.p99)} | ${fmt(baseAdaptive.p99)} | ${ratio(halfAdaptive.p99, baseAdaptive.p99)} | <= 1.25 |`,
+    `| forced last exit, p50 ms at ${fmt(rate.last, 0)}/s | ${fmt(halfLast.p50)} | ${fmt(baseLast.p50)} | ${ratio(halfLast.p50, baseLast.p50)} | report |`,
+    `| adaptive 50%, p50 ms at ${fmt(rate.adaptive, 0)}/s | ${fmt(halfAdaptive.p50)} | ${fmt(baseAdaptive.p50)} | ${ratio(halfAdaptive.p50, baseAdaptive.p50)} | report |`,
+    "",
+  ].join("\n");
 }
 
 runMain(main);

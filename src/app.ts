@@ -21,6 +21,8 @@ import type { ReloadResult } from "./model/ModelHost.js";
 import { ModelRepository } from "./model/ModelRepository.js";
 import { ModelTelemetry } from "./model/ModelTelemetry.js";
 import { modelReloader } from "./model/modelReloader.js";
+import { Scheduler } from "./scheduler/Scheduler.js";
+import { SchedulerLoop } from "./scheduler/SchedulerLoop.js";
 import { SERVER_VERSION } from "./version.js";
 
 export interface App {
@@ -82,7 +84,10 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     },
     logFor("engine"),
   );
-  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus, pool };
+  // one scheduler of those workers' slots for every model's stage queues
+  const scheduler = new SchedulerLoop(new Scheduler({ workers: pool.workerCount, workerAlive: (i) => pool.alive(i) }), clock);
+  pool.onWorkerBack = () => scheduler.kick();
+  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus, pool, scheduler };
   // load-adaptive mode: one governor per model, steering by its newest version's queue
   const governors = new Map<string, LoadGovernor>();
   const repo = new ModelRepository({

@@ -34,7 +34,8 @@ export class OrtEngine implements StageRunner {
   private constructor(
     readonly manifest: Manifest,
     private readonly pool: EnginePool,
-    private readonly key: string,
+    /** This load's name in the pool (and the scheduler's model key of its batches). */
+    readonly key: string,
     /** The execution provider the sessions were created with. */
     readonly provider: string,
     /** Whether session K (after the stages) is the fused whole-network graph. */
@@ -74,17 +75,8 @@ export class OrtEngine implements StageRunner {
     return this.pool.workerCount;
   }
 
-  /** Batches the pool's workers hold at once: how many batches of one stage may be handed over together. */
-  get batchSlots(): number {
-    return this.pool.batchSlots;
-  }
-
   runStage(stage: number, feeds: Record<string, HostTensor>, opts: RunOptions = {}): Promise<Record<string, HostTensor>> {
-    return this.pool.run(this.key, stage, feeds, opts.transferInputs ?? false, opts.priority ?? 0);
-  }
-
-  hasIdleWorker(): boolean {
-    return this.pool.hasIdleWorker();
+    return this.pool.run(this.key, stage, feeds, opts.transferInputs ?? false, opts.worker);
   }
 
   /** Runs every stage (and the fused graph) once at each batch size on every worker, so first requests don't pay for allocation. */

@@ -12,6 +12,7 @@ import type { Manifest } from "../format/manifest.js";
 import { Classifier } from "../pipeline/Classifier.js";
 import { InferenceStatistics } from "../pipeline/InferenceStatistics.js";
 import { Pipeline, type PipelineHooks } from "../pipeline/Pipeline.js";
+import type { SchedulerLoop } from "../scheduler/SchedulerLoop.js";
 import type { HostedModel } from "./ModelHost.js";
 
 /** One loaded model version: its sessions, budget state, pipeline and request front. */
@@ -45,6 +46,8 @@ export interface ServedModelDeps {
   cpus: UsableCpus;
   /** The engine worker threads every model version's sessions live in. */
   pool: EnginePool;
+  /** The scheduler of those workers: every model version's stage queues join it. */
+  scheduler: SchedulerLoop;
 }
 
 /**
@@ -107,7 +110,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
         maxBatchSize: config.maxBatchSize,
         maxQueueDelayMs: config.maxQueueDelayMs,
         dispatchWhenIdle: config.dispatchWhenIdle,
-        maxInflightBatches: engine.batchSlots,
+        scheduling: { loop: deps.scheduler, model: engine.key },
         maxQueueSize: config.maxQueueSize,
         maxQueueSizeByLevel: config.priorityMaxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
@@ -142,7 +145,10 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
       workers: engine.workerCount,
       engine,
       drain: () => pipeline.drain(),
-      dispose: () => engine.dispose(),
+      dispose: async () => {
+        await pipeline.dispose();
+        await engine.dispose();
+      },
     };
   } catch (err) {
     await engine.dispose();

@@ -16,8 +16,9 @@ const DELAYED_RANK = 1000; // added to the rank of a request its queue timeout d
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
 /**
- * Staged early-exit execution with one dynamic batcher per stage: samples that are not
- * confident enough after stage k join stage k+1's queue with their carried tensors. A sample that
+ * Staged early-exit execution with one queue per stage in the scheduler (which decides when a
+ * batch leaves and on which worker it runs): samples that are not confident enough after stage k
+ * join stage k+1's queue with their carried tensors. A sample that
  * must reach the last exit anyway takes the fused path: one batch of the whole-network graph.
  */
 export class Pipeline {
@@ -41,7 +42,7 @@ export class Pipeline {
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.lastReader = lastReaders(model);
     this.perSampleDims.set(model.inputName, [...model.inputShape]);
-    this.programs = new PipelinePrograms(model, runner, opts, (p, batch) => this.runBatch(p, batch));
+    this.programs = new PipelinePrograms(model, opts, (p, batch, worker) => this.runBatch(p, batch, worker));
     this.admission = this.programs.admission;
   }
 
@@ -98,9 +99,9 @@ export class Pipeline {
         reject,
       };
     });
-    if (!entry.batcher.offer(sample)) return rejected(this.admission.full(entry.session));
+    if (!this.programs.loop.offer(entry.queue, sample, this.opts.maxQueueSize)) return rejected(this.admission.full(entry.session));
     this.inflight++;
-    this.opts.hooks?.queueDepth?.(entry.session, entry.batcher.depth);
+    this.opts.hooks?.queueDepth?.(entry.session, entry.queue.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
       const delay = Math.max(0, opts.deadlineMs - this.opts.clock.now());
       sample.timer = this.opts.clock.setTimer(() => this.onDeadline(sample), delay);
@@ -113,6 +114,12 @@ export class Pipeline {
   async drain(): Promise<void> {
     this.closed = true;
     if (this.inflight > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Drains, then takes the pipeline's queues out of the scheduler it shares. */
+  async dispose(): Promise<void> {
+    await this.drain();
+    this.programs.close();
   }
 
   private onDeadline(s: Sample): void {
@@ -139,9 +146,10 @@ export class Pipeline {
   private onQueueTimeout(s: Sample): void {
     s.queueTimer = undefined;
     if (s.status !== "queued" || s.stage !== 0) return;
-    const { batcher } = this.programs.of(s);
+    const { queue } = this.programs.of(s);
+    const loop = this.programs.loop;
     if (s.opts.queueTimeoutAction === "delay") {
-      if (batcher.remove(s)) batcher.enqueueAll([Object.assign(s, { rank: s.rank + DELAYED_RANK })]);
+      if (loop.remove(queue, s)) loop.enqueue(queue, [Object.assign(s, { rank: s.rank + DELAYED_RANK })]);
       return;
     }
     this.opts.hooks?.dropped?.("queue_timeout");
@@ -160,7 +168,7 @@ export class Pipeline {
   /** Takes a queued `s` out of its queue. */
   private dequeue(s: Sample): void {
     const p = this.programs.of(s);
-    if (s.status === "queued" && p.batcher.remove(s)) this.opts.hooks?.queueDepth?.(p.session, p.batcher.depth);
+    if (s.status === "queued" && this.programs.loop.remove(p.queue, s)) this.opts.hooks?.queueDepth?.(p.session, p.queue.depth);
   }
 
   /** Takes `s` out of the pipeline; unless it is answered with a prediction, the exit policy forgets what it charged for it. */
@@ -184,22 +192,12 @@ export class Pipeline {
     s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
   }
 
-  private async runBatch(p: Program, all: Sample[]): Promise<void> {
-    const batch = all.filter((s) => s.status === "queued");
+  /** Runs a batch the scheduler planned for `worker`: program `p` on it, then answers or forwards each sample (scatter), or fails the batch. */
+  private async runBatch(p: Program, batch: Sample[], worker: number): Promise<void> {
     for (const s of batch) s.status = "running";
-    const depth = p.batcher.depth;
-    if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), all.length, depth);
+    const depth = p.queue.depth;
+    if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), batch.length, depth);
     this.opts.hooks?.queueDepth?.(p.session, depth);
-    if (batch.length === 0) return;
-    try {
-      await this.runAndRoute(p, batch);
-    } finally {
-      this.programs.pokeAll(); // the worker that ran it may be idle now: it takes the deepest waiting batch, full or not
-    }
-  }
-
-  /** Runs program `p` on the batch, then answers or forwards each sample (scatter), or fails the batch. */
-  private async runAndRoute(p: Program, batch: Sample[]): Promise<void> {
     const k = p.session;
     const feeds: Record<string, HostTensor> = {};
     for (const name of p.graph.inputs) feeds[name] = this.gather(name, batch);
@@ -207,7 +205,7 @@ export class Pipeline {
     for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
     let out: Record<string, HostTensor>;
     try {
-      out = await this.runner.runStage(k, feeds, { transferInputs: true, priority: Math.min(...batch.map((s) => s.rank)) }); // feeds made for it
+      out = await this.runner.runStage(k, feeds, { transferInputs: true, worker }); // feeds made for it
     } catch (err) {
       const what = p.fused ? "the fused graph" : `stage ${k + 1}`;
       this.log.error({ stage: p.fused ? "fused" : k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
@@ -256,7 +254,7 @@ export class Pipeline {
     const classes = this.model.classes;
     const carried = this.model.stages[k]!.outputs.filter((n) => n !== "logits" && (this.lastReader.get(n) ?? -1) > k);
     for (const name of carried) this.perSampleDims.set(name, out[name]!.dims.slice(1) as number[]);
-    const next = this.programs.stages[k + 1]?.batcher;
+    const next = this.programs.stages[k + 1]?.queue;
     const moving: Sample[] = [];
     batch.forEach((s, i) => {
       if (s.status !== "running") return; // withdrawn meanwhile
@@ -283,7 +281,7 @@ export class Pipeline {
       moving.push(s);
     });
     if (next) {
-      next.enqueueAll(moving);
+      this.programs.loop.enqueue(next, moving);
       this.opts.hooks?.queueDepth?.(k + 1, next.depth);
     }
   }

@@ -1,5 +1,6 @@
-import type { StageRunner } from "../engine/StageRunner.js";
-import { Batcher } from "./Batcher.js";
+import { Scheduler } from "../scheduler/Scheduler.js";
+import { SchedulerLoop } from "../scheduler/SchedulerLoop.js";
+import type { StageQueue } from "../scheduler/StageQueue.js";
 import { EntryAdmission } from "./EntryAdmission.js";
 import type { PipelineModel, PipelineOptions, RequestOptions } from "./pipelineTypes.js";
 import type { Sample } from "./Sample.js";
@@ -10,12 +11,13 @@ export interface Program {
   /** The engine's session of the graph (the stages, then the fused graph); also the metrics' stage index. */
   session: number;
   fused: boolean;
-  batcher: Batcher<Sample>;
+  queue: StageQueue<Sample>;
 }
 
 /**
  * The programs of a pipeline and their queues: one per stage, and the fused whole-network graph
- * when the model has one; and admission to the entry queues (stage 1's and the fused graph's).
+ * when the model has one, in the scheduler (the server's, shared by every model, or one of its own
+ * with one worker slot); and admission to the entry queues (stage 1's and the fused graph's).
  */
 export class PipelinePrograms {
   /** The stages in order. */
@@ -23,35 +25,36 @@ export class PipelinePrograms {
   readonly fused: Program | undefined;
   /** Admission to the entry queues, keyed by session. */
   readonly admission: EntryAdmission;
+  readonly loop: SchedulerLoop;
 
-  constructor(model: PipelineModel, runner: StageRunner, opts: PipelineOptions, runBatch: (p: Program, batch: Sample[]) => Promise<void>) {
+  constructor(model: PipelineModel, opts: PipelineOptions, runBatch: (p: Program, batch: Sample[], worker: number) => Promise<void>) {
     const K = model.stages.length;
+    this.loop = opts.scheduling?.loop ?? new SchedulerLoop(new Scheduler({ workers: 1, slotsPerWorker: 1 }), opts.clock);
+    const schedulerModel = opts.scheduling?.model ?? "pipeline";
     const entries = model.fused ? [0, K] : [0];
     this.admission = new EntryAdmission(
       entries,
       {
         maxBatchSize: opts.maxBatchSize,
-        parallelBatches: opts.maxInflightBatches ?? 1,
+        parallelBatches: this.loop.scheduler.slotCount,
         maxQueueSize: opts.maxQueueSize,
         maxQueueSizeByLevel: opts.maxQueueSizeByLevel,
         maxQueueWaitMs: opts.maxQueueWaitMs ?? 0,
       },
-      (session) => this.bySession(session).batcher,
+      (session) => this.bySession(session).queue,
       (session) => (session === K ? "the fused path's" : `stage ${session + 1}`),
     );
-    const idle = opts.dispatchWhenIdle !== false && runner.hasIdleWorker ? () => runner.hasIdleWorker!() : undefined;
     const program = (graph: Program["graph"], session: number, fused: boolean): Program => {
-      const p: Program = { graph, session, fused, batcher: undefined! };
-      p.batcher = new Batcher<Sample>({
+      const p: Program = { graph, session, fused, queue: undefined! };
+      p.queue = this.loop.addQueue<Sample>({
+        model: schedulerModel,
+        depthOrder: session, // the fused graph (session K) deepest
         maxBatchSize: opts.maxBatchSize,
         maxQueueDelayMs: opts.maxQueueDelayMs,
-        maxQueueSize: entries.includes(session) ? opts.maxQueueSize : Number.POSITIVE_INFINITY,
-        maxInflightBatches: opts.maxInflightBatches,
-        clock: opts.clock,
-        runnerIdle: idle,
+        dispatchWhenIdle: opts.dispatchWhenIdle !== false,
         rank: (s) => s.rank,
         group: entries.includes(session) ? (s) => s.opts.tenant : undefined, // a tenant's share of the entry queues
-        run: (batch) => runBatch(p, batch),
+        run: (batch, worker) => runBatch(p, batch, worker),
       });
       return p;
     };
@@ -73,9 +76,8 @@ export class PipelinePrograms {
     return this.fused && opts.fixedExit === this.stages.length - 1 && !opts.anytime ? this.fused : this.stages[0]!;
   }
 
-  /** Lets every queue run what waits if a worker has become idle: the fused graph's, then the deepest stage first. */
-  pokeAll(): void {
-    this.fused?.batcher.poke();
-    for (let j = this.stages.length - 1; j >= 0; j--) this.stages[j]!.batcher.poke();
+  /** Takes the queues out of the scheduler (every request answered: after drain). */
+  close(): void {
+    for (const p of [...this.stages, ...(this.fused ? [this.fused] : [])]) this.loop.removeQueue(p.queue as StageQueue<unknown>);
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/Clock.js";
+import type { SchedulerLoop } from "../scheduler/SchedulerLoop.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import type { InferenceStatistics } from "./InferenceStatistics.js";
@@ -19,10 +20,14 @@ export interface PipelineModel {
 export interface PipelineOptions {
   maxBatchSize: number;
   maxQueueDelayMs: number;
-  /** An idle engine worker (StageRunner.hasIdleWorker) takes what waits at once, full batch or not (default true). */
+  /** An idle engine worker takes what waits at once, full batch or not (default true). */
   dispatchWhenIdle?: boolean;
-  /** Batches of one stage that may be in the engine at once: the batches its workers hold (OrtEngine.batchSlots; default 1). */
-  maxInflightBatches?: number;
+  /**
+   * The scheduler the pipeline's queues join (the server's, shared by every model and its engine
+   * workers) and the model key its batches count under there; default: a scheduler of its own
+   * with one worker slot, which runs one batch at a time on worker 0.
+   */
+  scheduling?: { loop: SchedulerLoop; model: string };
   /** Admission bound of the first stage's queue; later stages never drop admitted work. */
   maxQueueSize: number;
   /** Admission bound per priority level (index level - 1), within maxQueueSize; empty: none. */

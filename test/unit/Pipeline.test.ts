@@ -54,6 +54,7 @@ function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQ
   const p = new Pipeline(model, runner, policy, {
     maxBatchSize: opts.maxBatchSize ?? 8,
     maxQueueDelayMs: 1,
+    dispatchWhenIdle: false, // batches wait to fill (or 1 ms), so requests submitted together share one
     maxQueueSize: opts.maxQueueSize ?? 100,
     maxQueueWaitMs: opts.maxQueueWaitMs,
     clock,
@@ -264,20 +265,7 @@ describe("Pipeline", () => {
 
   it("work-conserving: a lone request runs at once on an idle engine; a freed worker takes the deepest waiting batch", async () => {
     const clock = new FakeClock();
-    /** One worker, busy while a batch runs (batchMs on the fake clock). */
-    class OneWorker extends ToyRunner {
-      running = 0;
-      hasIdleWorker = () => this.running === 0;
-      override async runStage(stage: number, feeds: Record<string, HostTensor>) {
-        this.running++;
-        try {
-          return await super.runStage(stage, feeds);
-        } finally {
-          this.running--;
-        }
-      }
-    }
-    const runner = new OneWorker(clock);
+    const runner = new ToyRunner(clock); // the pipeline's own scheduler: one worker, one slot
     runner.batchMs = 3;
     const p = new Pipeline(model, runner, new StaticExitPolicy([0.99, 0.99, 0]), {
       maxBatchSize: 8,

@@ -11,6 +11,7 @@ const LAYERS: string[][] = [
   ["core", "generated"],
   ["config", "format", "input", "scoring", "metrics"],
   ["engine"],
+  ["scheduler"],
   ["pipeline"],
   ["budget"],
   ["model"],

@@ -1,0 +1,178 @@
+import { type QueueSpec, StageQueue } from "./StageQueue.js";
+
+/**
+ * Batches a worker holds at once. 2: a worker has its next batch while it runs the current one,
+ * so gathering, posting and scattering on the main thread overlap its compute (with 1 the worker
+ * idled about 40% of the time under load).
+ */
+export const SLOTS_PER_WORKER = 2;
+
+export interface SchedulerOptions {
+  /** Engine worker threads (0..workers-1). */
+  workers: number;
+  /** Batches one worker holds at once: the running one and those waiting in it (default SLOTS_PER_WORKER). */
+  slotsPerWorker?: number;
+  /** Whether worker `i` takes work now (one being replaced after a failure does not); default: every worker. */
+  workerAlive?: (worker: number) => boolean;
+}
+
+/** One batch to start now: these items of this queue, on this worker. */
+export interface PlannedBatch<T = unknown> {
+  queue: StageQueue<T>;
+  items: T[];
+  worker: number;
+}
+
+interface ModelState {
+  key: string;
+  queues: StageQueue<unknown>[];
+  /** Its batches in the workers (running or waiting in one). */
+  inWorkers: number;
+}
+
+/**
+ * The one scheduler: owns every stage queue of every model and every engine worker slot, and
+ * answers which batches run next (schedule returns the plan; SchedulerLoop carries it out).
+ * A batch forms only when a worker slot is free for it, so it leaves as late, and as full, as it
+ * can, and the choice of what runs is made when the slot frees, never by an earlier queue order:
+ *
+ * - Slots: the least loaded worker first; a worker with nothing (idle) takes whatever waits
+ *   (work-conserving, with the queue's dispatchWhenIdle); a worker's further slots take only a
+ *   full batch or one whose first in line has waited maxQueueDelayMs (handing partial batches to
+ *   second slots made batches small and cost 7-15% of the adaptive throughput).
+ * - Models: of the models with a batch that may leave, the one with the fewest batches in the
+ *   workers (round-robin among equals). A worker's further slot takes a batch of the model it
+ *   runs, or of a model with fewer batches in the workers: a quiet model's batch, arriving while a
+ *   flooded model fills every slot, gets the next free slot, and the flooded model's batches are
+ *   not queued behind it.
+ * - Within a model: the highest priority level first (the lowest rank at a queue's head), then the
+ *   deepest program (depthOrder), FIFO within a queue. A batch takes the first maxBatchSize in
+ *   line, so it mixes levels only to fill up.
+ */
+export class Scheduler {
+  private readonly models = new Map<string, ModelState>();
+  /** The models of each worker's batches, in the order it runs them (the first is running). */
+  private readonly held: ModelState[][];
+  private turn = 0;
+  readonly slotsPerWorker: number;
+
+  constructor(private readonly opts: SchedulerOptions) {
+    if (opts.workers < 1) throw new RangeError("workers must be >= 1");
+    this.slotsPerWorker = opts.slotsPerWorker ?? SLOTS_PER_WORKER;
+    this.held = Array.from({ length: opts.workers }, () => []);
+  }
+
+  get workers(): number {
+    return this.opts.workers;
+  }
+
+  /** Batches the workers hold at once. */
+  get slotCount(): number {
+    return this.opts.workers * this.slotsPerWorker;
+  }
+
+  addQueue<T>(spec: QueueSpec<T>): StageQueue<T> {
+    const q = new StageQueue(spec);
+    let m = this.models.get(spec.model);
+    if (!m) {
+      m = { key: spec.model, queues: [], inWorkers: 0 };
+      this.models.set(spec.model, m);
+    }
+    m.queues.push(q as StageQueue<unknown>);
+    return q;
+  }
+
+  /** Forgets a queue (its owner has drained it); a model whose last queue goes is forgotten once its batches finish. */
+  removeQueue(q: StageQueue<unknown>): void {
+    const m = this.models.get(q.spec.model);
+    if (!m) return;
+    m.queues = m.queues.filter((x) => x !== q);
+    if (m.queues.length === 0 && m.inWorkers === 0) this.models.delete(m.key);
+  }
+
+  /** The batches to start now, each taken out of its queue and counted in its worker's slots until finished(). */
+  schedule(nowMs: number): PlannedBatch[] {
+    const plan: PlannedBatch[] = [];
+    for (;;) {
+      const free = this.held
+        .map((held, worker) => ({ held, worker }))
+        .filter(({ held, worker }) => held.length < this.slotsPerWorker && (this.opts.workerAlive?.(worker) ?? true))
+        .sort((a, b) => a.held.length - b.held.length);
+      let planned: PlannedBatch | undefined;
+      for (const { held, worker } of free) {
+        const picked = this.pick(nowMs, held.length === 0, held[0]);
+        if (!picked) continue;
+        const [m, queue] = picked;
+        m.inWorkers++;
+        held.push(m);
+        planned = { queue, items: queue.take(queue.spec.maxBatchSize), worker };
+        break;
+      }
+      if (!planned) return plan;
+      plan.push(planned);
+    }
+  }
+
+  /** A planned batch has settled: its slot is free. */
+  finished(b: PlannedBatch): void {
+    const m = this.models.get(b.queue.spec.model);
+    const held = this.held[b.worker]!;
+    const i = m ? held.indexOf(m) : -1;
+    if (!m || i < 0) return;
+    held.splice(i, 1);
+    m.inWorkers--;
+    if (m.queues.length === 0 && m.inWorkers === 0) this.models.delete(m.key);
+  }
+
+  /**
+   * When a waiting partial batch may next leave (its first in line reaching maxQueueDelayMs),
+   * if some worker has a free slot for it; undefined when nothing waits or every slot is taken
+   * (then a finishing batch calls for the next plan).
+   */
+  nextDueMs(nowMs: number): number | undefined {
+    const room = this.held.some((h, w) => h.length < this.slotsPerWorker && (this.opts.workerAlive?.(w) ?? true));
+    if (!room) return undefined;
+    let due: number | undefined;
+    for (const m of this.models.values()) {
+      for (const q of m.queues) {
+        const at = q.headEnqueuedAtMs;
+        if (at === undefined) continue;
+        const t = at + q.spec.maxQueueDelayMs;
+        if (t > nowMs && (due === undefined || t < due)) due = t;
+      }
+    }
+    return due;
+  }
+
+  /**
+   * For a worker slot (idle: the worker holds nothing; `running`: the model of the batch it runs),
+   * the model and queue whose batch goes there, or undefined.
+   */
+  private pick(nowMs: number, idle: boolean, running: ModelState | undefined): [ModelState, StageQueue<unknown>] | undefined {
+    const models = [...this.models.values()];
+    let best: [ModelState, StageQueue<unknown>] | undefined;
+    let bestAt = 0;
+    for (let i = 0; i < models.length; i++) {
+      const at = (this.turn + i) % models.length;
+      const m = models[at]!;
+      if (best && m.inWorkers >= best[0].inWorkers) continue;
+      if (running && m !== running && m.inWorkers >= running.inWorkers) continue;
+      const q = firstInLine(m.queues, nowMs, idle);
+      if (!q) continue;
+      best = [m, q];
+      bestAt = at;
+    }
+    if (best) this.turn = (bestAt + 1) % models.length;
+    return best;
+  }
+}
+
+/** Of a model's queues with a batch that may leave, the one with the highest priority level at its head, then the deepest. */
+function firstInLine(queues: readonly StageQueue<unknown>[], nowMs: number, idle: boolean): StageQueue<unknown> | undefined {
+  let best: StageQueue<unknown> | undefined;
+  for (const q of queues) {
+    if (!q.ready(nowMs, idle)) continue;
+    if (!best || q.headRank < best.headRank || (q.headRank === best.headRank && q.spec.depthOrder > best.spec.depthOrder)) best = q;
+  }
+  return best;
+}

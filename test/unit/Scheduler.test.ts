@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { type PlannedBatch, Scheduler } from "../../src/scheduler/Scheduler.js";
+import type { QueueSpec, StageQueue } from "../../src/scheduler/StageQueue.js";
+
+/** Items are strings "<model><stage>:<n>"; a queue runs nothing itself (the plan is what is tested). */
+function queueOf(s: Scheduler, model: string, stage: number, opts: Partial<QueueSpec<string>> = {}): StageQueue<string> {
+  return s.addQueue<string>({
+    model,
+    depthOrder: stage,
+    maxBatchSize: 4,
+    maxQueueDelayMs: 5,
+    dispatchWhenIdle: true,
+    run: async () => {},
+    ...opts,
+  });
+}
+
+const items = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}:${i}`);
+/** A plan as "worker <- first item xN". */
+const show = (plan: PlannedBatch[]) => plan.map((b) => `${b.worker} <- ${(b.items as string[])[0]} x${b.items.length}`);
+
+describe("Scheduler", () => {
+  it("gives an idle worker whatever waits, and a busy worker's second slot only a full batch or one past maxQueueDelayMs", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+    const q = queueOf(s, "a", 0);
+    q.add(["a0:0"], 0);
+    expect(show(s.schedule(0))).toEqual(["0 <- a0:0 x1"]); // idle: no wait for a fuller batch
+    q.add(items("a0", 2), 1);
+    expect(s.schedule(1)).toEqual([]); // busy: waits to fill
+    expect(s.nextDueMs(1)).toBe(6);
+    expect(show(s.schedule(6))).toEqual(["0 <- a0:0 x2"]); // waited maxQueueDelayMs
+    q.add(items("b", 9), 6);
+    expect(s.schedule(6)).toEqual([]); // both slots taken: the items wait in the queue, not in the worker
+    expect(s.nextDueMs(6)).toBeUndefined(); // no slot: a finishing batch calls for the next plan
+  });
+
+  it("forms a batch when a slot frees, so what arrived meanwhile leaves together, up to maxBatchSize", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
+    const q = queueOf(s, "a", 0);
+    q.add(["x"], 0);
+    const [first] = s.schedule(0);
+    q.add(items("y", 6), 1);
+    expect(s.schedule(1)).toEqual([]);
+    s.finished(first!);
+    expect(show(s.schedule(2))).toEqual(["0 <- y:0 x4"]);
+    expect(q.depth).toBe(2);
+  });
+
+  it("fills the least loaded worker first and skips a worker that is not alive", () => {
+    const alive = [true, false, true];
+    const s = new Scheduler({ workers: 3, slotsPerWorker: 2, workerAlive: (i) => alive[i]! });
+    const q = queueOf(s, "a", 0, { maxBatchSize: 1 });
+    q.add(items("a", 5), 0);
+    expect(show(s.schedule(0)).map((x) => x.split(" ")[0])).toEqual(["0", "2", "0", "2"]);
+    alive[1] = true;
+    expect(show(s.schedule(0))).toEqual(["1 <- a:4 x1"]);
+  });
+
+  it("lets a quiet model's batch into the next free slot ahead of a flooded model's, and queues none of the flooded model's behind it", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+    const a = queueOf(s, "a", 0);
+    a.add(items("a", 40), 0); // flooded: full batches
+    const [a1, a2] = s.schedule(0);
+    expect([a1, a2].every((b) => b?.queue === a)).toBe(true);
+    const b = queueOf(s, "b", 0);
+    b.add(["b:0"], 1);
+    expect(s.schedule(1)).toEqual([]); // every slot taken
+    s.finished(a1!); // the worker runs a2; its free slot takes a's next full batch ("b" is not due yet)
+    const [a3] = s.schedule(1);
+    expect(show([a3!])).toEqual(["0 <- a:8 x4"]);
+    s.finished(a2!); // the worker runs a3; "b" (none in the workers, due now) goes ahead of a's next full batch
+    expect(show(s.schedule(6))).toEqual(["0 <- b:0 x1"]);
+    s.finished(a3!); // the worker runs b; "a" (none in the workers now) may wait behind it
+    expect(show(s.schedule(6))).toEqual(["0 <- a:12 x4"]);
+  });
+
+  it("does not queue a busier model's batch behind a quieter model's running one", () => {
+    const s = new Scheduler({ workers: 2, slotsPerWorker: 2 });
+    const a = queueOf(s, "a", 0, { maxBatchSize: 1 });
+    const b = queueOf(s, "b", 0, { maxBatchSize: 1 });
+    a.add(items("a", 20), 0);
+    const plan = s.schedule(0); // four "a" batches fill both workers
+    expect(plan).toHaveLength(4);
+    b.add(["b:0"], 0);
+    s.finished(plan.find((p) => p.worker === 1)!); // worker 1 runs its second "a" batch: "b" takes the slot behind it
+    expect(show(s.schedule(0))).toEqual(["1 <- b:0 x1"]);
+    s.finished(plan.filter((p) => p.worker === 1)[1]!); // worker 1 runs "b" now; "a" holds two, "b" one: no "a" behind "b"
+    expect(s.schedule(0)).toEqual([]);
+  });
+
+  it("gives an idle worker to the model with the fewest batches in the workers, round-robin among equals", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
+    const a = queueOf(s, "a", 0, { maxBatchSize: 1 });
+    const b = queueOf(s, "b", 0, { maxBatchSize: 1 });
+    a.add(items("a", 3), 0);
+    b.add(items("b", 3), 0);
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [p] = s.schedule(0);
+      order.push((p!.items as string[])[0]!);
+      s.finished(p!);
+    }
+    expect(order).toEqual(["a:0", "b:0", "a:1", "b:1", "a:2", "b:2"]);
+  });
+
+  it("within a model runs the highest priority level first, then the deepest program", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
+    const rank = (x: string) => Number(x.split(":")[0]!.slice(-1)); // "s0p2:0" -> level 2
+    const stage0 = queueOf(s, "a", 0, { rank, maxBatchSize: 1 });
+    const stage1 = queueOf(s, "a", 1, { rank, maxBatchSize: 1 });
+    const fused = queueOf(s, "a", 5, { rank, maxBatchSize: 1 });
+    stage0.add(["s0p2:0"], 0);
+    stage1.add(["s1p1:0"], 0);
+    fused.add(["s5p2:0"], 0);
+    stage0.add(["s0p1:0"], 0);
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const [p] = s.schedule(0);
+      order.push(...(p!.items as string[]));
+      s.finished(p!);
+    }
+    // level 1: stage 1 (deeper) before stage 0; then level 2: the fused graph, then stage 0
+    expect(order).toEqual(["s1p1:0", "s0p1:0", "s0p2:0", "s5p2:0"].slice(0, 2).concat(["s5p2:0", "s0p2:0"]));
+  });
+
+  it("forgets a removed model's queues once its batches finish", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+    const a = queueOf(s, "a", 0);
+    a.add(["a:0"], 0);
+    const [p] = s.schedule(0);
+    s.removeQueue(a as StageQueue<unknown>);
+    const b = queueOf(s, "b", 0);
+    b.add(["b:0"], 0);
+    expect(s.schedule(0)).toEqual([]); // second slot, b not due
+    s.finished(p!);
+    expect(show(s.schedule(0))).toEqual(["0 <- b:0 x1"]);
+  });
+});
