@@ -6,6 +6,7 @@ import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
 import { gatherRows, ownRow } from "./carriedTensors.js";
 import type { EntryAdmission } from "./EntryAdmission.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
+import { exitDecision } from "./exitDecision.js";
 import { predictAt, predictEvery } from "./exitPrediction.js";
 import { PipelinePrograms, type Program } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
@@ -261,15 +262,11 @@ export class Pipeline {
       const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
       s.predictions.push(p);
       s.lastProbs = probs;
-      if (!s.fixed) s.policy.exitScored(k, p.confidence);
-      if (k >= s.maxExit || !next) {
-        const reason: ExitReason = s.fixed ? "fixed" : k === this.exits - 1 ? "last" : "budget";
-        this.finish(s, p, probs, reason);
-        return;
-      }
+      if (!s.fixed) s.policy.exitScored(k, p.confidence); // the controller counts each first-exit score before the next decision
       // thresholds read per sample: the controller has counted the decisions made before this one
-      if (!s.fixed && p.confidence >= s.policy.thresholds()[k]!) {
-        this.finish(s, p, probs, "confident");
+      const decision = exitDecision(k, this.exits, p.confidence, () => s.policy.thresholds()[k]!, s);
+      if (decision !== "forward") {
+        this.finish(s, p, probs, decision);
         return;
       }
       for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
