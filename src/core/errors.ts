@@ -15,8 +15,22 @@ export class ServingError extends Error {
     readonly kind: ErrorKind,
     message: string,
   ) {
-    super(message);
+    super(withoutStackUnlessInternal(kind, message));
+    Error.stackTraceLimit = savedStackTraceLimit;
   }
+}
+
+/**
+ * Only INTERNAL errors (a bug, a failed engine) keep a stack trace: the others are answers to
+ * clients (refusals, bad input), made thousands of times a second under overload, where
+ * capturing a stack cost about 5% of the main thread. Sets Error.stackTraceLimit for the one
+ * Error constructor call; ServingError's constructor restores it.
+ */
+let savedStackTraceLimit = Error.stackTraceLimit;
+function withoutStackUnlessInternal(kind: ErrorKind, message: string): string {
+  savedStackTraceLimit = Error.stackTraceLimit;
+  if (kind !== "internal") Error.stackTraceLimit = 0;
+  return message;
 }
 
 /** Longest piece of client input quoted back in an error message, in characters. */

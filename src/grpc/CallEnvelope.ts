@@ -44,17 +44,24 @@ export class CallEnvelope {
     return (call, cb) => {
       const done = observed ? this.observe?.(method) : undefined;
       const ac = new AbortController();
-      call.on("cancelled", () => ac.abort());
+      let answered = false;
+      // grpc-js reports every call as cancelled once its status is sent: abort only calls not answered yet
+      // (an abort makes a DOMException, which cost about 5% of the main thread under a flood of refusals)
+      call.on("cancelled", () => {
+        if (!answered) ac.abort();
+      });
       const req = call.request as Req | UndecodableMessage;
       new Promise<Res>((resolve) => {
         if (req instanceof UndecodableMessage) throw req;
         resolve(fn(req, { signal: ac.signal, deadlineMs: deadlineMsOf(call.getDeadline()), tenant: tenantOf(call, this.tenantHeader) }));
       }).then(
         (res) => {
+          answered = true;
           done?.(grpc.status.OK);
           cb(null, res);
         },
         (err) => {
+          answered = true;
           const s = this.status(method, err);
           done?.(s.code);
           cb(s);

@@ -1,0 +1,12 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { runOpenLoopUnary } from "./lib/openLoopUnary.js";
+const modelDir = path.resolve("models/repository/ranet-fmnist/1");
+const proc = spawn(process.execPath, ["--cpu-prof", "--cpu-prof-dir=/tmp/prof", "--import", "tsx", "src/main.ts", "--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-port", "0", "--model-dir", modelDir, "--priority-levels", "2"], { stdio: ["ignore", "pipe", "inherit"] });
+let buf = "";
+const grpcPort = await new Promise<number>((resolve) => proc.stdout!.on("data", (d) => { buf += d; const m = /"msg":"serving"/.test(buf) && /"grpcPort":(\d+)/.exec(buf); if (m) resolve(Number(m[1])); }));
+const load = (priority: number, ratePerS: number) => runOpenLoopUnary({ port: grpcPort, client: "node-http2", ratePerS, seconds: 6, connections: 1, modelDir, exit: 0, priority });
+const [low, high] = await Promise.all([load(2, 3600), load(1, 400)]);
+console.log("level2", JSON.stringify(low.codes), "level1 p50/p99", high.okMs.p50.toFixed(0), high.okMs.p99.toFixed(0));
+proc.kill("SIGTERM");
+await new Promise((r) => proc.once("exit", r));
