@@ -25,7 +25,7 @@
  *   npm run bench:serve -- --compare-only --baseline-dir DIR [--rounds 3] [--half-runs 5] [--out FILE]
  *     only the comparison with the older checkout: forced last exit and adaptive 50% throughput
  *     (ClassifyStream, closed loop) of both, interleaved, and both p99s at half of this checkout's
- *     capacity; writes docs/results/compare.md unless --out says otherwise.
+ *     capacity; writes docs/results/serve-compare.md unless --out says otherwise.
  */
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
@@ -50,7 +50,7 @@ const saturating = Number(arg("saturating-concurrency", "256"));
 const batch = Number(arg("batch", "32"));
 const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
 const compareOnly = process.argv.includes("--compare-only");
-const out = arg("out", compareOnly ? "docs/results/compare.md" : "docs/results/benchmarks.md");
+const out = arg("out", compareOnly ? "docs/results/serve-compare.md" : "docs/results/benchmarks.md");
 const baselineDir = arg("baseline-dir", "");
 const halfRuns = Number(arg("half-runs", String(rounds)));
 if (compareOnly && !baselineDir) throw new Error("--compare-only needs --baseline-dir (the older checkout to compare with)");
