@@ -200,12 +200,12 @@ export class Pipeline {
     if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), batch.length, depth);
     this.opts.hooks?.queueDepth?.(p.session, depth);
     const k = p.session;
-    const feeds: Record<string, HostTensor> = {};
-    for (const name of p.graph.inputs) feeds[name] = this.gather(name, batch);
     const t0 = this.opts.clock.now();
     for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
     let out: Record<string, HostTensor>;
     try {
+      const feeds: Record<string, HostTensor> = {};
+      for (const name of p.graph.inputs) feeds[name] = this.gather(name, batch);
       out = await this.runner.runStage(k, feeds, { transferInputs: true, worker }); // feeds made for it
     } catch (err) {
       const what = p.fused ? "the fused graph" : `stage ${k + 1}`;
@@ -262,7 +262,7 @@ export class Pipeline {
       const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
       s.predictions.push(p);
       s.lastProbs = probs;
-      if (!s.fixed) s.policy.exitScored(k, p.confidence); // the controller counts each first-exit score before the next decision
+      if (!s.fixed) s.policy.exitScored(k, p.confidence); // counted before this decision (the difficulty estimate)
       // thresholds read per sample: the controller has counted the decisions made before this one
       const decision = exitDecision(k, this.exits, p.confidence, () => s.policy.thresholds()[k]!, s);
       if (decision !== "forward") {

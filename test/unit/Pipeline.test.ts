@@ -220,6 +220,22 @@ describe("Pipeline", () => {
     expect((await after.result).exit).toBe(2);
   });
 
+  it("a batch whose inputs cannot be gathered fails with internal instead of staying in the pipeline", async () => {
+    const clock = new FakeClock();
+    const broken: PipelineModel = { ...model, stages: [model.stages[0]!, { inputs: ["nowhere"], outputs: ["logits"] }], exitFlops: [10, 25] };
+    const p = new Pipeline(broken, new ToyRunner(clock), new StaticExitPolicy([0.99, 0]), {
+      maxBatchSize: 8,
+      maxQueueDelayMs: 1,
+      maxQueueSize: 10,
+      clock,
+      log: pino({ level: "silent" }),
+    });
+    const s = p.submit(x(0.0), {});
+    await clock.advance(10);
+    await expect(s.result).rejects.toMatchObject({ kind: "internal", message: expect.stringContaining("stage 2 failed") });
+    expect(p.inflightCount).toBe(0);
+  });
+
   it("drain refuses new work and waits for admitted requests", async () => {
     const { p, clock } = setup();
     const s = p.submit(x(0.0), {});
