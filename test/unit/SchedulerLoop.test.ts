@@ -122,6 +122,28 @@ describe("SchedulerLoop", () => {
     expect(s.batches.at(-1)).toEqual([4]);
   });
 
+  it("keeps admitted items while no worker takes work, and runs them when kicked after one is back", async () => {
+    const clock = new FakeClock();
+    const alive = [false];
+    const loop = new SchedulerLoop(new Scheduler({ workers: 1, slotsPerWorker: 2, workerAlive: (i) => alive[i]! }), clock);
+    const batches: number[][] = [];
+    const q = loop.addQueue<number>({
+      model: "m",
+      depthOrder: 0,
+      maxBatchSize: 4,
+      maxQueueDelayMs: 5,
+      dispatchWhenIdle: true,
+      run: async (b) => void batches.push(b),
+    });
+    loop.enqueue(q, [1, 2]);
+    await clock.advance(50);
+    expect([batches, q.depth, clock.pendingTimers]).toEqual([[], 2, 0]); // nothing lost, no timer spinning
+    alive[0] = true;
+    loop.kick(); // what the engine pool's onWorkerBack does
+    await flush();
+    expect(batches).toEqual([[1, 2]]);
+  });
+
   it("queues lower ranks ahead (FIFO within a rank) and fills a batch from the next ranks", async () => {
     const s = setup({ maxBatchSize: 3, maxQueueDelayMs: 50, rank: (x) => Math.floor(x / 10) });
     s.state.hold = true;
