@@ -72,6 +72,8 @@ interface Config {
   run(): Promise<Figure>;
 }
 
+/** A figure for the tables ("-" when missing). */
+const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The requests of one kind (a forced exit, or 0: adaptive), as objects and encoded for the node:http2 client. */
@@ -234,7 +236,6 @@ async function main(): Promise<void> {
   const bestWhole = Math.max(...configs.filter((c) => c.name.startsWith("raw whole")).map((c) => med(c.name)));
   const saturatingRow = `served forced last exit, stream, ${saturating} in flight`;
   const rawSameThreads = med(`raw staged, ${auto} thread(s), intra-op 1 (the server's threads)`);
-  const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
   const threadsOf = (name: string) =>
     (results.get(name)!.at(-1)?.threads ?? [])
       .filter(([, c]) => c > 0.02)
@@ -323,7 +324,6 @@ function compareReport(
   baseAdaptive: Figure,
   rate: { last: number; adaptive: number },
 ): string {
-  const fmt = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d));
   const ratio = (a: number | undefined, b: number | undefined) => fmt((a ?? Number.NaN) / (b ?? Number.NaN), 2);
   return [
     "# This checkout beside an older one",

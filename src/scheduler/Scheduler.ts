@@ -93,24 +93,25 @@ export class Scheduler {
   /** The batches to start now, each taken out of its queue and counted in its worker's slots until finished(). */
   schedule(nowMs: number): PlannedBatch[] {
     const plan: PlannedBatch[] = [];
-    for (;;) {
-      const free = this.held
-        .map((held, worker) => ({ held, worker }))
-        .filter(({ held, worker }) => held.length < this.slotsPerWorker && (this.opts.workerAlive?.(worker) ?? true))
-        .sort((a, b) => a.held.length - b.held.length);
-      let planned: PlannedBatch | undefined;
-      for (const { held, worker } of free) {
-        const picked = this.pick(nowMs, held.length === 0, held[0]);
-        if (!picked) continue;
-        const [m, queue] = picked;
-        m.inWorkers++;
-        held.push(m);
-        planned = { queue, items: queue.take(queue.spec.maxBatchSize), worker };
-        break;
+    const models = [...this.models.values()];
+    for (let planned = true; planned; ) {
+      planned = false;
+      // the least loaded worker first: a batch waits in a worker behind another only when every worker has one
+      for (let load = 0; load < this.slotsPerWorker && !planned; load++) {
+        for (let worker = 0; worker < this.held.length && !planned; worker++) {
+          const held = this.held[worker]!;
+          if (held.length !== load || !this.takesWork(worker)) continue;
+          const picked = this.pick(models, nowMs, load === 0, held[0]);
+          if (!picked) continue;
+          const [m, queue] = picked;
+          m.inWorkers++;
+          held.push(m);
+          plan.push({ queue, items: queue.take(queue.spec.maxBatchSize), worker });
+          planned = true;
+        }
       }
-      if (!planned) return plan;
-      plan.push(planned);
     }
+    return plan;
   }
 
   /** A planned batch has settled: its slot is free. */
@@ -130,8 +131,7 @@ export class Scheduler {
    * (then a finishing batch calls for the next plan).
    */
   nextDueMs(nowMs: number): number | undefined {
-    const room = this.held.some((h, w) => h.length < this.slotsPerWorker && (this.opts.workerAlive?.(w) ?? true));
-    if (!room) return undefined;
+    if (!this.held.some((h, w) => h.length < this.slotsPerWorker && this.takesWork(w))) return undefined;
     let due: number | undefined;
     for (const m of this.models.values()) {
       for (const q of m.queues) {
@@ -144,12 +144,15 @@ export class Scheduler {
     return due;
   }
 
+  private takesWork(worker: number): boolean {
+    return this.opts.workerAlive?.(worker) ?? true;
+  }
+
   /**
    * For a worker slot (idle: the worker holds nothing; `running`: the model of the batch it runs),
    * the model and queue whose batch goes there, or undefined.
    */
-  private pick(nowMs: number, idle: boolean, running: ModelState | undefined): [ModelState, StageQueue<unknown>] | undefined {
-    const models = [...this.models.values()];
+  private pick(models: readonly ModelState[], nowMs: number, idle: boolean, running: ModelState | undefined): [ModelState, StageQueue<unknown>] | undefined {
     let best: [ModelState, StageQueue<unknown>] | undefined;
     let bestAt = 0;
     for (let i = 0; i < models.length; i++) {
