@@ -4,7 +4,10 @@
  * each level from its own client process (a lean node:http2 client, one connection): level 1
  * alone at `share` x `factor` x C (its unloaded p99), then level 2 at (1 - share) x `factor` x C
  * together with level 1 at share x factor x C. Reports level 1's p99 against its unloaded p99
- * and the refusals of each level. `--rounds` rounds. Writes docs/results/priority.md.
+ * and the refusals of each level. Then the floor no policy inside the server can go under: the
+ * same flood refused by the request's own validation (priority 3 of 2 levels: INVALID_ARGUMENT
+ * before admission, queues or engine) beside the same level-1 traffic. `--rounds` rounds.
+ * Writes docs/results/priority.md.
  *
  *   npm run bench:priority -- [--seconds 6] [--factor 2] [--share 0.1] [--rounds 3] [--exit 0]
  *                             [--model-dir DIR] [--out docs/results/priority.md]
@@ -46,12 +49,14 @@ async function main(): Promise<void> {
         runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit, priority });
       const alone = await load(1, share * factor * C);
       const [low, high] = await Promise.all([load(2, (1 - share) * factor * C), load(1, share * factor * C)]);
+      const [invalid, floor] = await Promise.all([load(3, (1 - share) * factor * C), load(1, share * factor * C)]);
       const ratio = high.okMs.p99 / alone.okMs.p99;
+      const invalidOnly = (invalid.codes["3"] ?? 0) === invalid.sent;
       rows.push(
-        `| ${r} | ${C.toFixed(0)} | ${alone.okMs.p99.toFixed(1)} | ${high.okMs.p99.toFixed(1)} | ${ratio.toFixed(2)} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${low.okMs.p99.toFixed(0)} |`,
+        `| ${r} | ${C.toFixed(0)} | ${alone.okMs.p99.toFixed(1)} | ${high.okMs.p99.toFixed(1)} | ${ratio.toFixed(2)} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${low.okMs.p99.toFixed(0)} | ${floor.okMs.p99.toFixed(1)}${invalidOnly ? "" : " (not all refused!)"} |`,
       );
       log(
-        `round ${r}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}`,
+        `round ${r}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}; beside a flood refused at validation: level 1 p99 ${floor.okMs.p99.toFixed(1)}, flood codes ${JSON.stringify(invalid.codes)}`,
       );
     } finally {
       await server.stop();
@@ -64,8 +69,10 @@ async function main(): Promise<void> {
     `Machine: ${machine()}; the server (\`--priority-levels 2\`, default settings otherwise) and two client processes share the machine.`,
     `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection): level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
     "",
-    "| round | C (img/s) | level 1 p99 alone (ms) | level 1 p99 under overload (ms) | ratio | level 1 refused | level 2 refused | other codes / unanswered | level 2 OK p99 (ms) |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `The last column is the floor: level 1 at ${share * factor} x C beside the same ${((1 - share) * factor).toFixed(2)} x C flood sent with priority 3, which the server refuses with INVALID_ARGUMENT when it validates the request, before admission, queues or engine: what level 1 sees when the flood costs only the gRPC layer's work.`,
+    "",
+    "| round | C (img/s) | level 1 p99 alone (ms) | level 1 p99 under overload (ms) | ratio | level 1 refused | level 2 refused | other codes / unanswered | level 2 OK p99 (ms) | level 1 p99 beside a flood refused at validation (ms) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
     "",
   ].join("\n");

@@ -12,7 +12,9 @@
  *    (its p99, unary from its own client process); then "a" open-loop at 2 x C (unary from its
  *    own client process, or over ClassifyStream: --flood) together with "b" at 10% of C: "b"'s
  *    refusals and p99 against its p99 alone plus two of "a"'s batch times (the engine workers'
- *    time per batch during the flood), and the share of "a" refused. `--rounds` rounds.
+ *    time per batch during the flood), and the share of "a" refused. For a unary flood, also the
+ *    floor: "b"'s p99 beside the same flood sent to a model the server does not have (NOT_FOUND
+ *    at routing, before admission or engine). `--rounds` rounds.
  *
  *   npm run bench:repository -- [--model-dir DIR] [--seconds 6] [--rounds 3] [--in-flight 64] [--engine-workers 2]
  *                               [--parts budgets,fairness] [--flood unary,stream]
@@ -122,8 +124,10 @@ async function fairness(lines: string[]): Promise<void> {
     "",
     `Both models at budget target 0.5, ${engineWorkers} engine workers. Capacity C of "a" alone: closed loop, 64 requests in flight over the flood's API. Then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C together with "b" at 10% of C. "b" always sends unary Classify from its own client process (a lean node:http2 client, one connection); "a" floods either with unary Classify from its own client process (so admission refuses its excess) or over 4 ClassifyStream streams from the benchmark's process (flow control holds its excess in the client: nothing to refuse). "a"'s batch time: the workers' time per stage batch during the flood if both workers were busy throughout (a lower bound when the main thread, not the engine, limits the flood).`,
     "",
-    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | "b" refused | "a" refused |',
-    "|---:|---|---:|---:|---:|---:|---:|---:|",
+    'The floor column (unary floods): "b" at 10% of C beside the same flood sent to a model the server does not have, which it refuses with NOT_FOUND when it routes the request, before admission, queues or engine: what "b" sees when the flood costs only the gRPC layer\'s work, which no scheduling or admission rule can go under. A stream flood has none: refused at once, nothing would hold it back, and the server would read it at the full offered rate instead of the rate it serves.',
+    "",
+    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | floor: "b" p99 beside a flood refused at routing (ms) | "b" refused | "a" refused |',
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (let r = 1; r <= rounds; r++) {
     for (const flood of floods) {
@@ -148,13 +152,20 @@ async function fairness(lines: string[]): Promise<void> {
           unaryLoad("b", 0.1 * C),
         ]);
         const batchMs = (engineWorkers * seconds * 1000) / Math.max(1, (await metrics()) - before);
+        // the floor (unary floods): the same flood for a model the server does not have, refused with NOT_FOUND when it
+        // routes, before admission or engine. A refused stream flood is no floor for a served one: nothing would hold it
+        // back, so the server would read it at the full offered rate instead of what it serves.
+        const lost = flood === "unary" ? await Promise.all([unaryLoad("no-such-model", 2 * C), unaryLoad("b", 0.1 * C)]) : undefined;
+        const floor = lost
+          ? `${f2(lost[1].okMs.p99)}${(lost[0].codes["5"] ?? 0) === lost[0].sent ? "" : ` (${lost[0].sent - (lost[0].codes["5"] ?? 0)} not NOT_FOUND!)`}`
+          : "n/a";
         const bound = alone.okMs.p99 + 2 * batchMs;
         const quietRefused = (quiet.codes["8"] ?? 0) / Math.max(1, quiet.sent);
         lines.push(
-          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${f2(quiet.okMs.p99)} | ${f2(bound)} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% |`,
+          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${f2(quiet.okMs.p99)} | ${f2(bound)} | ${floor} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% |`,
         );
         log(
-          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${f2(quiet.okMs.p99)} (bound ${f2(bound)}, a batch ${f2(batchMs)} ms), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}`,
+          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${f2(quiet.okMs.p99)} (bound ${f2(bound)}, a batch ${f2(batchMs)} ms; beside a flood refused at routing ${floor}), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}`,
         );
       } finally {
         await server.stop();
