@@ -25,6 +25,8 @@ export interface OpenLoopUnaryResult {
   okMs: { p50: number; p99: number; max: number };
   /** p99 latency of the OK answers by the second they were sent in, ms. */
   okP99BySecondMs: number[];
+  /** p99 latency of the OK answers to the requests sent in the second half of the run (past a load's start-up), ms. */
+  okSecondHalfP99Ms: number;
   /** CPU seconds the client used per second of sending, and its event-loop utilisation. */
   clientCpuPerS: number;
   clientEventLoopUtilization: number;

@@ -112,6 +112,10 @@ const result: OpenLoopUnaryResult = {
   unanswered: sent - answered,
   okMs: { p50: quantile(okMs, 0.5), p99: quantile(okMs, 0.99), max: Math.max(...okMs) },
   okP99BySecondMs: Array.from(okBySecond, (xs) => quantile(xs ?? [], 0.99)),
+  okSecondHalfP99Ms: quantile(
+    okBySecond.slice(Math.floor(a.seconds / 2)).flatMap((xs) => xs ?? []),
+    0.99,
+  ),
   clientCpuPerS: (cpu.user + cpu.system) / 1e6 / sendingS,
   clientEventLoopUtilization: elu.utilization,
 };
