@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { LoadGovernor } from "./budget/LoadGovernor.js";
 import type { Config } from "./config/config.js";
 import { type Clock, systemClock } from "./core/Clock.js";
+import { EventLoopLoad } from "./core/EventLoopLoad.js";
 import { usableCpus } from "./core/usableCpus.js";
 import { EnginePool } from "./engine/EnginePool.js";
 import { BudgetService } from "./grpc/BudgetService.js";
@@ -87,7 +88,9 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   // one scheduler of those workers' slots for every model's stage queues
   const scheduler = new SchedulerLoop(new Scheduler({ workers: pool.workerCount, workerAlive: (i) => pool.alive(i) }), clock);
   pool.onWorkerBack = () => scheduler.kick();
-  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus, pool, scheduler };
+  // the main thread's load, for the models whose lower priority levels yield to higher ones (priorityYieldUtilization)
+  const eventLoop = new EventLoopLoad(clock);
+  const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus, pool, scheduler, eventLoop };
   // load-adaptive mode: one governor per model, steering by its newest version's queue
   const governors = new Map<string, LoadGovernor>();
   const repo = new ModelRepository({
@@ -225,6 +228,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
       const leftMs = drained ? Math.max(0, Math.min(CLOSE_WAIT_MS, config.shutdownGraceMs - (clock.now() - startedMs))) : 0;
       await Promise.all([server.shutdown(leftMs), admin?.shutdown(leftMs), metricsServer?.close()]);
       telemetry.stop();
+      eventLoop.stop();
       for (const g of governors.values()) g.stop();
       await repo.dispose();
       await pool.dispose();

@@ -19,6 +19,7 @@ export const MODEL_SETTINGS = [
   "priorityMaxQueueSize",
   "priorityQueueTimeoutMs",
   "priorityTimeoutAction",
+  "priorityYieldUtilization",
   "allowTimeoutOverride",
   "maxQueueWaitMs",
   "loadAdaptive",

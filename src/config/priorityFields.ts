@@ -25,6 +25,11 @@ export const PRIORITY_FIELDS = {
     [],
     "per level from level 1: reject (answer UNAVAILABLE) or delay (keep it, scheduled after every request that has not timed out) a request past its level's queue timeout (empty = reject at every level)",
   ],
+  priorityYieldUtilization: [
+    z.coerce.number().min(0).max(1),
+    0,
+    "with priority levels: while the main thread's event loop is busier than this share (over its last 100 ms) and requests of a higher level arrived within the last second, requests of lower levels are refused (RESOURCE_EXHAUSTED), so the one thread that reads and answers every request keeps headroom for the higher levels; costs the lower levels' throughput under load (docs/operations.md measures it). 0 = off",
+  ],
   allowTimeoutOverride: [
     bool,
     false,

@@ -4,6 +4,7 @@ import { targetFlopsOf } from "../budget/budgetTarget.js";
 import { createBudget, type ExitScoring } from "../budget/createBudget.js";
 import type { Config, TenantConfig } from "../config/config.js";
 import type { Clock } from "../core/Clock.js";
+import type { EventLoopLoad } from "../core/EventLoopLoad.js";
 import type { UsableCpus } from "../core/usableCpus.js";
 import type { EnginePool } from "../engine/EnginePool.js";
 import { OrtEngine } from "../engine/OrtEngine.js";
@@ -48,6 +49,8 @@ export interface ServedModelDeps {
   pool: EnginePool;
   /** The scheduler of those workers: every model version's stage queues join it. */
   scheduler: SchedulerLoop;
+  /** The main thread's event-loop load, for priorityYieldUtilization (absent: lower levels never yield). */
+  eventLoop?: EventLoopLoad;
 }
 
 /**
@@ -114,6 +117,10 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
         maxQueueSize: config.maxQueueSize,
         maxQueueSizeByLevel: config.priorityMaxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
+        yieldToHigherLevels:
+          deps.eventLoop && config.priorityLevels > 1 && config.priorityYieldUtilization > 0
+            ? { maxUtilization: config.priorityYieldUtilization, utilization: () => deps.eventLoop!.utilization }
+            : undefined,
         clock: deps.clock,
         log: deps.logFor("pipeline"),
         scorer,

@@ -11,7 +11,25 @@ export interface EntryAdmissionOptions {
   maxQueueSizeByLevel?: readonly number[];
   /** Longest estimated wait a request is admitted into, in ms (0 = no limit). */
   maxQueueWaitMs: number;
+  /** Lower priority levels yield the main thread to higher ones (config priorityYieldUtilization); undefined: never. */
+  yieldToHigherLevels?: YieldToHigherLevels;
 }
+
+/**
+ * While the event loop is busier than `maxUtilization` and a request of a higher level arrived
+ * within the last HIGHER_LEVEL_RECENT_MS, a request of a lower level is refused: the main thread,
+ * which reads and answers every request of every level in arrival order, keeps headroom for the
+ * higher levels (priority in the queues alone orders only the engine's work).
+ */
+export interface YieldToHigherLevels {
+  maxUtilization: number;
+  /** The event loop's busy share over its last window (EventLoopLoad). */
+  utilization: () => number;
+  nowMs: () => number;
+}
+
+/** How recently a higher level must have arrived for a lower one to yield to it. */
+export const HIGHER_LEVEL_RECENT_MS = 1000;
 
 /** What admission reads of an entry queue. */
 export interface EntryQueue {
@@ -33,6 +51,8 @@ export interface EntryQueue {
  */
 export class EntryAdmission {
   private readonly estimates = new Map<number, AdmissionEstimate>();
+  /** When a request of each priority level last asked for admission (with yieldToHigherLevels). */
+  private readonly arrivedAtMs: number[] = [];
 
   constructor(
     entries: readonly number[],
@@ -74,7 +94,9 @@ export class EntryAdmission {
 
   /**
    * Why a request for `entry` would be refused now (resource_exhausted), or undefined: by its
-   * priority level's wait and share, and its tenant's share of maxQueueSize (tenantQueueShare).
+   * priority level's wait and share, its tenant's share of maxQueueSize (tenantQueueShare), and
+   * (yieldToHigherLevels) the event loop's load while higher levels arrive. Notes the arrival of
+   * the request's level.
    */
   refusal(entry: number, req: { priority?: number; tenant?: string; tenantQueueShare?: number } = {}): ServingError | undefined {
     const q = this.queue(entry);
@@ -91,6 +113,8 @@ export class EntryAdmission {
       }
     }
     const level = rank > 0 ? ` at priority level ${rank}` : "";
+    const yielding = this.yielding(rank);
+    if (yielding) return yielding;
     if (this.opts.maxQueueWaitMs > 0) {
       const waitMs = this.waitMs(entry, rank);
       if (waitMs > this.opts.maxQueueWaitMs) {
@@ -108,6 +132,26 @@ export class EntryAdmission {
       );
     }
     if (q.depth >= this.opts.maxQueueSize) return this.full(entry);
+    return undefined;
+  }
+
+  private yielding(rank: number): ServingError | undefined {
+    const y = this.opts.yieldToHigherLevels;
+    if (!y || rank < 1) return undefined;
+    const now = y.nowMs();
+    this.arrivedAtMs[rank] = now;
+    if (rank === 1) return undefined;
+    const utilization = y.utilization();
+    if (utilization <= y.maxUtilization) return undefined;
+    for (let higher = 1; higher < rank; higher++) {
+      const at = this.arrivedAtMs[higher];
+      if (at !== undefined && now - at <= HIGHER_LEVEL_RECENT_MS) {
+        return new ServingError(
+          "resource_exhausted",
+          `overloaded: the server's event loop is ${Math.round(100 * utilization)}% busy (priorityYieldUtilization ${y.maxUtilization}) while requests of priority level ${higher} arrive; level ${rank} yields to them; retry with backoff`,
+        );
+      }
+    }
     return undefined;
   }
 

@@ -40,6 +40,7 @@ export class PipelinePrograms {
         maxQueueSize: opts.maxQueueSize,
         maxQueueSizeByLevel: opts.maxQueueSizeByLevel,
         maxQueueWaitMs: opts.maxQueueWaitMs ?? 0,
+        yieldToHigherLevels: opts.yieldToHigherLevels && { ...opts.yieldToHigherLevels, nowMs: () => opts.clock.now() },
       },
       (session) => this.bySession(session).queue,
       (session) => (session === K ? "the fused path's" : `stage ${session + 1}`),

@@ -34,6 +34,8 @@ export interface PipelineOptions {
   maxQueueSizeByLevel?: readonly number[];
   /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */
   maxQueueWaitMs?: number;
+  /** Lower priority levels yield to higher ones while the event loop is busier than maxUtilization (EntryAdmission); undefined: never. */
+  yieldToHigherLevels?: { maxUtilization: number; utilization: () => number };
   clock: Clock;
   log: Logger;
   hooks?: PipelineHooks;

@@ -40,6 +40,8 @@ describe("config", () => {
     expect(() => load(["--load-adaptive", "true", "--max-queue-wait-ms", "0"])).toThrow(/'loadAdaptive' needs 'maxQueueWaitMs' > 0/);
     expect(load(["--load-adaptive", "true"]).loadAdaptive).toBe(true);
     expect(() => load(["--load-adaptive-min-factor", "0"])).toThrow(/config key 'loadAdaptiveMinFactor'/);
+    expect(load(["--priority-yield-utilization", "0.6"]).priorityYieldUtilization).toBe(0.6);
+    expect(() => load(["--priority-yield-utilization", "1.5"])).toThrow(/config key 'priorityYieldUtilization' from flag --priority-yield-utilization: .*<=1/);
     expect(() => load(["--tls-cert-file", "a.pem"])).toThrow(/'tlsCertFile' and 'tlsKeyFile' go together/);
   });
 
