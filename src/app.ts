@@ -90,6 +90,7 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
   pool.onWorkerBack = () => scheduler.kick();
   // the main thread's load, for the models whose lower priority levels yield to higher ones (priorityYieldUtilization)
   const eventLoop = new EventLoopLoad(clock);
+  eventLoop.onWindow = (utilization) => m.eventLoopUtilization.set(utilization);
   const deps: ServedModelDeps = { config, clock, logFor, hooksFor: (labels) => telemetry.hooksFor(labels), cpus, pool, scheduler, eventLoop };
   // load-adaptive mode: one governor per model, steering by its newest version's queue
   const governors = new Map<string, LoadGovernor>();

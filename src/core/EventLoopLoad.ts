@@ -17,6 +17,8 @@ export class EventLoopLoad {
   private value = 0;
   private timer: unknown;
   private stopped = false;
+  /** Called with each window's utilization as it ends (e.g. to export it). */
+  onWindow: (utilization: number) => void = () => {};
 
   constructor(
     private readonly clock: Clock,
@@ -45,6 +47,7 @@ export class EventLoopLoad {
       const total = active + now.idle - this.last.idle;
       this.value = total > 0 ? active / total : 0;
       this.last = now;
+      this.onWindow(this.value);
       this.schedule();
     }, this.windowMs);
   }

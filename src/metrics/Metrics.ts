@@ -71,6 +71,7 @@ export class Metrics {
   readonly queueWaitEstimate: client.Gauge<"model" | "version">;
   readonly undecodable: client.Counter<"method">;
   readonly configMaxQueueWait: client.Gauge;
+  readonly eventLoopUtilization: client.Gauge;
   readonly configInfo: client.Gauge<"preferred_execution_provider">;
 
   constructor() {
@@ -182,6 +183,11 @@ export class Metrics {
       name: "ranet_queue_wait_estimate_seconds",
       help: "Estimated queueing time of a new request, per model version (admission refuses above maxQueueWaitMs)",
       labelNames: ["model", "version"],
+      registers: r,
+    });
+    this.eventLoopUtilization = new client.Gauge({
+      name: "ranet_event_loop_utilization",
+      help: "Busy share of the main thread's event loop over its last 100 ms (it reads, admits and answers every request; priorityYieldUtilization compares against it)",
       registers: r,
     });
     this.undecodable = new client.Counter({

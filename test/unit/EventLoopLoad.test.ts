@@ -7,6 +7,8 @@ describe("EventLoopLoad", () => {
     const clock = new FakeClock();
     const times: LoopTimes = { idle: 0, active: 0 };
     const load = new EventLoopLoad(clock, 100, () => ({ ...times }));
+    const seen: number[] = [];
+    load.onWindow = (u) => seen.push(u);
     expect(load.utilization).toBe(0); // no window has ended yet
     times.active += 90;
     times.idle += 10;
@@ -21,5 +23,6 @@ describe("EventLoopLoad", () => {
     await clock.advance(300);
     expect(load.utilization).toBeCloseTo(0.25);
     expect(clock.pendingTimers).toBe(0);
+    expect(seen.map((u) => u.toFixed(2))).toEqual(["0.90", "0.25"]);
   });
 });
