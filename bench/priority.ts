@@ -11,7 +11,7 @@
  * Writes docs/results/priority.md.
  *
  *   npm run bench:priority -- [--seconds 6] [--factor 2] [--share 0.1] [--rounds 3] [--exit 0]
- *                             [--yield-utilization 0,0.6] [--model-dir DIR] [--out docs/results/priority.md]
+ *                             [--yield-utilization 0,0.6,0.8] [--model-dir DIR] [--out docs/results/priority.md]
  *
  * --exit: ClassifyOptions.exit of every request (1-based; 0 = adaptive at the default budget).
  */
@@ -29,7 +29,7 @@ const factor = Number(arg("factor", "2"));
 const share = Number(arg("share", "0.1"));
 const rounds = Number(arg("rounds", "3"));
 const exit = Number(arg("exit", "0"));
-const yields = arg("yield-utilization", "0,0.6").split(",").map(Number);
+const yields = arg("yield-utilization", "0,0.6,0.8").split(",").map(Number);
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const out = arg("out", "docs/results/priority.md");
 const log = (s: string) => process.stderr.write(`${s}\n`);
