@@ -16,7 +16,6 @@ export class EventLoopLoad {
   private last: LoopTimes;
   private value = 0;
   private timer: unknown;
-  private stopped = false;
   /** Called with each window's utilization as it ends (e.g. to export it). */
   onWindow: (utilization: number) => void = () => {};
 
@@ -35,20 +34,18 @@ export class EventLoopLoad {
   }
 
   stop(): void {
-    this.stopped = true;
     this.clock.clearTimer(this.timer);
   }
 
   private schedule(): void {
     this.timer = this.clock.setTimer(() => {
-      if (this.stopped) return;
       const now = this.read();
       const active = now.active - this.last.active;
       const total = active + now.idle - this.last.idle;
       this.value = total > 0 ? active / total : 0;
       this.last = now;
+      this.schedule(); // before onWindow: a stop() from it clears the next window's timer
       this.onWindow(this.value);
-      this.schedule();
     }, this.windowMs);
   }
 }
