@@ -329,7 +329,7 @@ function compareReport(
     "# This checkout beside an older one",
     "",
     `\`npm run bench:serve -- --compare-only --baseline-dir DIR --seconds ${seconds} --rounds ${rounds} --half-runs ${halfRuns} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `DIR: the older checkout (for example \`git worktree add DIR HEAD~1\` with this checkout's node_modules linked in); both serve this checkout's model folder. Machine: ${machine()}, onnxruntime CPU provider; servers and load generators share the machine. Throughput: ClassifyStream, closed loop, ${concurrency} in flight, node:http2 client, medians of ${rounds} interleaved rounds. p99: open loop (@grpc/grpc-js) at half of this checkout's capacity, medians of ${halfRuns} interleaved runs.`,
+    `DIR: the older checkout (for example an earlier commit checked out with \`git worktree add DIR <commit>\`, this checkout's node_modules linked in); both serve this checkout's model folder. Machine: ${machine()}, onnxruntime CPU provider; servers and load generators share the machine. Throughput: ClassifyStream, closed loop, ${concurrency} in flight, node:http2 client, medians of ${rounds} interleaved rounds. p99: open loop (@grpc/grpc-js) at half of this checkout's capacity, medians of ${halfRuns} interleaved runs.`,
     "",
     "| run | this checkout | older checkout | this / older | goal |",
     "|---|---:|---:|---:|---:|",
