@@ -13,14 +13,12 @@ ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 FROM ${NODE_IMAGE} AS build
 ARG VARIANT
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-# The CPU provider ships inside onnxruntime-node; the CUDA variant lets its install script
-# fetch the CUDA 12 provider binaries.
-RUN if [ "$VARIANT" = "cuda" ]; then \
-      sed -i '/onnxruntime-node-install/d' .npmrc && ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --no-audit --no-fund; \
-    else \
-      npm ci --no-audit --no-fund; \
-    fi
+COPY package.json package-lock.json ./
+# package.json asks for npm >= 11.16, whose allowScripts keeps onnxruntime-node's install script
+# (a download of the CUDA provider) from running; the CPU provider ships inside the package.
+# The CUDA variant runs that script on purpose, for the CUDA 12 provider binaries.
+RUN npm install -g npm@11.19.1 && npm ci --no-audit --no-fund && \
+    if [ "$VARIANT" = "cuda" ]; then ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js; fi
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev

@@ -5,7 +5,8 @@ import { createLogger } from "./logger.js";
 /**
  * Composition root: config -> logger -> app; owns signals and the exit code: 0 after a clean
  * drain, 1 when admitted requests had to be cancelled at the end of the grace period or the
- * server could not start, 2 for bad configuration.
+ * server could not start, 2 for bad configuration (flags, environment, or a repository's
+ * repository.yaml).
  */
 async function main(): Promise<number> {
   let config: ReturnType<typeof loadConfig>;
@@ -28,7 +29,7 @@ async function main(): Promise<number> {
     app = await startApp(config, log);
   } catch (err) {
     log.fatal({ err }, `cannot start: ${(err as Error).message}`);
-    return 1;
+    return err instanceof ConfigError ? 2 : 1;
   }
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {

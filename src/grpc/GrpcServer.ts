@@ -80,6 +80,11 @@ export class GrpcServer {
    * setting for that limit. The log line names the connection and its recent cancellations.
    */
   private watchSessions(): void {
+    // grpc-js (pinned in package.json at the version test/integration/server.test.ts and
+    // flowControl.test.ts cover) has no public way to reach a server's HTTP/2 sessions: its
+    // 'grpc-node.flow_control_window' option applies to client connections only (transport.js),
+    // server interceptors see calls, not connections, and createConnectionInjector would mean
+    // owning every listening socket. So the sessions come from its private http2Servers map.
     const servers = (this.server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> }).http2Servers;
     for (const s of servers?.keys() ?? []) {
       s.on("session", (session: http2.ServerHttp2Session) => {
@@ -116,7 +121,9 @@ export class GrpcServer {
   /**
    * Sees the status grpc-js itself sends on a stream: a message over maxMessageBytes is refused
    * (RESOURCE_EXHAUSTED, "Received message larger than max") before any handler runs, so only
-   * here can it be counted.
+   * here can it be counted. Not with an interceptor: grpc-js (pinned, see watchSessions) sends
+   * that status from its innermost call (BaseServerInterceptingCall.handleDataFrame), which no
+   * server interceptor's responder sees.
    */
   private watchStatus(stream: http2.ServerHttp2Stream, path: string): void {
     const onOversized = this.opts.onOversized;

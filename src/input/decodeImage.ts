@@ -7,6 +7,22 @@ const FORMATS = new Set(["png", "jpeg", "webp"]);
 
 sharp.cache(false);
 
+/** The first bytes of a buffer in hex, to show what was sent instead of an image. */
+const firstBytes = (bytes: Uint8Array) => Buffer.from(bytes.subarray(0, 8)).toString("hex");
+
+/**
+ * Why sharp could not decode: the one problem it names (no image format at all, over the pixel
+ * limit, or an image of a known format that is damaged), never the others.
+ */
+function decodeFailure(field: string, bytes: Uint8Array, maxPixels: number, message: string): ServingError {
+  const reason = message.replace(/\s+/g, " ").slice(0, 200);
+  if (/unsupported image format/i.test(reason)) {
+    return invalidArgument(field, "a PNG, JPEG or WebP image", `${bytes.byteLength} bytes in no image format (they begin ${firstBytes(bytes)})`);
+  }
+  if (/pixel limit/i.test(reason)) return invalidArgument(field, `an image of at most ${maxPixels} pixels (maxImagePixels)`, "a larger one");
+  return invalidArgument(field, "a decodable PNG, JPEG or WebP image", `a damaged or truncated one (${reason})`);
+}
+
 /**
  * Decodes a PNG/JPEG/WebP image into the model's normalised CHW float32 input: converted to
  * the model's colour space (alpha composited on black), resized to HxW, then
@@ -30,8 +46,7 @@ export async function decodeImage(bytes: Uint8Array, spec: InputSpec, maxPixels:
     channels = out.info.channels;
   } catch (err) {
     if (err instanceof ServingError) throw err;
-    const reason = (err as Error).message.replace(/\s+/g, " ").slice(0, 200);
-    throw invalidArgument(field, `a decodable PNG, JPEG or WebP image of at most ${maxPixels} pixels`, reason);
+    throw decodeFailure(field, bytes, maxPixels, (err as Error).message);
   }
   return normalizePixels(pixels, spec, "hwc", channels);
 }

@@ -45,7 +45,7 @@ export class ModelTelemetry {
   publishModel(served: ServedModel, serving: boolean): void {
     const labels = labelsOf(served);
     if (!serving) {
-      this.metrics.removeModel(labels);
+      void this.metrics.removeModel(labels);
       return;
     }
     this.metrics.addModel(

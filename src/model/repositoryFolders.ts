@@ -3,6 +3,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { Config } from "../config/config.js";
 import { type ModelSettings, modelSettings, type VersionPolicy } from "../config/modelSettings.js";
+import { REPOSITORY_SETTINGS_FILE, type RepositorySettings, repositorySettings } from "../config/repositorySettings.js";
 import { echo, ServingError } from "../core/errors.js";
 
 /** Model names as folders: letters, digits, '.', '_' and '-', not starting with '.'. */
@@ -32,17 +33,26 @@ export function versionFolders(root: string, name: string): { versions: string[]
   };
 }
 
-/** A model's settings: its config.yaml (if any) over the global config. Throws naming the file and key. */
-export function readModelSettings(root: string, name: string, base: Config): ModelSettings {
-  const file = path.join(root, name, "config.yaml");
-  if (!existsSync(file)) return modelSettings(undefined, file, base);
-  let raw: unknown;
+/** A YAML file's parsed content, or undefined when there is no such file; a parse error names the file. */
+function readYamlFile(file: string): unknown {
+  if (!existsSync(file)) return undefined;
   try {
-    raw = parseYaml(readFileSync(file, "utf8"));
+    return parseYaml(readFileSync(file, "utf8"));
   } catch (err) {
     throw new Error(`${file}: ${(err as Error).message}`);
   }
-  return modelSettings(raw, file, base);
+}
+
+/** A model's settings: its config.yaml (if any) over the global config. Throws naming the file and key. */
+export function readModelSettings(root: string, name: string, base: Config): ModelSettings {
+  const file = path.join(root, name, "config.yaml");
+  return modelSettings(readYamlFile(file), file, base);
+}
+
+/** The repository's own settings: its repository.yaml, if any. Throws naming the file and key. */
+export function readRepositorySettings(root: string): RepositorySettings {
+  const file = path.join(root, REPOSITORY_SETTINGS_FILE);
+  return repositorySettings(readYamlFile(file), file);
 }
 
 /** The versions a policy serves, oldest first. */

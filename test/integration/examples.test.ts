@@ -1,18 +1,17 @@
 /**
- * Every client example in examples/ runs against a live server and prints the expected class of
- * each shipped image (labels only: exit and FLOPs depend on the controller's state).
+ * Every client example in examples/ runs against a live server following its own written
+ * instructions (the commands in its header, with this server's address and a temporary folder),
+ * and prints the expected class of each shipped image (labels only: exit and FLOPs depend on the
+ * controller's state); asked for a model that does not exist, each prints the status code and
+ * message, no traceback or stack, and exits non-zero.
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer } from "../support/fixtures.js";
-
-/** Runs an example without blocking the event loop (the server under test runs in this process). */
-const run = async (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env) =>
-  (await promisify(execFile)(cmd, args, { encoding: "utf8", env })).stdout;
+import { runCommand, runCommandStatus } from "../support/runCommand.js";
 
 /** The shipped images and their Fashion-MNIST test-set labels. */
 const IMAGES: Record<string, string> = {
@@ -22,9 +21,17 @@ const IMAGES: Record<string, string> = {
   "examples/images/trouser.png": "Trouser",
 };
 const files = Object.keys(IMAGES);
-const has = (cmd: string, args: string[]) => spawnSync(cmd, args).status === 0;
-const python = "/usr/bin/python3";
-const pythonReady = has(python, ["-c", "import grpc, PIL"]) && has("protoc", ["--version"]);
+
+/**
+ * The shell commands an example's header tells a reader to run, in order: the indented lines of
+ * its docstring or comment that start with mkdir, protoc, PYTHONPATH= or node.
+ */
+function writtenInstructions(file: string): string[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .map((l) => l.replace(/^\/\/\s*/, "").trim())
+    .filter((l) => /^(mkdir |protoc |PYTHONPATH=|node )/.test(l));
+}
 
 /** `what path: Label (...)` lines of an example's output, as {what, path, label}. */
 function answers(stdout: string): { what: string; path: string; label: string }[] {
@@ -35,18 +42,31 @@ function answers(stdout: string): { what: string; path: string; label: string }[
     .map((m) => ({ what: m[1] ?? "", path: m[2]!, label: m[3]! }));
 }
 
-describe("client examples", () => {
+/** What a clean failure looks like: an `error: CODE: message` line, no Python traceback, no JavaScript stack. */
+function expectCleanFailure(r: { code: number | null; stdout: string; stderr: string }, code: string, mentions: string): void {
+  expect(r.code, r.stderr).not.toBe(0);
+  expect(r.stderr).toMatch(new RegExp(`^error: .*${code}`, "m"));
+  expect(r.stderr).toContain(mentions);
+  expect(r.stderr).not.toMatch(/Traceback|^\s+at |_InactiveRpcError|Metadata/m);
+}
+
+describe("client examples, as their instructions say", () => {
   let s: Awaited<ReturnType<typeof startServer>>;
   let address: string;
-  let gen: string;
+  let work: string;
+  /** Runs an example's written instructions (the last one edited by `lastLine`) with bash from the repository's root. */
+  const follow = (file: string, lastLine: (line: string) => string = (l) => l) => {
+    const steps = writtenInstructions(file).map((l) =>
+      l.replaceAll("localhost:50051", address).replace(/\/tmp\/[\w-]+/g, (dir) => path.join(work, path.basename(dir))),
+    );
+    expect(steps.length, `${file} has no written instructions`).toBeGreaterThan(0);
+    steps[steps.length - 1] = lastLine(steps[steps.length - 1]!);
+    return runCommandStatus("bash", ["-c", `set -e\n${steps.join("\n")}`]);
+  };
   beforeAll(async () => {
-    s = await startServer();
+    s = await startServer(["--model-repository", "models/repository"]);
     address = `127.0.0.1:${s.app.grpcPort}`;
-    gen = mkdtempSync(path.join(os.tmpdir(), "examples-gen-"));
-    if (pythonReady) {
-      execFileSync("protoc", ["-I", "proto", `--python_out=${gen}`, "proto/ranet/v1/classifier.proto"]);
-      execFileSync("protoc", ["-I", "examples/kserve", `--python_out=${gen}`, "examples/kserve/grpc_predict_v2.proto"]);
-    }
+    work = mkdtempSync(path.join(os.tmpdir(), "examples-"));
   });
   afterAll(() => s?.stop());
 
@@ -54,29 +74,55 @@ describe("client examples", () => {
     expect(readdirSync("examples/images").sort()).toEqual(files.map((f) => path.basename(f)).sort());
   });
 
-  it("node (@grpc/grpc-js): unary Classify", async () => {
-    const out = await run(process.execPath, ["examples/node/classify.mjs", address, ...files]);
-    expect(answers(out)).toEqual(files.map((f) => ({ what: "", path: f, label: IMAGES[f] })));
+  it("node (@grpc/grpc-js): unary Classify; an unknown model fails cleanly", async () => {
+    const ok = await follow("examples/node/classify.mjs");
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(answers(ok.stdout)).toEqual(files.map((f) => ({ what: "", path: f, label: IMAGES[f] })));
+    expectCleanFailure(await follow("examples/node/classify.mjs", (l) => `${l} --model no-such-model`), "NOT_FOUND", "no-such-model");
   });
 
-  it.runIf(pythonReady)("python (grpcio, generated classes): unary Classify and ClassifyStream", async () => {
-    const out = await run(python, ["examples/python/classify.py", address, ...files], { ...process.env, PYTHONPATH: gen });
-    const got = answers(out);
+  it("python (grpcio, generated classes): unary Classify and ClassifyStream; an unknown model fails cleanly", async () => {
+    const ok = await follow("examples/python/classify.py");
+    expect(ok.code, ok.stderr).toBe(0);
+    const got = answers(ok.stdout);
     expect(got.filter((a) => a.what === "unary")).toEqual(files.map((f) => ({ what: "unary", path: f, label: IMAGES[f] })));
     const streamed = got.filter((a) => a.what === "stream").sort((a, b) => a.path.localeCompare(b.path));
     expect(streamed).toEqual(files.map((f) => ({ what: "stream", path: f, label: IMAGES[f] })));
+    expectCleanFailure(await follow("examples/python/classify.py", (l) => `${l} --model no-such-model`), "NOT_FOUND", "no-such-model");
   });
 
-  it.runIf(pythonReady)("KServe v2 client from the public OIP messages: ModelInfer with UINT8 pixels and BYTES images", async () => {
-    const out = await run(python, ["examples/kserve/infer.py", address, "ranet-fmnist", ...files], { ...process.env, PYTHONPATH: gen });
-    const got = answers(out);
+  it("KServe v2 client from the public OIP messages: UINT8 pixels and BYTES images; unknown model and non-image fail cleanly", async () => {
+    const file = "examples/kserve/infer.py";
+    const ok = await follow(file);
+    expect(ok.code, ok.stderr).toBe(0);
+    const got = answers(ok.stdout);
     for (const what of ["uint8", "bytes"]) expect(got.filter((a) => a.what === what)).toEqual(files.map((f) => ({ what, path: f, label: IMAGES[f] })));
+    expectCleanFailure(await follow(file, (l) => l.replace("ranet-fmnist", "no-such-model")), "NOT_FOUND", "no-such-model");
+    const text = path.join(work, "notes.png");
+    writeFileSync(text, "not an image\n");
+    const bad = await follow(file, (l) => l.replace("examples/images/*.png", text));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`error: ${text}: not an image`);
+    expect(bad.stderr).not.toMatch(/Traceback/);
   });
 
-  // grpcurl is not packaged in Debian or npm, so it cannot be installed on the CI machine: the
-  // example stays (examples/grpcurl.sh) and this test runs wherever grpcurl is on the PATH
-  it.runIf(has("grpcurl", ["--version"]))("grpcurl: Classify and ModelInfer with a base64 image", async () => {
-    const out = await run("bash", ["examples/grpcurl.sh", address, files[0]!]);
+  // grpcurl is not packaged in Debian or npm, so CI cannot install it: this one runs wherever grpcurl is on the PATH
+  it.runIf(spawnSync("grpcurl", ["--version"]).status === 0)("grpcurl: Classify and ModelInfer with a base64 image", async () => {
+    const out = await runCommand("bash", ["examples/grpcurl.sh", address, files[0]!]);
     expect(out).toContain(`"label": "${IMAGES[files[0]!]}"`);
+  });
+
+  it("the classify CLI (README's sample call) answers with the default model and names a refused connection plainly", async () => {
+    const out = await runCommand(process.execPath, ["--import", "tsx", "src/cli/classify.ts", "--address", address, ...files]);
+    expect(
+      out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split("\t").slice(0, 3)),
+    ).toEqual(files.map((f) => [f, IMAGES[f], "ranet-fmnist"]));
+    const refused = await runCommandStatus(process.execPath, ["--import", "tsx", "src/cli/classify.ts", "--address", "127.0.0.1:1", files[0]!]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("cannot reach a server at 127.0.0.1:1");
+    expect(refused.stderr).not.toMatch(/Resolution note:\s*$/m);
   });
 });

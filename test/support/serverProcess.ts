@@ -16,10 +16,10 @@ export interface SpawnedServer {
 export const LOOPBACK_FLAGS = ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0"];
 
 /** Runs `src/main.ts` with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
-export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean } = {}): SpawnedServer {
+export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean; env?: NodeJS.ProcessEnv } = {}): SpawnedServer {
   // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)
   const admin = o.adminFlag === false ? [] : ["--admin-port", "0"];
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...admin, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd });
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...admin, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd, env: o.env });
   const lines: any[] = [];
   let buf = "";
   let stderr = "";

@@ -17,7 +17,7 @@ const LAYERS: string[][] = [
   ["model"],
   ["grpc"],
   ["cli"],
-  ["."], // the composition root: main.ts, app.ts, logger.ts, version.ts
+  [".", "app"], // the composition root: main.ts, app.ts and app/ (its parts), logger.ts, version.ts
 ];
 
 const layerOf = (file: string) => {

@@ -1,0 +1,48 @@
+import client from "prom-client";
+
+/** Labels of every per-model series: the model's name and the served version (bounded by the repository). */
+export type ModelLabels = { model: string; version: string };
+
+/**
+ * A histogram family whose buckets differ per model (at each model's exit FLOPs): one prom-client
+ * histogram per (model, version), exported as one family with model and version labels.
+ */
+export class PerModelHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly parts = new Map<string, { labels: ModelLabels; h: client.Histogram }>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  /** Starts the series of a model version with its buckets (again: keeps the existing). */
+  add(labels: ModelLabels, buckets: readonly number[]): void {
+    const key = `${labels.model}\u0000${labels.version}`;
+    if (!this.parts.has(key))
+      this.parts.set(key, { labels, h: new client.Histogram({ name: this.name, help: this.help, buckets: [...buckets], registers: [] }) });
+  }
+
+  remove(labels: ModelLabels): void {
+    this.parts.delete(`${labels.model}\u0000${labels.version}`);
+  }
+
+  observe(labels: ModelLabels, value: number): void {
+    this.parts.get(`${labels.model}\u0000${labels.version}`)?.h.observe(value);
+  }
+
+  async get(): Promise<client.MetricObjectWithValues<client.MetricValueWithName<string>>> {
+    const values: client.MetricValueWithName<string>[] = [];
+    for (const { labels, h } of this.parts.values()) {
+      for (const v of (await h.get()).values) values.push({ ...v, labels: { ...labels, ...v.labels } });
+    }
+    return { name: this.name, help: this.help, type: "histogram", values, aggregator: this.aggregator } as unknown as client.MetricObjectWithValues<
+      client.MetricValueWithName<string>
+    >;
+  }
+
+  reset(): void {
+    for (const p of this.parts.values()) p.h.reset();
+  }
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { Metrics } from "../../src/metrics/Metrics.js";
+
+/** The exposition lines of the ranet_ series that carry this model label. */
+async function seriesOf(m: Metrics, model: string): Promise<string[]> {
+  const text = await m.registry.metrics();
+  return text.split("\n").filter((l) => l.startsWith("ranet_") && l.includes(`model="${model}"`));
+}
+
+/** Touches every per-model series family once, as a served version's traffic would. */
+function serve(m: Metrics, model: string, version = "1"): void {
+  const labels = { model, version };
+  m.addModel(labels, [1e6, 2e6]);
+  m.exitsTaken.inc({ ...labels, exit: 1 });
+  m.requestFlops.observe(labels, 1e6);
+  m.tenantRequests.inc({ ...labels, tenant: "gold" });
+  m.tenantFlops.inc({ ...labels, tenant: "other" }, 1e6);
+  m.dropped.inc({ ...labels, reason: "deadline" });
+  m.modelInfo.set({ ...labels, execution_provider: "cpu" }, 1);
+  m.budgetTargetFlops.set({ ...labels, mode: "controller" }, 1e6);
+  m.budgetRealizedFlops.set({ ...labels, mode: "controller" }, 1e6);
+  m.exitThreshold.set({ ...labels, exit: 1 }, 0.9);
+  m.stageBatchSize.observe({ ...labels, stage: 1 }, 4);
+  m.stageDuration.observe({ ...labels, stage: 1 }, 0.001);
+  m.queueDepth.set({ ...labels, stage: 1 }, 2);
+  m.queueWaitEstimate.set(labels, 0.01);
+}
+
+describe("Metrics", () => {
+  it("removes every series of a model version, tenant series included, and leaves other models alone", async () => {
+    const m = new Metrics();
+    serve(m, "a");
+    serve(m, "b");
+    const families = (lines: string[]) => new Set(lines.map((l) => l.replace(/[{ ].*/, "").replace(/_(bucket|sum|count)$/, "")));
+    const before = families(await seriesOf(m, "a"));
+    expect(before).toContain("ranet_tenant_requests_total");
+    expect(before).toContain("ranet_tenant_flops_total");
+    expect(before.size).toBe(13);
+    await m.removeModel({ model: "a", version: "1" });
+    expect(await seriesOf(m, "a")).toEqual([]);
+    expect(families(await seriesOf(m, "b"))).toEqual(before);
+  });
+
+  it("keeps the series of a version served again before the removal finished (a reload of the same version)", async () => {
+    const m = new Metrics();
+    serve(m, "a");
+    const removal = m.removeModel({ model: "a", version: "1" });
+    m.addModel({ model: "a", version: "1" }, [1e6, 2e6]);
+    m.modelInfo.set({ model: "a", version: "1", execution_provider: "cpu" }, 1);
+    await removal;
+    expect((await seriesOf(m, "a")).some((l) => l.startsWith("ranet_model_info"))).toBe(true);
+  });
+});
