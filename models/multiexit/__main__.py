@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from .errors import cli
+
 COMMANDS = {
     "train": "train a model (--arch ranet|msdnet) with a checkpoint every epoch",
     "export": "export a checkpoint (or any model on the staging interface) as a served model folder",
@@ -13,13 +15,13 @@ COMMANDS = {
 }
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(__doc__.strip() + "\n\ncommands:", file=sys.stderr)
         for name, text in COMMANDS.items():
             print(f"  {name:9s} {text}", file=sys.stderr)
-        raise SystemExit(0 if argv and argv[0] in ("-h", "--help") else 2)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
     if command == "train":
         from .train import main as run
@@ -31,8 +33,8 @@ def main(argv=None) -> None:
         from .validate import main as run
     else:
         from .flops import main as run
-    run(rest)
+    return cli(run, rest)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

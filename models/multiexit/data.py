@@ -14,6 +14,7 @@ from typing import List, Tuple
 
 import numpy as np
 import torch
+from .errors import UsageError
 
 FMNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FMNIST_LABELS = [
@@ -106,13 +107,13 @@ def load(name: str, root: str | None, val_size: int, seed: int, limit: int = 0) 
         labels, pad, flip = FMNIST_LABELS, 2, True
     elif name == "cifar10":
         if not root:
-            raise SystemExit("--data-dir is required for cifar10 (the cifar-10-batches-py folder)")
+            raise UsageError("--data-dir is required for cifar10 (the cifar-10-batches-py folder)")
         tx, ty, ex, ey = load_cifar10(root)
         labels, pad, flip = CIFAR10_LABELS, 4, True
     else:
-        raise SystemExit(f"unknown data set {name!r}; expected fmnist or cifar10")
+        raise UsageError(f"unknown data set {name!r}; expected fmnist or cifar10")
     if val_size >= len(tx):
-        raise SystemExit(f"--val-size {val_size} leaves no training data ({len(tx)} images)")
+        raise UsageError(f"--val-size {val_size} leaves no training data ({len(tx)} images)")
     perm = np.random.default_rng(seed).permutation(len(tx))
     val_idx, train_idx = np.sort(perm[:val_size]), np.sort(perm[val_size:])
     if limit:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import data as data_mod
-from .archs import ARCHS
+from .archs import list_models
 from .export import model_from_checkpoint
 from .flops import cumulative_exit_flops
 from .interface import count_parameters
@@ -63,7 +63,7 @@ def main(argv: List[str] | None = None) -> None:
         prog="python3 -m multiexit evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--checkpoint", required=True, help="best.pt or checkpoint.pt written by the train command")
-    ap.add_argument("--arch", choices=list(ARCHS), help="architecture (default: the checkpoint's)")
+    ap.add_argument("--arch", choices=list_models(), help="architecture (default: the checkpoint's)")
     ap.add_argument("--model", help="FILE.py:CALLABLE returning your own model on the staging interface")
     ap.add_argument("--data-dir", default=None, help="data folder if not the one recorded in the checkpoint")
     ap.add_argument("--json", help="also write the figures to this JSON file")

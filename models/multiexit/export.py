@@ -46,11 +46,12 @@ import torch
 import torch.nn as nn
 
 from . import data as data_mod
-from .archs import ARCHS, get_arch, load_callable
+from .archs import get_arch, list_models, load_callable
 from .flops import cumulative_exit_flops, staged_exit_flops
 from .fuse import fuse
 from .interface import INPUT, LOGITS, MultiExitModel, Stage, StageCheck, count_parameters, missing_interface
 from .train import accuracies, predict_logits
+from .errors import ExportError, UsageError
 
 OPSET = 17
 FIXTURE_COUNT = 8
@@ -61,13 +62,6 @@ FLOPS_CONVENTION = (
     "(conv, ReLU elements, pooling, linear; BN/interpolation/concat 0)"
 )
 ORT_CHECK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ort_check.mjs")
-
-
-class ExportError(SystemExit):
-    """An export check failed; the message names the stage and tensor."""
-
-    def __init__(self, message: str):
-        super().__init__(f"export failed: {message}")
 
 
 def check_interface(model: object) -> MultiExitModel:
@@ -391,17 +385,17 @@ def model_from_checkpoint(ck: dict, arch_name: str | None, model_spec: str | Non
         model = load_callable(model_spec)()
     else:
         if arch_name and arch_name != saved:
-            raise SystemExit(f"--checkpoint {path} holds a {saved} model, not {arch_name} (--arch)")
-        if saved not in ARCHS:
-            raise SystemExit(
+            raise UsageError(f"--checkpoint {path} holds a {saved} model, not {arch_name} (--arch)")
+        if saved not in list_models():
+            raise UsageError(
                 f"--checkpoint {path} holds a {saved!r} model, not a registered architecture; "
                 f"pass --model FILE.py:CALLABLE"
             )
-        model = ARCHS[saved].build(ck["config"])
+        model = get_arch(saved).build(ck["config"])
     check_interface(model)
     result = model.load_state_dict(ck["model"], strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise SystemExit(
+        raise UsageError(
             f"--checkpoint {path} does not fit {type(model).__name__}: "
             f"missing {result.missing_keys[:4]}{'...' if len(result.missing_keys) > 4 else ''}, "
             f"unexpected {result.unexpected_keys[:4]}{'...' if len(result.unexpected_keys) > 4 else ''}"
@@ -414,7 +408,7 @@ def main(argv: List[str] | None = None) -> None:
         prog="python3 -m multiexit export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--checkpoint", help="best.pt or checkpoint.pt written by the train command")
-    ap.add_argument("--arch", choices=list(ARCHS), help="architecture (default: the checkpoint's; ranet otherwise)")
+    ap.add_argument("--arch", choices=list_models(), help="architecture (default: the checkpoint's; ranet otherwise)")
     ap.add_argument("--model", help="FILE.py:CALLABLE returning your own model on the staging interface")
     ap.add_argument("--out", help="output model folder (e.g. repository/msdnet-fmnist/1)")
     ap.add_argument("--name", help="model name in the manifest (default ARCH-fmnist)")
@@ -438,7 +432,7 @@ def main(argv: List[str] | None = None) -> None:
 
     if args.random_weights:
         if not args.out:
-            raise SystemExit("--random-weights needs --out")
+            raise UsageError("--random-weights needs --out")
         cfg = get_arch(arch_name).preset(args.random_weights)
         torch.manual_seed(0)
         model = get_arch(arch_name).model_class(cfg)
@@ -456,7 +450,7 @@ def main(argv: List[str] | None = None) -> None:
         out = args.out or tempfile.mkdtemp(prefix=f"{arch_name}-export-")
     else:
         if not args.checkpoint or not args.out:
-            raise SystemExit("--checkpoint and --out are required (or --dry-run, or --random-weights)")
+            raise UsageError("--checkpoint and --out are required (or --dry-run, or --random-weights)")
         ck = torch.load(args.checkpoint)
         model = model_from_checkpoint(ck, args.arch, args.model, args.checkpoint)
         targs = ck["args"]
@@ -464,7 +458,7 @@ def main(argv: List[str] | None = None) -> None:
             ck["dataset"]["name"], args.data_dir or ck["dataset"]["source"]["root"], targs["val_size"], targs["seed"]
         )
         if ds.mean != ck["dataset"]["mean"]:
-            raise SystemExit("data set differs from the one the checkpoint was trained on (mean mismatch)")
+            raise UsageError("data set differs from the one the checkpoint was trained on (mean mismatch)")
         meta = ck
         out = args.out
     name = args.name or f"{getattr(model, 'arch', arch_name) or arch_name}-fmnist"

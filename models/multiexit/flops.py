@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterator, List, Sequence
 import torch
 import torch.nn as nn
 
-from .archs import ARCHS, get_arch
+from .archs import get_arch, list_models
 from .interface import INPUT, LOGITS, MultiExitModel, Stage, count_parameters
 
 COUNTED = (nn.Conv2d, nn.ReLU, nn.AvgPool2d, nn.MaxPool2d, nn.Linear)
@@ -94,7 +94,7 @@ def main(argv: List[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         prog="python3 -m multiexit flops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--arch", default="ranet", choices=list(ARCHS), help="architecture (default ranet)")
+    ap.add_argument("--arch", default="ranet", choices=list_models(), help="architecture (default ranet)")
     ap.add_argument("--preset", default="fmnist", help="the architecture's preset (default fmnist)")
     args = ap.parse_args(argv)
     arch = get_arch(args.arch)

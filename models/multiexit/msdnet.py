@@ -24,6 +24,7 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 
+from .archs import register_model
 from .interface import INPUT, LOGITS, MultiExitModel, Stage, reference_init
 
 
@@ -251,6 +252,7 @@ def layer_scales(cfg: MSDNetConfig, layer: int, n_layers_all: int) -> tuple:
     return n - math.floor(max(0, layer - 2) / interval), n - math.floor((layer - 1) / interval)
 
 
+@register_model("msdnet", MSDNetConfig, PRESETS)
 class MSDNet(MultiExitModel):
     arch = "msdnet"
 

@@ -28,6 +28,7 @@ from onnx import numpy_helper
 
 from .archs import get_arch
 from .interface import INPUT
+from .errors import MultiExitError, cli
 
 
 def executed(model: nn.Module, stages, image: torch.Tensor) -> List[List[nn.Module]]:
@@ -64,13 +65,13 @@ def recover(model_dir: str) -> dict:
         nodes = [n for n in graph.node if n.op_type in ("Conv", "Gemm")]
         layers = [m for m in mods if isinstance(m, (nn.Conv2d, nn.Linear))]
         if len(nodes) != len(layers):
-            raise SystemExit(f"stage {k + 1}: {len(nodes)} Conv/Gemm nodes for {len(layers)} conv/linear modules")
+            raise MultiExitError(f"stage {k + 1}: {len(nodes)} Conv/Gemm nodes for {len(layers)} conv/linear modules")
         bns = iter(m for m in mods if isinstance(m, nn.BatchNorm2d))
         for node, layer in zip(nodes, layers):
             weight = inits[node.input[1]]
             bias = inits[node.input[2]] if len(node.input) > 2 else None
             if tuple(weight.shape) != tuple(layer.weight.shape):
-                raise SystemExit(
+                raise MultiExitError(
                     f"stage {k + 1}: node {node.name} weight {weight.shape} != {tuple(layer.weight.shape)}"
                 )
             layer.weight.data.copy_(torch.from_numpy(np.array(weight)))
@@ -116,4 +117,4 @@ def main(argv: List[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli(main))

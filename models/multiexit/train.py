@@ -26,13 +26,14 @@ import torch
 import torch.nn as nn
 
 from . import data as data_mod
-from .archs import ARCHS, get_arch, load_callable
+from .archs import get_arch, list_models, load_callable
 from .interface import MultiExitModel, count_parameters
+from .errors import UsageError
 
 
 def parse_args(argv: List[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", default="ranet", choices=list(ARCHS), help="architecture (default ranet)")
+    ap.add_argument("--arch", default="ranet", choices=list_models(), help="architecture (default ranet)")
     ap.add_argument(
         "--preset", default="fmnist", help="the architecture's preset (its module's PRESETS; default fmnist)"
     )
@@ -158,7 +159,7 @@ def train(args: argparse.Namespace) -> dict:
         limit=512 if args.dry_run else 0,
     )
     if (cfg.in_channels, cfg.in_size, cfg.in_size) != ds.train_x.shape[1:]:
-        raise SystemExit(
+        raise UsageError(
             f"the model ({args.arch}) expects {cfg.in_channels}x{cfg.in_size}x{cfg.in_size} "
             f"input, data set {args.data} has {tuple(ds.train_x.shape[1:])}"
         )
@@ -168,12 +169,12 @@ def train(args: argparse.Namespace) -> dict:
     ckpt_path = os.path.join(args.out, "checkpoint.pt")
     if args.resume:
         if not os.path.exists(ckpt_path):
-            raise SystemExit(f"--resume: no checkpoint at {ckpt_path}")
+            raise UsageError(f"--resume: no checkpoint at {ckpt_path}")
         ck = torch.load(ckpt_path)
         if ck.get("arch", "ranet") != args.arch:
-            raise SystemExit(f"--resume: {ckpt_path} holds a {ck.get('arch', 'ranet')} model, not {args.arch}")
+            raise UsageError(f"--resume: {ckpt_path} holds a {ck.get('arch', 'ranet')} model, not {args.arch}")
         if ck["config"] != cfg.to_dict():
-            raise SystemExit(f"--resume: {ckpt_path} was trained with another config")
+            raise UsageError(f"--resume: {ckpt_path} was trained with another config")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         gen.set_state(ck["generator"])

@@ -194,7 +194,7 @@ def run_stages(folder: str, shape, exits: int, classes: int) -> List[str]:
     return []
 
 
-def main(argv: List[str] | None = None) -> None:
+def main(argv: List[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python3 -m multiexit validate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -205,5 +205,6 @@ def main(argv: List[str] | None = None) -> None:
     for p in problems:
         print(f"{args.model_dir}: {p}")
     if problems:
-        raise SystemExit(1)
+        return 1
     print(f"{args.model_dir}: OK, servable")
+    return 0

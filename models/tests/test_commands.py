@@ -13,6 +13,8 @@ import torch
 from multiexit import data as data_mod
 from multiexit import export, train, validate
 from multiexit.__main__ import main as cli
+from multiexit.archs import create_model, get_arch, list_models, register_model
+from multiexit.errors import UsageError
 
 MODELS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLED_RANET = os.path.join(MODELS, "repository", "ranet-fmnist", "1")
@@ -36,7 +38,7 @@ def test_train_dry_run_and_resume(tmp_path, arch):
     lines = open(os.path.join(out, "history.jsonl")).read().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
     other = "msdnet" if arch == "ranet" else "ranet"
-    with pytest.raises(SystemExit, match=f"holds a {arch} model, not {other}"):
+    with pytest.raises(UsageError, match=f"holds a {arch} model, not {other}"):
         train.train(train.parse_args(["--arch", other, "--dry-run", "--out", out, "--threads", "1", "--resume"]))
 
 
@@ -96,17 +98,34 @@ def test_validate_names_what_is_wrong(tmp_path):
 
 
 def test_cli_lists_its_commands(capsys):
-    with pytest.raises(SystemExit) as e:
-        cli(["--help"])
-    assert e.value.code == 0
+    assert cli(["--help"]) == 0
     assert "validate" in capsys.readouterr().err
+    assert cli(["no-such-command"]) == 2
+
+
+def test_library_errors_are_exceptions_and_the_cli_turns_them_into_exit_codes(capsys):
+    with pytest.raises(UsageError, match="unknown architecture 'nope'; expected one of msdnet, ranet"):
+        get_arch("nope")
+    assert not issubclass(UsageError, SystemExit)
+    assert cli(["flops", "--arch", "ranet", "--preset", "nope"]) == 2
+    assert "error: --preset: ranet has no preset 'nope'" in capsys.readouterr().err
+
+
+def test_registry_lists_and_creates_models():
+    assert list_models() == ["msdnet", "ranet"]
+    model = create_model("ranet", preset="tiny")
+    assert type(model).__name__ == "RANet" and len(model.stages()) == model.n_exits
+    again = create_model("ranet", config=model.config.to_dict())
+    assert again.config == model.config
+    with pytest.raises(ValueError, match="registered twice"):
+        register_model("ranet", object, {})(type("Other", (), {}))
 
 
 @needs_node
 def test_the_example_model_trains_exports_and_validates(tmp_path):
     run, out = str(tmp_path / "run"), str(tmp_path / "three-exit-cnn" / "1")
-    cli(["train", "--model", EXAMPLE, "--epochs", "1", "--out", run, "--threads", "2"])
-    cli(["export", "--model", EXAMPLE, "--checkpoint", os.path.join(run, "best.pt"), "--out", out])
+    assert cli(["train", "--model", EXAMPLE, "--epochs", "1", "--out", run, "--threads", "2"]) == 0
+    assert cli(["export", "--model", EXAMPLE, "--checkpoint", os.path.join(run, "best.pt"), "--out", out]) == 0
     m = json.load(open(os.path.join(out, "manifest.json")))
     assert m["architecture"] == "ThreeExitCNN" and len(m["exits"]) == 3
     assert m["exits"][-1]["accuracy"]["val"] > 0.6  # one epoch is enough to learn something
@@ -169,3 +188,22 @@ def test_parity_fixtures_are_what_the_onnx_stages_compute(tmp_path):
     got = np.fromfile(dst, "<f4").reshape(len(x), 3, 10)
     want = np.array([f["logits"] for f in fixtures], dtype=np.float32)
     assert np.abs(got - want).max() <= 1e-4
+
+
+def test_the_package_installs_offline_with_debians_python(tmp_path):
+    """As pyproject.toml says: a venv over Debian's site packages, an editable install without build isolation."""
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    models = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pip = [str(venv / "bin" / "pip"), "install", "-q", "--no-index", "--no-build-isolation", "--no-deps", "-e", models]
+    installed = subprocess.run(pip, capture_output=True, text=True, cwd=str(tmp_path))
+    assert installed.returncode == 0, installed.stderr
+    listed = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "from multiexit.archs import list_models; print(list_models())"],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+    )
+    assert listed.stdout.strip() == "['msdnet', 'ranet']", listed.stderr
+    helped = subprocess.run([str(venv / "bin" / "multiexit"), "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "validate" in helped.stderr

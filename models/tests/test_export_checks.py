@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 
 from multiexit import data as data_mod
-from multiexit.export import ExportError, export_model, model_from_checkpoint
+from multiexit.errors import ExportError, UsageError
+from multiexit.export import export_model, model_from_checkpoint
 from multiexit.interface import Stage
 from multiexit.msdnet import PRESETS as MSD_PRESETS
 from multiexit.msdnet import MSDNet
@@ -87,8 +88,8 @@ def test_onnx_that_differs_from_pytorch_stops_the_export(ds, tmp_path):
 
 def test_a_checkpoint_of_the_wrong_architecture_is_refused(tmp_path):
     ck = {"arch": "msdnet", "config": MSD_PRESETS["tiny"].to_dict(), "model": MSDNet(MSD_PRESETS["tiny"]).state_dict()}
-    with pytest.raises(SystemExit, match="holds a msdnet model, not ranet"):
+    with pytest.raises(UsageError, match="holds a msdnet model, not ranet"):
         model_from_checkpoint(ck, "ranet", None, "x.pt")
     ck["model"] = {"blocks.0.weight": torch.zeros(1)}
-    with pytest.raises(SystemExit, match="does not fit MSDNet"):
+    with pytest.raises(UsageError, match="does not fit MSDNet"):
         model_from_checkpoint(ck, None, None, "x.pt")

@@ -7,7 +7,9 @@ from multiexit import data as data_mod
 from multiexit.export import run_stages
 from multiexit.flops import cumulative_exit_flops, staged_exit_flops
 from multiexit.interface import count_parameters
-from multiexit.ranet import PRESETS, RANet, RANetConfig, downsampling_blocks, plan_stages, transition_after
+from multiexit.ranet import PRESETS, RANet, RANetConfig
+from multiexit.ranet_layers import downsampling_blocks, transition_after
+from multiexit.ranet_stages import plan_stages
 
 
 def preset(name):

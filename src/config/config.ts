@@ -51,7 +51,7 @@ export const FIELDS = {
   defaultModel: [
     z.string().min(1).optional(),
     undefined,
-    "the model a request with an empty model name goes to (and BudgetAdmin's default); default: the only model, else the first by name",
+    "the model a request with an empty model name goes to (and BudgetAdmin's default); default: the repository's repository.yaml, else the only model, else the first by name",
   ],
   strictModelStart: [
     bool,

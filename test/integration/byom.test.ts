@@ -3,27 +3,28 @@
  * on Fashion-MNIST, exported by the generic exporter into a model repository beside the bundled
  * RANet, served, and classified over gRPC.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
 import { MODEL_DIR, parityFixtures, startServer, tensorBytes } from "../support/fixtures.js";
+import { runCommand } from "../support/runCommand.js";
 
 const PYTHON = "/usr/bin/python3";
-const hasTorch = spawnSync(PYTHON, ["-c", "import torch, onnx"]).status === 0;
 
-describe.runIf(hasTorch)("bring your own model", () => {
+// test/globalSetup.ts has checked python3-torch, python3-onnx and python3-jsonschema; a command
+// that fails here shows its stderr
+describe("bring your own model", () => {
   let s: Awaited<ReturnType<typeof startServer>>;
   let repo: string;
   beforeAll(async () => {
     const work = mkdtempSync(path.join(os.tmpdir(), "byom-"));
     repo = path.join(work, "repository");
     const example = "examples/three_exit_cnn.py:build";
-    const run = (args: string[]) => execFileSync(PYTHON, ["-m", "multiexit", ...args], { cwd: "models", stdio: ["ignore", "ignore", "pipe"] });
-    run(["train", "--model", example, "--epochs", "1", "--threads", "2", "--out", path.join(work, "run")]);
-    run([
+    const run = (args: string[]) => runCommand(PYTHON, ["-m", "multiexit", ...args], { cwd: "models" });
+    await run(["train", "--model", example, "--epochs", "1", "--threads", "2", "--out", path.join(work, "run")]);
+    await run([
       "export",
       "--model",
       example,
@@ -34,9 +35,9 @@ describe.runIf(hasTorch)("bring your own model", () => {
       "--name",
       "three-exit-cnn",
     ]);
-    execFileSync(PYTHON, ["-m", "multiexit", "validate", path.join(repo, "three-exit-cnn", "1")], { cwd: "models" });
+    await run(["validate", path.join(repo, "three-exit-cnn", "1")]);
     // beside the bundled model, as a user's repository would hold it
-    execFileSync("mkdir", ["-p", path.join(repo, "ranet-fmnist")]);
+    mkdirSync(path.join(repo, "ranet-fmnist"), { recursive: true });
     symlinkSync(MODEL_DIR, path.join(repo, "ranet-fmnist", "1"));
     s = await startServer(["--model-repository", repo]);
   }, 300_000);

@@ -158,8 +158,14 @@ describe("gRPC server (static thresholds)", () => {
     });
     it("undecodable image", async () => {
       const png = await pngOf(fixtures[0]!.pixels);
-      expect(await classify({ image: png.subarray(0, 40) })).toMatch(/^INVALID_ARGUMENT: image: expected a decodable PNG, JPEG or WebP image/);
+      expect(await classify({ image: png.subarray(0, 40) })).toMatch(
+        /^INVALID_ARGUMENT: image: expected a decodable PNG, JPEG or WebP image, got a damaged or truncated one/,
+      );
       expect(await classify({ image: Buffer.from("GIF89a....") })).toMatch(/^INVALID_ARGUMENT: image: expected/);
+      // a text file: the format is the one problem named (not the pixel limit)
+      expect(await classify({ image: Buffer.from("hello, this is text\n") })).toBe(
+        "INVALID_ARGUMENT: image: expected a PNG, JPEG or WebP image, got 20 bytes in no image format (they begin 68656c6c6f2c2074)",
+      );
     });
     it("missing input", async () => {
       expect(await classify({})).toMatch(/^INVALID_ARGUMENT: input: expected an image .* or a tensor of shape \[1,28,28\]/);

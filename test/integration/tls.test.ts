@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,12 +5,13 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import { startServer } from "../support/fixtures.js";
+import { runCommandSync } from "../support/runCommand.js";
 
 /** A throw-away CA, a server certificate for 127.0.0.1/localhost and a client certificate. */
 function makeCerts(): Record<"ca" | "caKey" | "serverCert" | "serverKey" | "clientCert" | "clientKey", string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "certs-"));
   const f = (n: string) => path.join(dir, n);
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
+  const ssl = (...args: string[]) => runCommandSync("openssl", args);
   ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-days", "1", "-subj", "/CN=ranet-test-ca");
   writeFileSync(f("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   for (const who of ["server", "client"]) {
