@@ -76,7 +76,14 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     throw err;
   }
   const reload = modelReloader({ repo, metrics: m, log: logFor("model") });
-  const listeners = await buildListeners(config, repo, reload, m, logFor("grpc"));
+  let listeners: Awaited<ReturnType<typeof buildListeners>>;
+  try {
+    listeners = await buildListeners(config, repo, reload, m, logFor("grpc")); // reads the TLS files
+  } catch (err) {
+    await repo.dispose();
+    await engine.dispose();
+    throw err;
+  }
   const all = [listeners.public, ...(listeners.admin ? [listeners.admin] : [])];
 
   let grpcPort: number;

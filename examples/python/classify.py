@@ -83,7 +83,8 @@ def main() -> int:
         for r in stream(requests, timeout=10):
             if r.HasField("error"):
                 failed += 1
-                print(f"stream {r.request_id}: error {CODES.get(r.error.code, r.error.code)}: {r.error.message}", file=sys.stderr)
+                code = CODES.get(r.error.code, r.error.code)
+                print(f"stream {r.request_id}: error {code}: {r.error.message}", file=sys.stderr)
             else:
                 print(f"stream {r.request_id}: {r.label} (exit {r.exit})")
         return 1 if failed else 0
