@@ -77,7 +77,7 @@ runMain(async () => {
     return { request, body: (i: number) => bodies[i % bodies.length]! };
   };
   const workers = autoEngineWorkers("cpu", usableCpus().cpus);
-  const raw = (s: RawSetting) => async () => ({ throughput: await rawThroughput(manifest, inputs, batch, s, seconds) });
+  const raw = (s: RawSetting) => async () => ({ throughput: (await rawThroughput(manifest, inputs, batch, s, seconds)).throughput });
   const configs: [string, () => Promise<Figure>][] = [
     [`raw staged, ${workers} worker(s), intra-op 1 (the server's setting)`, raw({ graph: "staged", workers, intraOpThreads: 1 })],
     ["raw staged, 1 worker, onnxruntime's default threads", raw({ graph: "staged", workers: 1, intraOpThreads: 0 })],

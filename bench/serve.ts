@@ -22,6 +22,10 @@
  *                          [--baseline-dir DIR]   (an older checkout: its p99 at the same half-capacity rates, same run)
  *                          [--half-runs N]        (open-loop half-capacity runs per configuration; default --rounds)
  *
+ *   npm run bench:serve -- --only REGEX [--rounds 1]
+ *     only the configurations whose names match REGEX (e.g. "adaptive 50%|raw whole"): their rows
+ *     and the ratios they allow; no half-capacity runs and no plot; prints, writes nothing
+ *
  *   npm run bench:serve -- --compare-only --baseline-dir DIR [--rounds 3] [--half-runs 5] [--out FILE]
  *     only the comparison with the older checkout: forced last exit and adaptive 50% throughput
  *     (ClassifyStream, closed loop) of both, interleaved, and both p99s at half of this checkout's
@@ -53,6 +57,8 @@ const compareOnly = process.argv.includes("--compare-only");
 const out = arg("out", compareOnly ? "docs/results/serve-compare.md" : "docs/results/benchmarks.md");
 const baselineDir = arg("baseline-dir", "");
 const halfRuns = Number(arg("half-runs", String(rounds)));
+/** Only the configurations whose names match (a regular expression): a quick look; no half-capacity runs, no plot, nothing written. */
+const only = arg("only", "");
 if (compareOnly && !baselineDir) throw new Error("--compare-only needs --baseline-dir (the older checkout to compare with)");
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -62,7 +68,11 @@ interface Figure {
   p50?: number;
   p99?: number;
   cores?: number;
+  /** Cores the server's main thread used (it reads, decodes and answers every call). */
+  mainCores?: number;
   threads?: [string, number][];
+  /** Raw runs: CPU time per image, microseconds, every thread of the run. */
+  cpuUsPerImage?: number;
   /** Cores the load generator (this process) used meanwhile. */
   loadgenCores?: number;
 }
@@ -101,6 +111,7 @@ async function served(flags: string[], load: Load, api: LoadOptions["api"], inFl
       p50: r.latencyMs.p50,
       p99: r.latencyMs.p99,
       cores: cpu.total,
+      mainCores: cpu.main,
       threads: cpu.byThread,
       loadgenCores,
     };
@@ -152,7 +163,7 @@ async function main(): Promise<void> {
   const adaptive = req(0);
   const cpus = usableCpus();
   const auto = autoEngineWorkers("cpu", cpus.cpus);
-  const raw = (name: string, s: RawSetting): Config => ({ name, run: async () => ({ throughput: await rawThroughput(manifest, inputs, batch, s, seconds) }) });
+  const raw = (name: string, s: RawSetting): Config => ({ name, run: () => rawThroughput(manifest, inputs, batch, s, seconds) });
   const target = (t: number) => ["--budget-target", String(t)];
   const configs: Config[] = [
     // raw onnxruntime: sessions called directly in threads of their own (bench/lib/rawEngine.ts)
@@ -183,6 +194,7 @@ async function main(): Promise<void> {
   if (compareOnly) {
     configs.splice(0, configs.length, ...compareConfigs(last, adaptive, target(0.5)));
   }
+  if (only) configs.splice(0, configs.length, ...configs.filter((c) => new RegExp(only).test(c.name)));
   const results = new Map<string, Figure[]>(configs.map((c) => [c.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (const c of configs) {
@@ -191,22 +203,24 @@ async function main(): Promise<void> {
       log(`round ${r + 1}/${rounds}: ${c.name}: ${f.throughput.toFixed(0)} img/s${f.cores !== undefined ? `, ${f.cores.toFixed(2)} cores` : ""}`);
     }
   }
-  const med = (name: string, key: keyof Figure = "throughput") => median(results.get(name)!.map((f) => Number(f[key] ?? Number.NaN)));
+  const med = (name: string, key: keyof Figure = "throughput") => median((results.get(name) ?? []).map((f) => Number(f[key] ?? Number.NaN)));
   // p99 at half of the measured capacity, forced last exit and adaptive 50%; with --baseline-dir
   // the older checkout at the same rates; `rounds` interleaved rounds, medians reported
   const halfRate = compareOnly
     ? { last: med(THIS_LAST) / 2, adaptive: med(THIS_ADAPTIVE) / 2 }
     : { last: med("served forced last exit, stream") / 2, adaptive: med("served adaptive 50%, stream") / 2 };
-  const halfConfigs: { name: string; run: () => Promise<Figure> }[] = [
-    { name: "last", run: () => p99At(halfRate.last, [], last.request) },
-    { name: "adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request) },
-    ...(baselineDir
-      ? [
-          { name: "base last", run: () => p99At(halfRate.last, [], last.request, baselineDir) },
-          { name: "base adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request, baselineDir) },
-        ]
-      : []),
-  ];
+  const halfConfigs: { name: string; run: () => Promise<Figure> }[] = only
+    ? []
+    : [
+        { name: "last", run: () => p99At(halfRate.last, [], last.request) },
+        { name: "adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request) },
+        ...(baselineDir
+          ? [
+              { name: "base last", run: () => p99At(halfRate.last, [], last.request, baselineDir) },
+              { name: "base adaptive", run: () => p99At(halfRate.adaptive, target(0.5), adaptive.request, baselineDir) },
+            ]
+          : []),
+      ];
   const half = new Map<string, Figure[]>(halfConfigs.map((c) => [c.name, []]));
   for (let r = 0; r < halfRuns; r++) {
     for (const c of halfConfigs) {
@@ -216,7 +230,7 @@ async function main(): Promise<void> {
     }
   }
   const halfMed = (name: string): Figure => {
-    const fs = half.get(name)!;
+    const fs = half.get(name) ?? [];
     const m = (key: keyof Figure) => median(fs.map((f) => Number(f[key] ?? Number.NaN)));
     return { throughput: m("throughput"), meanFlops: m("meanFlops"), p50: m("p50"), p99: m("p99") };
   };
@@ -237,35 +251,54 @@ async function main(): Promise<void> {
   const saturatingRow = `served forced last exit, stream, ${saturating} in flight`;
   const rawSameThreads = med(`raw staged, ${auto} thread(s), intra-op 1 (the server's threads)`);
   const threadsOf = (name: string) =>
-    (results.get(name)!.at(-1)?.threads ?? [])
+    ((results.get(name) ?? []).at(-1)?.threads ?? [])
       .filter(([, c]) => c > 0.02)
       .slice(0, 4)
       .map(([, c]) => c.toFixed(2))
       .join(", ");
+  // CPU per answer, microseconds: each round's cores over its answers, then the median of the rounds
+  const usPer = (name: string, cores: (f: Figure) => number | undefined) =>
+    median((results.get(name) ?? []).map((f) => ((cores(f) ?? Number.NaN) * 1e6) / f.throughput));
+  const mainUs = (name: string) => usPer(name, (f) => f.mainCores);
+  const otherUs = (name: string) => usPer(name, (f) => (f.cores === undefined || f.mainCores === undefined ? undefined : f.cores - f.mainCores));
+  const wholeUs = (name: string) => (name.startsWith("raw") ? med(name, "cpuUsPerImage") : usPer(name, (f) => f.cores));
   const rows = configs.map(
     (c) =>
-      `| ${c.name} | ${fmt(med(c.name), 0)} | ${fmt(med(c.name, "meanFlops") / 1e6, 2)} | ${fmt(med(c.name, "p50"))} / ${fmt(med(c.name, "p99"))} | ${fmt(med(c.name, "cores"), 2)} | ${threadsOf(c.name) || "-"} | ${fmt(med(c.name, "loadgenCores"), 2)} |`,
+      `| ${c.name} | ${fmt(med(c.name), 0)} | ${fmt(med(c.name, "meanFlops") / 1e6, 2)} | ${fmt(med(c.name, "p50"))} / ${fmt(med(c.name, "p99"))} | ${fmt(mainUs(c.name), 0)} | ${fmt(otherUs(c.name), 0)} | ${fmt(wholeUs(c.name), 0)} | ${fmt(med(c.name, "cores"), 2)} | ${threadsOf(c.name) || "-"} | ${fmt(med(c.name, "loadgenCores"), 2)} |`,
   );
+  const rawWhole2 = `raw whole network (one session), ${auto} thread(s), intra-op 1 (the server's threads)`;
+  const rawWholeUs = wholeUs(rawWhole2);
+  const bothCores = (name: string) => median((results.get(name) ?? []).map((f) => (f.cores ?? Number.NaN) + (f.loadgenCores ?? Number.NaN)));
   const text = [
     "# Serving benchmark",
     "",
     `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --saturating-concurrency ${saturating} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
     `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs (medians of ${rounds} interleaved runs) use @grpc/grpc-js.`,
     "",
-    "| run | images/s | mean MMACs | latency p50 / p99 ms | server cores | its busiest threads (cores each) | load generator cores |",
-    "|---|---:|---:|---:|---:|---|---:|",
+    "CPU per answer: the server's CPU time in the measuring window (per thread, from /proc/PID/task) over its answers, in microseconds: its main thread (gRPC, decoding, admission, answers), its other threads (engine workers, V8's helpers) and the whole server; for raw rows, the CPU time of the threads that call onnxruntime, per image.",
+    "",
+    "| run | images/s | mean MMACs | latency p50 / p99 ms | main thread us/answer | other threads us/answer | whole server (raw: all) us/answer | server cores | its busiest threads (cores each) | load generator cores |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows,
-    `| p99 at half capacity, forced last exit (${fmt(med("served forced last exit, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfLast.throughput, 0)} | ${fmt((halfLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfLast.p50)} / ${fmt(halfLast.p99)} | - | - | - |`,
-    `| p99 at half capacity, adaptive 50% (${fmt(med("served adaptive 50%, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfAdaptive.throughput, 0)} | ${fmt((halfAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfAdaptive.p50)} / ${fmt(halfAdaptive.p99)} | - | - | - |`,
+    `| p99 at half capacity, forced last exit (${fmt(med("served forced last exit, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfLast.throughput, 0)} | ${fmt((halfLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfLast.p50)} / ${fmt(halfLast.p99)} | - | - | - | - | - | - |`,
+    `| p99 at half capacity, adaptive 50% (${fmt(med("served adaptive 50%, stream") / 2, 0)}/s offered, open loop) | ${fmt(halfAdaptive.throughput, 0)} | ${fmt((halfAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(halfAdaptive.p50)} / ${fmt(halfAdaptive.p99)} | - | - | - | - | - | - |`,
     ...(baseLast && baseAdaptive
       ? [
-          `| the same half-capacity rates on ${baselineDir} (the code before): forced last exit | ${fmt(baseLast.throughput, 0)} | ${fmt((baseLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseLast.p50)} / ${fmt(baseLast.p99)} | - | - | - |`,
-          `| the same half-capacity rates on ${baselineDir} (the code before): adaptive 50% | ${fmt(baseAdaptive.throughput, 0)} | ${fmt((baseAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseAdaptive.p50)} / ${fmt(baseAdaptive.p99)} | - | - | - |`,
+          `| the same half-capacity rates on ${baselineDir} (the code before): forced last exit | ${fmt(baseLast.throughput, 0)} | ${fmt((baseLast.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseLast.p50)} / ${fmt(baseLast.p99)} | - | - | - | - | - | - |`,
+          `| the same half-capacity rates on ${baselineDir} (the code before): adaptive 50% | ${fmt(baseAdaptive.throughput, 0)} | ${fmt((baseAdaptive.meanFlops ?? 0) / 1e6, 2)} | ${fmt(baseAdaptive.p50)} / ${fmt(baseAdaptive.p99)} | - | - | - | - | - | - |`,
         ]
       : []),
     "",
     "| ratio | measured | goal |",
     "|---|---:|---:|",
+    `| main-thread CPU per answer, adaptive 50% over ClassifyStream (us) | ${fmt(mainUs("served adaptive 50%, stream"), 0)} | <= 70 |`,
+    `| main-thread CPU per answer, forced last exit over ClassifyStream (us) | ${fmt(mainUs("served forced last exit, stream"), 0)} | <= 70 |`,
+    `| main-thread CPU per answer, adaptive 50% unary (us) | ${fmt(mainUs("served adaptive 50%, unary"), 0)} | <= 150 |`,
+    `| main-thread CPU per answer, forced last exit unary (us) | ${fmt(mainUs("served forced last exit, unary"), 0)} | <= 150 |`,
+    `| whole-server CPU per forced-last answer (stream) / raw whole network's CPU per image (${fmt(rawWholeUs, 0)} us, ${auto} threads) | ${fmt(wholeUs("served forced last exit, stream") / rawWholeUs, 2)} | <= 1.2 |`,
+    `| whole-server CPU per adaptive 50% answer (stream) / the same raw CPU per image (the FLOPs ideal: ${fmt(med("served adaptive 50%, stream", "meanFlops") / manifest.exits[K - 1]!.flops, 2)}) | ${fmt(wholeUs("served adaptive 50%, stream") / rawWholeUs, 2)} | <= 0.7 |`,
+    `| cores used by server and load generator together, adaptive 50% (stream, ${concurrency} in flight) | ${fmt(bothCores("served adaptive 50%, stream"), 2)} | >= 1.9 |`,
+    `| served adaptive 50% (stream) / raw whole network in ${auto} threads (${fmt(med(rawWhole2), 0)}/s) | ${(med("served adaptive 50%, stream") / med(rawWhole2)).toFixed(2)} | >= 1.2 |`,
     `| served forced last (stream) / better of raw staged and raw whole network at the server's threads (${fmt(rawServerThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawServerThreads).toFixed(2)} | >= 0.85 |`,
     `| served forced last (unary) / the same raw baseline | ${(med("served forced last exit, unary") / rawServerThreads).toFixed(2)} | >= 0.85 |`,
     `| served forced last (stream) / raw staged at the server's threads (${fmt(rawSameThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawSameThreads).toFixed(2)} | report |`,
@@ -288,6 +321,10 @@ async function main(): Promise<void> {
     `| 2 / 1 engine workers, adaptive 50% (stream) | ${(med("served adaptive 50%, stream, 2 engine workers") / med("served adaptive 50%, stream, 1 engine worker")).toFixed(2)}x | report |`,
     "",
   ].join("\n");
+  if (only) {
+    console.log(text);
+    return;
+  }
   const plotFile = `${out.replace(/\.md$/, "")}-targets`;
   const point = (targetPercent: number, name: string) => ({ targetPercent, imagesPerS: med(name), p99Ms: med(name, "p99") });
   await plotTargets(

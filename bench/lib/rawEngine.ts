@@ -21,7 +21,13 @@ const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "rawOrtWo
  * stages (or the whole network as one graph) for `seconds` after a warm-up, all threads measured
  * over the same window. Nothing of the server (src/engine, src/pipeline) is involved.
  */
-export async function rawThroughput(manifest: Manifest, inputs: Float32Array[], batch: number, s: RawSetting, seconds: number): Promise<number> {
+/** Images per second, and the CPU time (every thread of this process, in microseconds) each image took while they ran. */
+export interface RawFigure {
+  throughput: number;
+  cpuUsPerImage: number;
+}
+
+export async function rawThroughput(manifest: Manifest, inputs: Float32Array[], batch: number, s: RawSetting, seconds: number): Promise<RawFigure> {
   const per = inputs[0]!.length;
   const data = new Float32Array(batch * per);
   for (let i = 0; i < batch; i++) data.set(inputs[i % inputs.length]!, i * per);
@@ -58,9 +64,15 @@ export async function rawThroughput(manifest: Manifest, inputs: Float32Array[], 
   try {
     await Promise.all(workers.map((w) => next(w, "warm")));
     const done = workers.map((w) => next(w, "done"));
+    const cpu0 = process.cpuUsage(); // the process does nothing else meanwhile: its CPU is the workers'
     for (const w of workers) w.postMessage("go");
     const results = await Promise.all(done);
-    return results.reduce((sum, r) => sum + (r.batches * batch) / (r.ms / 1000), 0);
+    const cpu = process.cpuUsage(cpu0);
+    const images = results.reduce((sum, r) => sum + r.batches * batch, 0);
+    return {
+      throughput: results.reduce((sum, r) => sum + (r.batches * batch) / (r.ms / 1000), 0),
+      cpuUsPerImage: (cpu.user + cpu.system) / images,
+    };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }

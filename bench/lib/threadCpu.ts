@@ -18,20 +18,27 @@ export function threadTimes(pid: number): Map<number, { name: string; seconds: n
   return out;
 }
 
-/** Cores the whole process and each of its threads (busiest first, "name/tid") used between two samples. */
+/**
+ * Cores the whole process, its main thread (the thread whose id is the process id: the one that
+ * reads and answers every call) and each of its threads (busiest first, "name/tid") used between
+ * two samples.
+ */
 export function coresUsed(
   before: ReturnType<typeof threadTimes>,
   after: ReturnType<typeof threadTimes>,
   seconds: number,
-): { total: number; byThread: [string, number][] } {
+  pid = -1,
+): { total: number; main: number; byThread: [string, number][] } {
   const byThread: [string, number][] = [];
   let total = 0;
+  let main = 0;
   for (const [tid, t] of after) {
     const used = (t.seconds - (before.get(tid)?.seconds ?? 0)) / seconds;
     total += used;
+    if (tid === pid) main = used;
     byThread.push([`${t.name}/${tid}`, used]);
   }
-  return { total, byThread: byThread.sort((a, b) => b[1] - a[1]) };
+  return { total, main, byThread: byThread.sort((a, b) => b[1] - a[1]) };
 }
 
 /**
@@ -42,7 +49,7 @@ export async function loadWithCpu(pid: number, o: LoadOptions): Promise<{ result
   let before = threadTimes(pid);
   let usage0 = process.cpuUsage();
   let t0 = 0;
-  let server: ReturnType<typeof coresUsed> = { total: 0, byThread: [] };
+  let server: ReturnType<typeof coresUsed> = { total: 0, main: 0, byThread: [] };
   let loadgenCores = 0;
   const result = await runLoad({
     ...o,
@@ -53,7 +60,7 @@ export async function loadWithCpu(pid: number, o: LoadOptions): Promise<{ result
         t0 = performance.now();
       } else {
         const s = (performance.now() - t0) / 1000;
-        server = coresUsed(before, threadTimes(pid), s);
+        server = coresUsed(before, threadTimes(pid), s, pid);
         const u = process.cpuUsage(usage0);
         loadgenCores = (u.user + u.system) / 1e6 / s;
       }
