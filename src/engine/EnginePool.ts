@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { autoEngineWorkers, type UsableCpus, usableCpus } from "../core/usableCpus.js";
-import type { HostTensor } from "./StageRunner.js";
+import { EngineWorkerStopped, type HostTensor, type KeptBlock, type KeptRow } from "./StageRunner.js";
 import { StageWorker } from "./StageWorker.js";
-import type { ModelSessions, Signature, WorkerSetup } from "./workerProtocol.js";
+import type { KeptRows, ModelSessions, Signature, WorkerSetup } from "./workerProtocol.js";
 
 export interface PoolOptions {
   /** Execution providers in order of preference; the first decides the automatic worker count. */
@@ -24,11 +24,15 @@ interface PoolModel {
  * One set of engine worker threads for every served model: each worker holds the sessions of
  * every loaded model, so threads and per-thread memory do not multiply with the models. It runs
  * a batch on the worker it is told (the scheduler owns the workers' slots and decides what runs
- * where; src/scheduler). A worker that dies fails only the batches it held and is replaced with
- * every model's sessions; onWorkerBack tells the scheduler it takes work again.
+ * where; src/scheduler). Outputs a later stage reads stay in the worker that made them (kept
+ * blocks), so a batch that reads kept rows runs where they are. A worker that dies fails only the
+ * batches it held, and the rows it kept are gone (EngineWorkerStopped for whoever reads them); it
+ * is replaced with every model's sessions; onWorkerBack tells the scheduler it takes work again.
  */
 export class EnginePool {
   private readonly models = new Map<string, PoolModel>();
+  /** Each worker slot's replacement count: kept blocks name the generation that made them. */
+  private readonly generations: number[];
   private disposed = false;
   /** Called when a replaced worker takes work again. */
   onWorkerBack: () => void = () => {};
@@ -38,6 +42,7 @@ export class EnginePool {
     private readonly setup: WorkerSetup,
     private readonly log: Logger,
   ) {
+    this.generations = workers.map(() => 0);
     workers.forEach((w, i) => {
       this.watch(w, i);
     });
@@ -106,13 +111,57 @@ export class EnginePool {
     await Promise.all(this.workers.filter((w) => w.alive).map((w) => w.unload(key).catch(() => {})));
   }
 
-  /** Runs a stage batch of model `key` on worker `worker` (default: the live one with the fewest batches). */
-  run(key: string, stage: number, feeds: Record<string, HostTensor>, transfer: boolean, worker?: number): Promise<Record<string, HostTensor>> {
-    if (this.disposed) return Promise.reject(new Error("engine is disposed"));
-    if (!this.models.has(key)) return Promise.reject(new Error(`model ${key} is not loaded`));
-    const w = worker === undefined ? this.leastBusy() : this.workers[worker];
-    if (!w?.alive) return Promise.reject(new Error("no engine worker is running there (restarting after a failure)"));
-    return w.run(key, stage, feeds, transfer);
+  /** Runs a stage batch of model `key` on host tensors on worker `worker` (default: the live one with the fewest batches); every output comes back. */
+  async run(key: string, stage: number, feeds: Record<string, HostTensor>, transfer: boolean, worker?: number): Promise<Record<string, HostTensor>> {
+    const w = this.workerFor(key, worker === undefined ? this.workers.indexOf(this.leastBusy()!) : worker);
+    return (await w.run(key, stage, feeds, transfer)).outputs;
+  }
+
+  /**
+   * Runs a stage batch of model `key` on worker `worker`, reading `kept` rows there (each block
+   * must be that worker's, of its current generation); the outputs named in `keep` stay there as
+   * a new block, the others come back.
+   */
+  async runKeeping(
+    key: string,
+    stage: number,
+    host: Record<string, HostTensor>,
+    kept: Record<string, readonly KeptRow[]>,
+    keep: readonly string[],
+    transfer: boolean,
+    worker: number,
+  ): Promise<{ outputs: Record<string, HostTensor>; kept?: KeptBlock }> {
+    const w = this.workerFor(key, worker);
+    const generation = this.generations[worker]!;
+    const wire: Record<string, KeptRows> = {};
+    for (const [name, rows] of Object.entries(kept)) {
+      const blocks = new Int32Array(rows.length);
+      const at = new Int32Array(rows.length);
+      rows.forEach((r, i) => {
+        if (r.block.worker !== worker || r.block.generation !== generation) {
+          throw new EngineWorkerStopped(`the engine worker that held '${name}' for this request stopped (it was replaced)`);
+        }
+        blocks[i] = r.block.id;
+        at[i] = r.row;
+      });
+      wire[name] = { blocks, rows: at };
+    }
+    const { outputs, block } = await w.run(key, stage, host, transfer, wire, keep.length ? [...keep] : undefined);
+    return { outputs, kept: block === undefined ? undefined : { worker, generation, id: block } };
+  }
+
+  /** Nothing reads `block` any more: its worker frees it after the runs handed over before (nothing to do when that worker was replaced). */
+  release(block: KeptBlock): void {
+    if (this.generations[block.worker] !== block.generation) return;
+    this.workers[block.worker]?.free(block.id);
+  }
+
+  private workerFor(key: string, worker: number): StageWorker {
+    if (this.disposed) throw new Error("engine is disposed");
+    if (!this.models.has(key)) throw new Error(`model ${key} is not loaded`);
+    const w = this.workers[worker];
+    if (!w?.alive) throw new EngineWorkerStopped("no engine worker is running there (restarting after a failure)");
+    return w;
   }
 
   /** Runs `fn` on every worker in turn with direct access to model `key`'s sessions (warm-up). */
@@ -120,7 +169,7 @@ export class EnginePool {
     key: string,
     fn: (run: (stage: number, feeds: Record<string, HostTensor>) => Promise<Record<string, HostTensor>>) => Promise<void>,
   ): Promise<void> {
-    await Promise.all(this.workers.map((w) => fn((stage, feeds) => w.run(key, stage, feeds, false))));
+    await Promise.all(this.workers.map((w) => fn(async (stage, feeds) => (await w.run(key, stage, feeds, false)).outputs)));
   }
 
   async dispose(): Promise<void> {
@@ -146,6 +195,7 @@ export class EnginePool {
           (fresh) => {
             if (this.disposed) return void fresh.stop();
             this.workers[slot] = fresh;
+            this.generations[slot]!++;
             this.watch(fresh, slot);
             this.log.info({ worker: slot }, "engine worker replaced");
             this.onWorkerBack();

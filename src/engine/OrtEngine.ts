@@ -4,7 +4,7 @@ import type { UsableCpus } from "../core/usableCpus.js";
 import type { Manifest } from "../format/manifest.js";
 import { EnginePool } from "./EnginePool.js";
 import { runAllStages } from "./runAllStages.js";
-import type { HostTensor, RunOptions, StageRunner } from "./StageRunner.js";
+import type { BatchOptions, HostTensor, KeptBlock, RunOptions, StageBatch, StageBatchResult, StageRunner } from "./StageRunner.js";
 import type { Signature } from "./workerProtocol.js";
 
 export interface EngineOptions {
@@ -77,6 +77,15 @@ export class OrtEngine implements StageRunner {
 
   runStage(stage: number, feeds: Record<string, HostTensor>, opts: RunOptions = {}): Promise<Record<string, HostTensor>> {
     return this.pool.run(this.key, stage, feeds, opts.transferInputs ?? false, opts.worker);
+  }
+
+  async runBatch(stage: number, batch: StageBatch, opts: BatchOptions): Promise<StageBatchResult> {
+    const r = await this.pool.runKeeping(this.key, stage, batch.host, batch.kept, opts.keep, opts.transferInputs ?? false, opts.worker);
+    return { host: r.outputs, kept: r.kept };
+  }
+
+  release(block: KeptBlock): void {
+    this.pool.release(block);
   }
 
   /** Runs every stage (and the fused graph) once at each batch size on every worker, so first requests don't pay for allocation. */

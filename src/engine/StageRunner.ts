@@ -14,7 +14,57 @@ export interface RunOptions {
   worker?: number;
 }
 
-/** What the pipeline needs from an inference engine: run stage k on named batch tensors. */
+/**
+ * The outputs of one stage batch that stayed in the engine (in the worker that ran it): later
+ * stages read their rows there, so they never travel through the caller. `generation` tells a
+ * worker's replacement apart (a replaced worker's blocks are gone).
+ */
+export interface KeptBlock {
+  readonly worker: number;
+  readonly generation: number;
+  readonly id: number;
+}
+
+/** One sample's row of a kept block. */
+export interface KeptRow {
+  block: KeptBlock;
+  row: number;
+}
+
+/** A stage batch's inputs: tensors the caller holds (batch first), and rows of tensors kept in the engine, per input name. */
+export interface StageBatch {
+  host: Record<string, HostTensor>;
+  /** Per input name, each sample's row, in batch order; every block on the worker that runs the batch. */
+  kept: Record<string, readonly KeptRow[]>;
+}
+
+export interface StageBatchResult {
+  /** The outputs not kept (the logits), batch first. */
+  host: Record<string, HostTensor>;
+  /** The kept outputs, when `keep` named any. */
+  kept?: KeptBlock;
+}
+
+export interface BatchOptions {
+  /** The engine worker to run it on (the scheduler's choice; the one holding its kept rows). */
+  worker: number;
+  /** Outputs to keep in the engine as one block for later stages; the others come back. */
+  keep: readonly string[];
+  /** As RunOptions.transferInputs, for `host`. */
+  transferInputs?: boolean;
+}
+
+/** The worker that held a batch's kept rows stopped (or was replaced): the rows are gone. Callers answer UNAVAILABLE (retryable). */
+export class EngineWorkerStopped extends Error {
+  override name = "EngineWorkerStopped";
+}
+
+/** What the pipeline needs from an inference engine: run stage k on a batch, keeping what later stages read where it was made. */
 export interface StageRunner {
+  /** Runs stage k on host tensors and returns every output (warm-up, calibration, tools). */
   runStage(stage: number, feeds: Record<string, HostTensor>, opts?: RunOptions): Promise<Record<string, HostTensor>>;
+  /** Runs stage k on a batch on `opts.worker`: the outputs in `opts.keep` stay there as one block, the rest come back. */
+  runBatch(stage: number, batch: StageBatch, opts: BatchOptions): Promise<StageBatchResult>;
+  /** Nothing reads `block` any more: the engine frees it (soon; never before the runs already handed over). */
+  release(block: KeptBlock): void;
 }

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { HostTensor } from "./StageRunner.js";
-import { type ModelSessions, ownsBuffer, type Signature, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
+import { EngineWorkerStopped, type HostTensor } from "./StageRunner.js";
+import { type KeptRows, type ModelSessions, ownsBuffer, type Signature, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 /** ortWorker beside this file: .js when built; .ts when run from source (tsx, vitest), loaded through tsx. */
 const SELF = fileURLToPath(import.meta.url);
@@ -17,6 +17,8 @@ const newWorker = (workerData: WorkerSetup): Worker =>
 
 /** How long stop() waits for a worker to release its sessions before terminating it. */
 const STOP_TIMEOUT_MS = 30_000;
+/** Freed blocks wait for the next run message to ride along; past this many they go in a message of their own. */
+const FREE_BATCH = 64;
 
 type Pending = { resolve(reply: WorkerReply): void; reject(e: Error): void; run: boolean };
 
@@ -27,6 +29,8 @@ export class StageWorker {
   /** Stage runs handed over and not answered yet. */
   private runs = 0;
   private stopping = false;
+  /** Kept blocks nothing reads any more, sent with the next run (or on their own past FREE_BATCH). */
+  private freed: number[] = [];
   alive = true;
   onDeath: (reason: string) => void = () => {};
 
@@ -43,7 +47,7 @@ export class StageWorker {
     const die = (reason: string) => {
       if (!this.alive) return;
       this.alive = false;
-      for (const p of this.pending.values()) p.reject(new Error(`engine worker stopped: ${reason}`));
+      for (const p of this.pending.values()) p.reject(new EngineWorkerStopped(`engine worker stopped: ${reason}`));
       this.pending.clear();
       this.runs = 0;
       if (!this.stopping) this.onDeath(reason);
@@ -74,7 +78,7 @@ export class StageWorker {
   }
 
   private request(msg: WorkerRequest & { id: number }, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
-    if (!this.alive) return Promise.reject(new Error("engine worker stopped"));
+    if (!this.alive) return Promise.reject(new EngineWorkerStopped("engine worker stopped"));
     return new Promise((resolve, reject) => {
       const run = msg.type === "run";
       if (run) this.runs++;
@@ -86,7 +90,8 @@ export class StageWorker {
   /** Creates the sessions of `model` (replacing any it had); resolves with each session's input and output names. */
   async load(model: string, sessions: ModelSessions): Promise<Signature[]> {
     const reply = await this.request({ type: "load", id: ++this.seq, model, sessions });
-    return reply.type === "loaded" ? reply.signatures : [];
+    if (reply.type !== "loaded") throw new Error(`engine worker answered a load with '${reply.type}'`);
+    return reply.signatures;
   }
 
   /** Releases the sessions of `model` (after the runs handed over before). */
@@ -94,15 +99,35 @@ export class StageWorker {
     await this.request({ type: "unload", id: ++this.seq, model });
   }
 
-  async run(model: string, stage: number, feeds: Record<string, HostTensor>, transferInputs: boolean): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs a stage batch: `feeds` from here, `kept` rows of blocks this worker holds; outputs named
+   * in `keep` stay in the worker as a new block (its id in the answer), the others come back.
+   */
+  async run(
+    model: string,
+    stage: number,
+    feeds: Record<string, HostTensor>,
+    transferInputs: boolean,
+    kept?: Record<string, KeptRows>,
+    keep?: string[],
+  ): Promise<{ outputs: Record<string, HostTensor>; block?: number }> {
     const wire: Record<string, HostTensor> = {};
     const transfer: ArrayBuffer[] = [];
     for (const [name, t] of Object.entries(feeds)) {
       wire[name] = { data: t.data, dims: [...t.dims] };
       if (transferInputs && ownsBuffer(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
     }
-    const reply = await this.request({ type: "run", id: ++this.seq, model, stage, feeds: wire }, transfer);
-    return reply.type === "result" ? reply.outputs : {};
+    const free = this.freed.length ? this.freed.splice(0) : undefined;
+    const reply = await this.request({ type: "run", id: ++this.seq, model, stage, feeds: wire, kept, keep, free }, transfer);
+    if (reply.type !== "result") throw new Error(`engine worker answered a stage run with '${reply.type}'`);
+    return { outputs: reply.outputs, block: reply.block };
+  }
+
+  /** Block `id` is read no more: freed with the next run (the worker handles messages in order, so after every run handed over before). */
+  free(id: number): void {
+    if (!this.alive) return;
+    this.freed.push(id);
+    if (this.freed.length >= FREE_BATCH) this.worker.postMessage({ type: "free", blocks: this.freed.splice(0) } satisfies WorkerRequest);
   }
 
   /**

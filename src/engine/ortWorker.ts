@@ -6,12 +6,16 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
+import { gatherRows } from "./gatherRows.js";
 import type { HostTensor } from "./StageRunner.js";
-import { type ModelSessions, ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
+import { type KeptRows, type ModelSessions, ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const models = new Map<string, ort.InferenceSession[]>();
+/** Outputs kept for later stages (a batch's, by block id), with the model they belong to. */
+const blocks = new Map<number, { model: string; tensors: Record<string, HostTensor> }>();
+let nextBlock = 0;
 
 const post = (msg: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const releaseAll = (sessions: ort.InferenceSession[]) =>
@@ -44,22 +48,49 @@ async function load(id: number, model: string, spec: ModelSessions): Promise<voi
   post({ type: "loaded", id, signatures: sessions.map((s) => ({ inputs: [...s.inputNames], outputs: [...s.outputNames] })) });
 }
 
-async function run(id: number, model: string, stage: number, feeds: Record<string, HostTensor>): Promise<void> {
+/** The batch tensor of input `name` from kept blocks' rows (the block's own tensor when the batch is all of it, in order). */
+function keptInput(name: string, rows: KeptRows): HostTensor {
+  const refs = Array.from(rows.blocks, (b, i) => {
+    const tensor = blocks.get(b)?.tensors[name];
+    if (!tensor) throw new Error(`kept tensor '${name}' of block ${b} is not here (freed, or never made)`);
+    return { tensor, row: rows.rows[i]! };
+  });
+  return gatherRows(refs, refs[0]!.tensor.dims.slice(1));
+}
+
+async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> {
+  const { id, model, stage } = msg;
   try {
+    for (const b of msg.free ?? []) blocks.delete(b);
     const session = models.get(model)?.[stage];
     if (!session) throw new Error(`no stage ${stage + 1} of model ${model}`);
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+    for (const [name, t] of Object.entries(msg.feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+    for (const [name, rows] of Object.entries(msg.kept ?? {})) {
+      const t = keptInput(name, rows);
+      ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+    }
     const out = await session.run(ortFeeds);
     const outputs: Record<string, HostTensor> = {};
+    const kept: Record<string, HostTensor> = {};
     const transfer: ArrayBuffer[] = [];
+    const keep = new Set(msg.keep ?? []);
     for (const [name, t] of Object.entries(out)) {
-      const out = t.data as Float32Array;
-      const data = ownsBuffer(out) ? out : out.slice(); // a buffer of its own, to transfer
-      outputs[name] = { data, dims: [...t.dims] };
-      transfer.push(data.buffer as ArrayBuffer);
+      const data = t.data as Float32Array;
+      if (keep.has(name)) {
+        kept[name] = { data, dims: [...t.dims] };
+        continue;
+      }
+      const own = ownsBuffer(data) ? data : data.slice(); // a buffer of its own, to transfer
+      outputs[name] = { data: own, dims: [...t.dims] };
+      transfer.push(own.buffer as ArrayBuffer);
     }
-    post({ type: "result", id, outputs }, transfer);
+    let block: number | undefined;
+    if (keep.size > 0) {
+      block = nextBlock++;
+      blocks.set(block, { model, tensors: kept });
+    }
+    post({ type: "result", id, outputs, block }, transfer);
   } catch (err) {
     post({ type: "error", id, message: (err as Error).message });
   }
@@ -68,12 +99,17 @@ async function run(id: number, model: string, stage: number, feeds: Record<strin
 /** Messages are handled one at a time, in order: an unload or release never overtakes a run. */
 let chain = Promise.resolve();
 port.on("message", (msg: WorkerRequest) => {
-  if (msg.type === "run") chain = chain.then(() => run(msg.id, msg.model, msg.stage, msg.feeds));
-  else if (msg.type === "load") chain = chain.then(() => load(msg.id, msg.model, msg.sessions));
+  if (msg.type === "run") chain = chain.then(() => run(msg));
+  else if (msg.type === "free") {
+    chain = chain.then(() => {
+      for (const b of msg.blocks) blocks.delete(b);
+    });
+  } else if (msg.type === "load") chain = chain.then(() => load(msg.id, msg.model, msg.sessions));
   else if (msg.type === "unload") {
     chain = chain.then(async () => {
       const sessions = models.get(msg.model) ?? [];
       models.delete(msg.model);
+      for (const [b, kept] of blocks) if (kept.model === msg.model) blocks.delete(b);
       await releaseAll(sessions);
       post({ type: "unloaded", id: msg.id });
     });
@@ -81,6 +117,7 @@ port.on("message", (msg: WorkerRequest) => {
     chain = chain.then(async () => {
       await releaseAll([...models.values()].flat());
       models.clear();
+      blocks.clear();
       post({ type: "released" });
     });
   }

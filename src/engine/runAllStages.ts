@@ -6,7 +6,7 @@ import type { HostTensor, StageRunner } from "./StageRunner.js";
  * are exit k's). Warm-up, calibration, parity checks and the raw-engine benchmark use it.
  */
 export async function runAllStages(
-  runner: StageRunner,
+  runner: Pick<StageRunner, "runStage">,
   stages: readonly { inputs: readonly string[] }[],
   input: Record<string, HostTensor>,
   onStage?: (k: number, outputs: Record<string, HostTensor>) => void,

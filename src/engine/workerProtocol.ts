@@ -21,8 +21,27 @@ export interface ModelSessions {
 export type WorkerRequest =
   | { type: "load"; id: number; model: string; sessions: ModelSessions }
   | { type: "unload"; id: number; model: string }
-  | { type: "run"; id: number; model: string; stage: number; feeds: Record<string, HostTensor> }
+  | {
+      type: "run";
+      id: number;
+      model: string;
+      stage: number;
+      feeds: Record<string, HostTensor>;
+      /** Inputs kept in this worker: per name, each sample's block id and row, in batch order. */
+      kept?: Record<string, KeptRows>;
+      /** Outputs to keep here as a new block (its id comes back) instead of sending them. */
+      keep?: string[];
+      /** Blocks nothing reads any more: freed before this run. */
+      free?: number[];
+    }
+  | { type: "free"; blocks: number[] }
   | { type: "release" };
+
+/** Rows of kept blocks, in batch order: sample i reads row rows[i] of block blocks[i]. */
+export interface KeptRows {
+  blocks: Int32Array;
+  rows: Int32Array;
+}
 
 export type Signature = { inputs: string[]; outputs: string[] };
 
@@ -30,6 +49,6 @@ export type WorkerReply =
   | { type: "ready" }
   | { type: "loaded"; id: number; signatures: Signature[] }
   | { type: "unloaded"; id: number }
-  | { type: "result"; id: number; outputs: Record<string, HostTensor> }
+  | { type: "result"; id: number; outputs: Record<string, HostTensor>; block?: number }
   | { type: "error"; id: number; message: string }
   | { type: "released" };

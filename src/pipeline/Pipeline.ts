@@ -1,14 +1,15 @@
 import type { Logger } from "pino";
 import { ServingError } from "../core/errors.js";
-import type { HostTensor, StageRunner } from "../engine/StageRunner.js";
+import type { HostTensor, KeptBlock, StageRunner } from "../engine/StageRunner.js";
 import { lastReaders } from "../format/manifest.js";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
-import { gatherRows, ownRow } from "./carriedTensors.js";
+import { batchFailure } from "./batchFailure.js";
+import { drop, type KeptHandle, ownRow, stageInputs } from "./carriedTensors.js";
 import type { EntryAdmission } from "./EntryAdmission.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import { exitDecision } from "./exitDecision.js";
 import { predictAt, predictEvery } from "./exitPrediction.js";
-import { PipelinePrograms, type Program } from "./PipelinePrograms.js";
+import { depthOf, PipelinePrograms, type Program, queueOf } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
 import { isOut, maxExitFor, rejected, type Sample } from "./Sample.js";
 
@@ -17,15 +18,14 @@ const DELAYED_RANK = 1000; // added to the rank of a request its queue timeout d
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
 /**
- * Staged early-exit execution with one queue per stage in the scheduler (which decides when a
- * batch leaves and on which worker it runs): samples that are not confident enough after stage k
- * join stage k+1's queue with their carried tensors. A sample that
- * must reach the last exit anyway takes the fused path: one batch of the whole-network graph.
+ * Staged early-exit execution with its queues in the scheduler (which decides when a batch leaves
+ * and on which worker it runs): samples not confident enough after stage k join stage k+1's queue
+ * of the worker that ran them, which keeps the tensors they carry. A sample that must reach the
+ * last exit anyway takes the fused path: one batch of the whole-network graph.
  */
 export class Pipeline {
   private readonly programs: PipelinePrograms;
   private readonly lastReader: Map<string, number>;
-  private readonly perSampleDims = new Map<string, number[]>();
   private inflight = 0;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
@@ -42,7 +42,6 @@ export class Pipeline {
     this.log = opts.log;
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.lastReader = lastReaders(model);
-    this.perSampleDims.set(model.inputName, [...model.inputShape]);
     this.programs = new PipelinePrograms(model, opts, (p, batch, worker) => this.runBatch(p, batch, worker));
     this.admission = this.programs.admission;
   }
@@ -88,6 +87,7 @@ export class Pipeline {
         status: "queued",
         policy: opts.policy ?? this.policy,
         path: entry.fused ? "fused" : "staged",
+        worker: undefined,
         rank: opts.priority ?? 0,
         stage: 0,
         timer: undefined,
@@ -100,9 +100,10 @@ export class Pipeline {
         reject,
       };
     });
-    if (!this.programs.loop.offer(entry.queue, sample, this.opts.maxQueueSize)) return rejected(this.admission.full(entry.session));
+    const queue = entry.queues[0]!;
+    if (!this.programs.loop.offer(queue, sample, this.opts.maxQueueSize)) return rejected(this.admission.full(entry.session));
     this.inflight++;
-    this.opts.hooks?.queueDepth?.(entry.session, entry.queue.depth);
+    this.opts.hooks?.queueDepth?.(entry.session, queue.depth);
     if (opts.deadlineMs !== undefined && Number.isFinite(opts.deadlineMs)) {
       const delay = Math.max(0, opts.deadlineMs - this.opts.clock.now());
       sample.timer = this.opts.clock.setTimer(() => this.onDeadline(sample), delay);
@@ -132,14 +133,8 @@ export class Pipeline {
       this.finish(s, best, s.lastProbs, "deadline");
     } else {
       this.opts.hooks?.dropped?.("deadline");
-      this.withdraw(
-        s,
-        new ServingError(
-          "deadline_exceeded",
-          `deadline passed after ${s.predictions.length} of ${this.exits} exits` +
-            (s.predictions.length ? "; set options.anytime to get the deepest exit computed" : ""),
-        ),
-      );
+      const hint = s.predictions.length ? "; an anytime request gets the deepest exit computed instead" : "";
+      this.withdraw(s, new ServingError("deadline_exceeded", `deadline passed after ${s.predictions.length} of ${this.exits} exits${hint}`));
     }
   }
 
@@ -147,7 +142,7 @@ export class Pipeline {
   private onQueueTimeout(s: Sample): void {
     s.queueTimer = undefined;
     if (s.status !== "queued" || s.stage !== 0) return;
-    const { queue } = this.programs.of(s);
+    const queue = this.programs.queueOf(s);
     const loop = this.programs.loop;
     if (s.opts.queueTimeoutAction === "delay") {
       if (loop.remove(queue, s)) loop.enqueue(queue, [Object.assign(s, { rank: s.rank + DELAYED_RANK })]);
@@ -169,13 +164,14 @@ export class Pipeline {
   /** Takes a queued `s` out of its queue. */
   private dequeue(s: Sample): void {
     const p = this.programs.of(s);
-    if (s.status === "queued" && this.programs.loop.remove(p.queue, s)) this.opts.hooks?.queueDepth?.(p.session, p.queue.depth);
+    if (s.status === "queued" && this.programs.loop.remove(queueOf(p, s.worker), s)) this.opts.hooks?.queueDepth?.(p.session, depthOf(p));
   }
 
   /** Takes `s` out of the pipeline; unless it is answered with a prediction, the exit policy forgets what it charged for it. */
   private settle(s: Sample, status: "answered" | "withdrawn", predicted = false): void {
     s.status = status;
     if (!predicted && s.chargedFlops > 0) s.policy.withdrawn(s.chargedFlops);
+    for (const ref of s.tensors.values()) this.release(drop(ref));
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
     if (s.queueTimer !== undefined) this.opts.clock.clearTimer(s.queueTimer);
@@ -186,57 +182,59 @@ export class Pipeline {
       });
   }
 
+  /** Answers `s` (first, so that nothing after it can leave it unanswered), then tells the policy and the metrics. */
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
     this.settle(s, "answered", true);
+    s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
     s.policy.observe(p.flops, s.chargedFlops);
     this.opts.hooks?.exitTaken?.(p.exit, p.flops, s.opts.tenant);
-    s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
   }
 
-  /** Runs a batch the scheduler planned for `worker`: program `p` on it, then answers or forwards each sample (scatter), or fails the batch. */
+  /** Fails every sample of the batch still in it (not answered or forwarded yet): UNAVAILABLE when the engine worker stopped, else INTERNAL. */
+  private failBatch(p: Program, batch: Sample[], step: string, err: unknown): void {
+    this.log.error({ stage: p.fused ? "fused" : p.session + 1, batch: batch.length, step, err }, "batch failed; failing its requests");
+    const error = batchFailure(p.fused ? "the fused graph" : `stage ${p.session + 1}`, step, err);
+    for (const s of batch) {
+      if (s.status !== "running") continue;
+      this.settle(s, "answered");
+      s.reject(error);
+    }
+  }
+
+  private release(block: KeptBlock | undefined): void {
+    if (block) this.runner.release(block);
+  }
+
+  /** Runs a batch the scheduler planned for `worker`: program `p` on it, then answers or forwards each sample (scatter); every step that throws fails the batch's requests. */
   private async runBatch(p: Program, batch: Sample[], worker: number): Promise<void> {
     for (const s of batch) s.status = "running";
-    const depth = p.queue.depth;
-    if (this.admission.isEntry(p.session)) this.admission.recordDispatch(p.session, this.opts.clock.now(), batch.length, depth);
-    this.opts.hooks?.queueDepth?.(p.session, depth);
     const k = p.session;
+    const depth = depthOf(p);
+    if (this.admission.isEntry(k)) this.admission.recordDispatch(k, this.opts.clock.now(), batch.length, depth);
+    this.opts.hooks?.queueDepth?.(k, depth);
     const t0 = this.opts.clock.now();
     for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
-    let out: Record<string, HostTensor>;
+    let out: Awaited<ReturnType<StageRunner["runBatch"]>>;
     try {
-      const feeds: Record<string, HostTensor> = {};
-      for (const name of p.graph.inputs) feeds[name] = this.gather(name, batch);
-      out = await this.runner.runStage(k, feeds, { transferInputs: true, worker }); // feeds made for it
+      const inputs = stageInputs(p.graph.inputs, batch, this.model);
+      out = await this.runner.runBatch(k, inputs, { worker, keep: p.keep, transferInputs: true }); // inputs made for it
     } catch (err) {
-      const what = p.fused ? "the fused graph" : `stage ${k + 1}`;
-      this.log.error({ stage: p.fused ? "fused" : k + 1, batch: batch.length, err }, "stage run failed; failing its batch");
-      for (const s of batch) {
-        if (s.status !== "running") continue;
-        this.settle(s, "answered");
-        s.reject(new ServingError("internal", `${what} failed: ${(err as Error).message}`));
-      }
-      return;
+      return this.failBatch(p, batch, "run", err);
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
-    for (const s of batch) s.computeMs += seconds * 1000;
-    if (this.admission.isEntry(k)) {
-      this.admission.recordBatch(k, seconds * 1000);
-      this.opts.stats?.batchRan(batch.length, seconds);
+    try {
+      for (const s of batch) s.computeMs += seconds * 1000;
+      if (this.admission.isEntry(k)) {
+        this.admission.recordBatch(k, seconds * 1000);
+        this.opts.stats?.batchRan(batch.length, seconds);
+      }
+      this.opts.hooks?.batchRun?.(k, batch.length, seconds);
+      this.log.debug({ stage: p.fused ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
+      if (p.fused) this.finishFused(batch, out.host);
+      else this.scatter(p, batch, out.host, out.kept && { block: out.kept, holders: 0 }, worker);
+    } catch (err) {
+      this.failBatch(p, batch, "scatter", err);
     }
-    this.opts.hooks?.batchRun?.(k, batch.length, seconds);
-    this.log.debug({ stage: p.fused ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
-    if (p.fused) this.finishFused(batch, out);
-    else this.scatter(k, batch, out);
-  }
-
-  /** The batch tensor of `name`: a whole block passed on as it is (every one of its rows is in this batch), or rows gathered once. */
-  private gather(name: string, batch: Sample[]): HostTensor {
-    const dims = this.perSampleDims.get(name);
-    if (!dims) throw new Error(`no shape known for tensor '${name}'`);
-    return gatherRows(
-      batch.map((s) => s.tensors.get(name)!),
-      dims,
-    );
   }
 
   /** The fused graph ran every exit at once: each sample gets every exit's prediction and answers from the last. */
@@ -249,37 +247,53 @@ export class Pipeline {
     });
   }
 
-  private scatter(k: number, batch: Sample[], out: Record<string, HostTensor>): void {
+  /**
+   * Scores exit k+1 for each sample of the batch and answers it, or forwards it to stage k+2 on
+   * the same worker with references to the rows of `kept` (the outputs later stages read, which
+   * stayed in that worker). Forwarded samples join the next queue even if a later sample throws.
+   */
+  private scatter(p: Program, batch: Sample[], out: Record<string, HostTensor>, kept: KeptHandle | undefined, worker: number): void {
+    const k = p.session;
     const logits = out.logits;
     if (!logits) throw new Error(`stage ${k + 1} returned no logits`);
-    const classes = this.model.classes;
-    const carried = this.model.stages[k]!.outputs.filter((n) => n !== "logits" && (this.lastReader.get(n) ?? -1) > k);
-    for (const name of carried) this.perSampleDims.set(name, out[name]!.dims.slice(1) as number[]);
-    const next = this.programs.stages[k + 1]?.queue;
+    const next = this.programs.stages[k + 1];
     const moving: Sample[] = [];
-    batch.forEach((s, i) => {
-      if (s.status !== "running") return; // withdrawn meanwhile
-      const { probs, prediction: p } = predictAt(this.scorer, k, logits.data, i, classes, s.lastProbs, this.model.exitFlops[k]!);
-      s.predictions.push(p);
-      s.lastProbs = probs;
-      if (!s.fixed) s.policy.exitScored(k, p.confidence); // counted before this decision (the difficulty estimate)
-      // thresholds read per sample: the controller has counted the decisions made before this one
-      const decision = exitDecision(k, this.exits, p.confidence, () => s.policy.thresholds()[k]!, s);
-      if (decision !== "forward") {
-        this.finish(s, p, probs, decision);
-        return;
+    try {
+      for (const [i, s] of batch.entries()) {
+        if (s.status !== "running") continue; // withdrawn meanwhile
+        const { probs, prediction: pr } = predictAt(this.scorer, k, logits.data, i, this.model.classes, s.lastProbs, this.model.exitFlops[k]!);
+        s.predictions.push(pr);
+        s.lastProbs = probs;
+        if (!s.fixed) s.policy.exitScored(k, pr.confidence); // counted before this decision (the difficulty estimate)
+        // thresholds read per sample: the controller has counted the decisions made before this one
+        const decision = exitDecision(k, this.exits, pr.confidence, () => s.policy.thresholds()[k]!, s);
+        if (decision !== "forward") {
+          this.finish(s, pr, probs, decision);
+          continue;
+        }
+        if (!next || (p.keep.length > 0 && !kept)) throw new Error(`stage ${k + 1} forwarded a request but ${next ? "kept no outputs" : "is the last"}`);
+        for (const [name, ref] of s.tensors) {
+          if ((this.lastReader.get(name) ?? -1) > k) continue;
+          s.tensors.delete(name);
+          this.release(drop(ref));
+        }
+        for (const name of p.keep) {
+          s.tensors.set(name, { kind: "kept", handle: kept!, row: i });
+          kept!.holders++;
+        }
+        s.chargedFlops += s.policy.advanced(k);
+        s.stage = k + 1;
+        s.worker = worker;
+        s.status = "queued";
+        s.enqueuedAtMs = this.opts.clock.now();
+        moving.push(s);
       }
-      for (const name of s.tensors.keys()) if ((this.lastReader.get(name) ?? -1) <= k) s.tensors.delete(name);
-      for (const name of carried) s.tensors.set(name, { block: out[name]!, row: i });
-      s.chargedFlops += s.policy.advanced(k);
-      s.stage = k + 1;
-      s.status = "queued";
-      s.enqueuedAtMs = this.opts.clock.now();
-      moving.push(s);
-    });
-    if (next) {
-      this.programs.loop.enqueue(next, moving);
-      this.opts.hooks?.queueDepth?.(k + 1, next.depth);
+    } finally {
+      if (kept && kept.holders === 0) this.runner.release(kept.block);
+      if (next && moving.length > 0) {
+        this.programs.loop.enqueue(queueOf(next, worker), moving);
+        this.opts.hooks?.queueDepth?.(k + 1, depthOf(next));
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import { lastReaders } from "../format/manifest.js";
 import { Scheduler } from "../scheduler/Scheduler.js";
 import { SchedulerLoop } from "../scheduler/SchedulerLoop.js";
 import type { StageQueue } from "../scheduler/StageQueue.js";
@@ -5,13 +6,31 @@ import { EntryAdmission } from "./EntryAdmission.js";
 import type { PipelineModel, PipelineOptions, RequestOptions } from "./pipelineTypes.js";
 import type { Sample } from "./Sample.js";
 
-/** A graph the pipeline runs batches of, with its queue: a stage, or the fused whole network. */
+/** A graph the pipeline runs batches of, with its queues: a stage, or the fused whole network. */
 export interface Program {
   graph: { inputs: readonly string[]; outputs: readonly string[] };
   /** The engine's session of the graph (the stages, then the fused graph); also the metrics' stage index. */
   session: number;
   fused: boolean;
-  queue: StageQueue<Sample>;
+  /**
+   * One queue (the entry programs: stage 1 and the fused graph, which any worker runs), or one
+   * per engine worker (later stages: a sample runs where its kept tensors are).
+   */
+  queues: StageQueue<Sample>[];
+  /** Outputs later stages read: they stay in the engine worker that ran the batch. */
+  keep: readonly string[];
+}
+
+/** The queue of `p` a sample waits in: the only one, or its worker's. */
+export function queueOf(p: Program, worker: number | undefined): StageQueue<Sample> {
+  return p.queues.length === 1 ? p.queues[0]! : p.queues[worker ?? 0]!;
+}
+
+/** Samples waiting for `p`, in all its queues. */
+export function depthOf(p: Program): number {
+  let n = 0;
+  for (const q of p.queues) n += q.depth;
+  return n;
 }
 
 /**
@@ -42,21 +61,31 @@ export class PipelinePrograms {
         maxQueueWaitMs: opts.maxQueueWaitMs ?? 0,
         yieldToHigherLevels: opts.yieldToHigherLevels && { ...opts.yieldToHigherLevels, nowMs: () => opts.clock.now() },
       },
-      (session) => this.bySession(session).queue,
+      (session) => this.bySession(session).queues[0]!,
       (session) => (session === K ? "the fused path's" : `stage ${session + 1}`),
     );
+    const readers = lastReaders(model);
     const program = (graph: Program["graph"], session: number, fused: boolean): Program => {
-      const p: Program = { graph, session, fused, queue: undefined! };
-      p.queue = this.loop.addQueue<Sample>({
-        model: schedulerModel,
-        depthOrder: session, // the fused graph (session K) deepest
-        maxBatchSize: opts.maxBatchSize,
-        maxQueueDelayMs: opts.maxQueueDelayMs,
-        dispatchWhenIdle: opts.dispatchWhenIdle !== false,
-        rank: (s) => s.rank,
-        group: entries.includes(session) ? (s) => s.opts.tenant : undefined, // a tenant's share of the entry queues
-        run: (batch, worker) => runBatch(p, batch, worker),
-      });
+      const entry = entries.includes(session);
+      const keep = fused ? [] : graph.outputs.filter((n) => n !== "logits" && (readers.get(n) ?? -1) > session);
+      const queues: StageQueue<Sample>[] = [];
+      const p: Program = { graph, session, fused, queues, keep };
+      const workers = entry ? [undefined] : Array.from({ length: this.loop.scheduler.workers }, (_, w) => w);
+      for (const worker of workers) {
+        queues.push(
+          this.loop.addQueue<Sample>({
+            model: schedulerModel,
+            depthOrder: session, // the fused graph (session K) deepest
+            worker,
+            maxBatchSize: opts.maxBatchSize,
+            maxQueueDelayMs: opts.maxQueueDelayMs,
+            dispatchWhenIdle: opts.dispatchWhenIdle !== false,
+            rank: (s) => s.rank,
+            group: entry ? (s) => s.opts.tenant : undefined, // a tenant's share of the entry queues
+            run: (batch, w) => runBatch(p, batch, w),
+          }),
+        );
+      }
       return p;
     };
     this.stages = model.stages.map((g, k) => program(g, k, false));
@@ -72,6 +101,11 @@ export class PipelinePrograms {
     return s.path === "fused" ? this.fused! : this.stages[s.stage]!;
   }
 
+  /** The queue `s` waits in. */
+  queueOf(s: Sample): StageQueue<Sample> {
+    return queueOf(this.of(s), s.worker);
+  }
+
   /** Where a request enters: the fused graph when it must reach the last exit anyway (a fixed last exit, not anytime), else stage 1. */
   entryOf(opts: RequestOptions): Program {
     return this.fused && opts.fixedExit === this.stages.length - 1 && !opts.anytime ? this.fused : this.stages[0]!;
@@ -79,6 +113,6 @@ export class PipelinePrograms {
 
   /** Takes the queues out of the scheduler (every request answered: after drain). */
   close(): void {
-    for (const p of [...this.stages, ...(this.fused ? [this.fused] : [])]) this.loop.removeQueue(p.queue as StageQueue<unknown>);
+    for (const p of [...this.stages, ...(this.fused ? [this.fused] : [])]) for (const q of p.queues) this.loop.removeQueue(q as StageQueue<unknown>);
   }
 }

@@ -1,4 +1,4 @@
-import type { RowRef } from "./carriedTensors.js";
+import type { TensorRef } from "./carriedTensors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import type { ClassifyResult, ExitPrediction, RequestOptions, Submission } from "./pipelineTypes.js";
 
@@ -16,8 +16,10 @@ export type SamplePath = "staged" | "fused";
 export interface Sample {
   status: SampleStatus;
   path: SamplePath;
-  /** The tensors later stages read, as rows of the batch tensors that produced them. */
-  tensors: Map<string, RowRef>;
+  /** The tensors later stages read: its input's row here, and rows of blocks kept in the engine worker that made them. */
+  tensors: Map<string, TensorRef>;
+  /** The engine worker holding its kept tensors (its later stages run there); undefined before its first stage. */
+  worker: number | undefined;
   maxExit: number;
   fixed: boolean;
   opts: RequestOptions;

@@ -45,6 +45,8 @@ interface ModelState {
  *   runs, or of a model with fewer batches in the workers: a quiet model's batch, arriving while a
  *   flooded model fills every slot, gets the next free slot, and the flooded model's batches are
  *   not queued behind it.
+ * - A queue pinned to a worker (QueueSpec.worker: its items' kept tensors are there) gives batches
+ *   to that worker's slots only.
  * - Within a model: the highest priority level first (the lowest rank at a queue's head), then the
  *   deepest program (depthOrder), FIFO within a queue. A batch takes the first maxBatchSize in
  *   line, so it mixes levels only to fill up.
@@ -101,7 +103,7 @@ export class Scheduler {
         for (let worker = 0; worker < this.held.length && !planned; worker++) {
           const held = this.held[worker]!;
           if (held.length !== load || !this.takesWork(worker)) continue;
-          const picked = this.pick(models, nowMs, load === 0, held[0]);
+          const picked = this.pick(models, nowMs, load === 0, held[0], worker);
           if (!picked) continue;
           const [m, queue] = picked;
           m.inWorkers++;
@@ -152,7 +154,13 @@ export class Scheduler {
    * For a worker slot (idle: the worker holds nothing; `running`: the model of the batch it runs),
    * the model and queue whose batch goes there, or undefined.
    */
-  private pick(models: readonly ModelState[], nowMs: number, idle: boolean, running: ModelState | undefined): [ModelState, StageQueue<unknown>] | undefined {
+  private pick(
+    models: readonly ModelState[],
+    nowMs: number,
+    idle: boolean,
+    running: ModelState | undefined,
+    worker: number,
+  ): [ModelState, StageQueue<unknown>] | undefined {
     let best: [ModelState, StageQueue<unknown>] | undefined;
     let bestAt = 0;
     for (let i = 0; i < models.length; i++) {
@@ -160,7 +168,7 @@ export class Scheduler {
       const m = models[at]!;
       if (best && m.inWorkers >= best[0].inWorkers) continue;
       if (running && m !== running && m.inWorkers >= running.inWorkers) continue;
-      const q = firstInLine(m.queues, nowMs, idle);
+      const q = firstInLine(m.queues, nowMs, idle, worker);
       if (!q) continue;
       best = [m, q];
       bestAt = at;
@@ -170,11 +178,11 @@ export class Scheduler {
   }
 }
 
-/** Of a model's queues with a batch that may leave, the one with the highest priority level at its head, then the deepest. */
-function firstInLine(queues: readonly StageQueue<unknown>[], nowMs: number, idle: boolean): StageQueue<unknown> | undefined {
+/** Of a model's queues with a batch that may leave for `worker`, the one with the highest priority level at its head, then the deepest. */
+function firstInLine(queues: readonly StageQueue<unknown>[], nowMs: number, idle: boolean, worker: number): StageQueue<unknown> | undefined {
   let best: StageQueue<unknown> | undefined;
   for (const q of queues) {
-    if (!q.ready(nowMs, idle)) continue;
+    if ((q.spec.worker !== undefined && q.spec.worker !== worker) || !q.ready(nowMs, idle)) continue;
     if (!best || q.headRank < best.headRank || (q.headRank === best.headRank && q.spec.depthOrder > best.spec.depthOrder)) best = q;
   }
   return best;

@@ -4,6 +4,8 @@ export interface QueueSpec<T> {
   model: string;
   /** Its order among the model's queues: higher runs first (the deeper stage; the fused graph deepest). */
   depthOrder: number;
+  /** The one engine worker its batches may run on (the one holding its items' kept tensors); undefined: any. */
+  worker?: number;
   maxBatchSize: number;
   /** How long the first in line may wait for its batch to fill while no worker is idle. */
   maxQueueDelayMs: number;

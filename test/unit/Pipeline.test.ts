@@ -1,49 +1,11 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { ServingError } from "../../src/core/errors.js";
-import type { HostTensor, StageRunner } from "../../src/engine/StageRunner.js";
+import { HostKeepingRunner } from "../../src/engine/HostKeepingRunner.js";
 import { StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
 import { Pipeline, type PipelineModel } from "../../src/pipeline/Pipeline.js";
 import { FakeClock, flush } from "../support/FakeClock.js";
-
-/**
- * A 3-stage toy model on a 1-value input x in [0,1]: stage k carries h = x*10 + k and its
- * logits make class 1 more confident the larger x is: logits = [0, (k+1) * 10 * x].
- */
-const model: PipelineModel = {
-  inputName: "image",
-  inputShape: [1],
-  stages: [
-    { inputs: ["image"], outputs: ["logits", "h0"] },
-    { inputs: ["h0"], outputs: ["logits", "h1"] },
-    { inputs: ["h1"], outputs: ["logits"] },
-  ],
-  exitFlops: [10, 25, 40],
-  classes: 2,
-};
-
-class ToyRunner implements StageRunner {
-  calls: { stage: number; n: number }[] = [];
-  failStage = -1;
-  /** Simulated run time of every batch, on the fake clock. */
-  batchMs = 0;
-  constructor(private readonly clock: FakeClock) {}
-  async runStage(stage: number, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-    const input = Object.values(feeds)[0]!;
-    const n = input.dims[0]!;
-    this.calls.push({ stage, n });
-    if (this.batchMs > 0) await new Promise<void>((r) => this.clock.setTimer(() => r(), this.batchMs));
-    if (stage === this.failStage) throw new Error("kernel exploded");
-    const x = Array.from(input.data, (v) => (stage === 0 ? v : (v - (stage - 1)) / 10));
-    const logits = new Float32Array(n * 2);
-    x.forEach((xi, i) => {
-      logits[i * 2 + 1] = (stage + 1) * 10 * xi;
-    });
-    const out: Record<string, HostTensor> = { logits: { data: logits, dims: [n, 2] } };
-    if (stage < 2) out[`h${stage}`] = { data: Float32Array.from(x, (xi) => xi * 10 + stage), dims: [n, 1] };
-    return out;
-  }
-}
+import { model, ToyRunner } from "../support/toyPipeline.js";
 
 function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQueueSize?: number; maxQueueWaitMs?: number } = {}) {
   const clock = new FakeClock();
@@ -51,7 +13,8 @@ function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQ
   const observed: number[] = [];
   const policy = new StaticExitPolicy(thresholds);
   policy.observe = (f: number) => void observed.push(f);
-  const p = new Pipeline(model, runner, policy, {
+  const keeping = new HostKeepingRunner(runner);
+  const p = new Pipeline(model, keeping, policy, {
     maxBatchSize: opts.maxBatchSize ?? 8,
     maxQueueDelayMs: 1,
     dispatchWhenIdle: false, // batches wait to fill (or 1 ms), so requests submitted together share one
@@ -60,7 +23,7 @@ function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQ
     clock,
     log: pino({ level: "silent" }),
   });
-  return { p, clock, runner, observed };
+  return { p, clock, runner, keeping, observed };
 }
 
 const x = (v: number) => Float32Array.of(v);
@@ -223,7 +186,7 @@ describe("Pipeline", () => {
   it("a batch whose inputs cannot be gathered fails with internal instead of staying in the pipeline", async () => {
     const clock = new FakeClock();
     const broken: PipelineModel = { ...model, stages: [model.stages[0]!, { inputs: ["nowhere"], outputs: ["logits"] }], exitFlops: [10, 25] };
-    const p = new Pipeline(broken, new ToyRunner(clock), new StaticExitPolicy([0.99, 0]), {
+    const p = new Pipeline(broken, new HostKeepingRunner(new ToyRunner(clock)), new StaticExitPolicy([0.99, 0]), {
       maxBatchSize: 8,
       maxQueueDelayMs: 1,
       maxQueueSize: 10,
@@ -283,7 +246,7 @@ describe("Pipeline", () => {
     const clock = new FakeClock();
     const runner = new ToyRunner(clock); // the pipeline's own scheduler: one worker, one slot
     runner.batchMs = 3;
-    const p = new Pipeline(model, runner, new StaticExitPolicy([0.99, 0.99, 0]), {
+    const p = new Pipeline(model, new HostKeepingRunner(runner), new StaticExitPolicy([0.99, 0.99, 0]), {
       maxBatchSize: 8,
       maxQueueDelayMs: 50, // longer than the test: only the idle engine starts partial batches here
       maxQueueSize: 100,
