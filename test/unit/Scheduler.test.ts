@@ -34,6 +34,18 @@ describe("Scheduler", () => {
     expect(s.nextDueMs(6)).toBeUndefined(); // no slot: a finishing batch calls for the next plan
   });
 
+  it("gives a queue pinned to a worker (its items' tensors are kept there) to that worker's slots only", () => {
+    const s = new Scheduler({ workers: 2, slotsPerWorker: 1 });
+    const onOne = queueOf(s, "a", 1, { worker: 1 });
+    const any = queueOf(s, "a", 0);
+    onOne.add(items("deep", 2), 0);
+    any.add(items("new", 2), 0);
+    // worker 0 may not take the deeper, pinned batch: it takes the first stage; worker 1 the pinned one
+    expect(show(s.schedule(0)).sort()).toEqual(["0 <- new:0 x2", "1 <- deep:0 x2"]);
+    onOne.add(items("more", 1), 1);
+    expect(s.schedule(1)).toEqual([]); // worker 1 is busy and worker 0 is not its worker: it waits
+  });
+
   it("forms a batch when a slot frees, so what arrived meanwhile leaves together, up to maxBatchSize", () => {
     const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
     const q = queueOf(s, "a", 0);
