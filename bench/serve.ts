@@ -239,7 +239,9 @@ async function main(): Promise<void> {
   const baseLast = baselineDir ? halfMed("base last") : undefined;
   const baseAdaptive = baselineDir ? halfMed("base adaptive") : undefined;
   if (compareOnly) {
-    const report = compareReport(manifest, med, halfLast, halfAdaptive, baseLast!, baseAdaptive!, { last: halfRate.last, adaptive: halfRate.adaptive });
+    const cpuUs = (name: string, which: "main" | "whole") =>
+      median((results.get(name) ?? []).map((f) => (((which === "main" ? f.mainCores : f.cores) ?? Number.NaN) * 1e6) / f.throughput));
+    const report = compareReport(manifest, med, cpuUs, halfLast, halfAdaptive, baseLast!, baseAdaptive!, { last: halfRate.last, adaptive: halfRate.adaptive });
     writeFileSync(out, report);
     console.log(report);
     return;
@@ -355,6 +357,7 @@ function compareConfigs(last: Load, adaptive: Load, target50: string[]): Config[
 function compareReport(
   manifest: { name: string; version: string },
   med: (name: string, key?: keyof Figure) => number,
+  cpuUs: (name: string, which: "main" | "whole") => number,
   halfLast: Figure,
   halfAdaptive: Figure,
   baseLast: Figure,
@@ -374,6 +377,10 @@ function compareReport(
     `| adaptive 50%, images/s | ${fmt(med(THIS_ADAPTIVE), 0)} | ${fmt(med(BASE_ADAPTIVE), 0)} | ${ratio(med(THIS_ADAPTIVE), med(BASE_ADAPTIVE))} | >= 0.95 |`,
     `| forced last exit, p99 ms at ${fmt(rate.last, 0)}/s | ${fmt(halfLast.p99)} | ${fmt(baseLast.p99)} | ${ratio(halfLast.p99, baseLast.p99)} | <= 1.25 |`,
     `| adaptive 50%, p99 ms at ${fmt(rate.adaptive, 0)}/s | ${fmt(halfAdaptive.p99)} | ${fmt(baseAdaptive.p99)} | ${ratio(halfAdaptive.p99, baseAdaptive.p99)} | <= 1.25 |`,
+    `| forced last exit, main-thread CPU per answer, us | ${fmt(cpuUs(THIS_LAST, "main"), 0)} | ${fmt(cpuUs(BASE_LAST, "main"), 0)} | ${ratio(cpuUs(THIS_LAST, "main"), cpuUs(BASE_LAST, "main"))} | report |`,
+    `| adaptive 50%, main-thread CPU per answer, us | ${fmt(cpuUs(THIS_ADAPTIVE, "main"), 0)} | ${fmt(cpuUs(BASE_ADAPTIVE, "main"), 0)} | ${ratio(cpuUs(THIS_ADAPTIVE, "main"), cpuUs(BASE_ADAPTIVE, "main"))} | report |`,
+    `| forced last exit, whole-server CPU per answer, us | ${fmt(cpuUs(THIS_LAST, "whole"), 0)} | ${fmt(cpuUs(BASE_LAST, "whole"), 0)} | ${ratio(cpuUs(THIS_LAST, "whole"), cpuUs(BASE_LAST, "whole"))} | report |`,
+    `| adaptive 50%, whole-server CPU per answer, us | ${fmt(cpuUs(THIS_ADAPTIVE, "whole"), 0)} | ${fmt(cpuUs(BASE_ADAPTIVE, "whole"), 0)} | ${ratio(cpuUs(THIS_ADAPTIVE, "whole"), cpuUs(BASE_ADAPTIVE, "whole"))} | report |`,
     `| forced last exit, p50 ms at ${fmt(rate.last, 0)}/s | ${fmt(halfLast.p50)} | ${fmt(baseLast.p50)} | ${ratio(halfLast.p50, baseLast.p50)} | report |`,
     `| adaptive 50%, p50 ms at ${fmt(rate.adaptive, 0)}/s | ${fmt(halfAdaptive.p50)} | ${fmt(baseAdaptive.p50)} | ${ratio(halfAdaptive.p50, baseAdaptive.p50)} | report |`,
     "",
