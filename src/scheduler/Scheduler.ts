@@ -46,7 +46,9 @@ interface ModelState {
  *   flooded model fills every slot, gets the next free slot, and the flooded model's batches are
  *   not queued behind it.
  * - A queue pinned to a worker (QueueSpec.worker: its items' kept tensors are there) gives batches
- *   to that worker's slots only.
+ *   to that worker's slots only; while that worker takes no work (it died: its kept tensors are
+ *   gone), to any worker, whose run fails them at once (UNAVAILABLE) instead of leaving them
+ *   waiting for a replacement that may never come.
  * - Within a model: the highest priority level first (the lowest rank at a queue's head), then the
  *   deepest program (depthOrder), FIFO within a queue. A batch takes the first maxBatchSize in
  *   line, so it mixes levels only to fill up.
@@ -168,7 +170,7 @@ export class Scheduler {
       const m = models[at]!;
       if (best && m.inWorkers >= best[0].inWorkers) continue;
       if (running && m !== running && m.inWorkers >= running.inWorkers) continue;
-      const q = firstInLine(m.queues, nowMs, idle, worker);
+      const q = firstInLine(m.queues, nowMs, idle, (pinned) => pinned === undefined || pinned === worker || !this.takesWork(pinned));
       if (!q) continue;
       best = [m, q];
       bestAt = at;
@@ -178,11 +180,16 @@ export class Scheduler {
   }
 }
 
-/** Of a model's queues with a batch that may leave for `worker`, the one with the highest priority level at its head, then the deepest. */
-function firstInLine(queues: readonly StageQueue<unknown>[], nowMs: number, idle: boolean, worker: number): StageQueue<unknown> | undefined {
+/** Of a model's queues with a batch that may leave for this worker (`mayRun`: a queue's pinned worker), the one with the highest priority level at its head, then the deepest. */
+function firstInLine(
+  queues: readonly StageQueue<unknown>[],
+  nowMs: number,
+  idle: boolean,
+  mayRun: (pinned: number | undefined) => boolean,
+): StageQueue<unknown> | undefined {
   let best: StageQueue<unknown> | undefined;
   for (const q of queues) {
-    if ((q.spec.worker !== undefined && q.spec.worker !== worker) || !q.ready(nowMs, idle)) continue;
+    if (!mayRun(q.spec.worker) || !q.ready(nowMs, idle)) continue;
     if (!best || q.headRank < best.headRank || (q.headRank === best.headRank && q.spec.depthOrder > best.spec.depthOrder)) best = q;
   }
   return best;

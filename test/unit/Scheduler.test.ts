@@ -46,6 +46,15 @@ describe("Scheduler", () => {
     expect(s.schedule(1)).toEqual([]); // worker 1 is busy and worker 0 is not its worker: it waits
   });
 
+  it("gives a pinned queue whose worker died to a live worker (whose run fails its requests at once)", () => {
+    let alive = [true, true];
+    const s = new Scheduler({ workers: 2, slotsPerWorker: 1, workerAlive: (w) => alive[w]! });
+    const onOne = queueOf(s, "a", 1, { worker: 1 });
+    onOne.add(items("orphan", 2), 0);
+    alive = [true, false];
+    expect(show(s.schedule(0))).toEqual(["0 <- orphan:0 x2"]);
+  });
+
   it("forms a batch when a slot frees, so what arrived meanwhile leaves together, up to maxBatchSize", () => {
     const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
     const q = queueOf(s, "a", 0);
