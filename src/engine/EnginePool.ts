@@ -133,18 +133,21 @@ export class EnginePool {
   ): Promise<{ outputs: Record<string, HostTensor>; kept?: KeptBlock }> {
     const w = this.workerFor(key, worker);
     const generation = this.generations[worker]!;
-    const wire: Record<string, KeptRows> = {};
-    for (const [name, rows] of Object.entries(kept)) {
-      const blocks = new Int32Array(rows.length);
-      const at = new Int32Array(rows.length);
-      rows.forEach((r, i) => {
-        if (r.block.worker !== worker || r.block.generation !== generation) {
-          throw new EngineWorkerStopped(`the engine worker that held '${name}' for this request stopped (it was replaced)`);
-        }
-        blocks[i] = r.block.id;
-        at[i] = r.row;
+    const names = Object.keys(kept);
+    let wire: KeptRows | undefined;
+    if (names.length > 0) {
+      const n = kept[names[0]!]!.length;
+      const at = new Int32Array(2 * n * names.length);
+      names.forEach((name, i) => {
+        kept[name]!.forEach((r, j) => {
+          if (r.block.worker !== worker || r.block.generation !== generation) {
+            throw new EngineWorkerStopped(`the engine worker that held '${name}' for this request stopped (it was replaced)`);
+          }
+          at[2 * (i * n + j)] = r.block.id;
+          at[2 * (i * n + j) + 1] = r.row;
+        });
       });
-      wire[name] = { blocks, rows: at };
+      wire = { names, at };
     }
     const { outputs, block } = await w.run(key, stage, host, transfer, wire, keep.length ? [...keep] : undefined);
     return { outputs, kept: block === undefined ? undefined : { worker, generation, id: block } };

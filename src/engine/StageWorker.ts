@@ -108,7 +108,7 @@ export class StageWorker {
     stage: number,
     feeds: Record<string, HostTensor>,
     transferInputs: boolean,
-    kept?: Record<string, KeptRows>,
+    kept?: KeptRows,
     keep?: string[],
   ): Promise<{ outputs: Record<string, HostTensor>; block?: number }> {
     const wire: Record<string, HostTensor> = {};

@@ -48,12 +48,15 @@ async function load(id: number, model: string, spec: ModelSessions): Promise<voi
   post({ type: "loaded", id, signatures: sessions.map((s) => ({ inputs: [...s.inputNames], outputs: [...s.outputNames] })) });
 }
 
-/** The batch tensor of input `name` from kept blocks' rows (the block's own tensor when the batch is all of it, in order). */
-function keptInput(name: string, rows: KeptRows): HostTensor {
-  const refs = Array.from(rows.blocks, (b, i) => {
+/** The batch tensor of kept input `i` (of `kept.names`) from its blocks' rows (the block's own tensor when the batch is all of it, in order). */
+function keptInput(kept: KeptRows, i: number): HostTensor {
+  const name = kept.names[i]!;
+  const n = kept.at.length / 2 / kept.names.length;
+  const refs = Array.from({ length: n }, (_, j) => {
+    const b = kept.at[2 * (i * n + j)]!;
     const tensor = blocks.get(b)?.tensors[name];
     if (!tensor) throw new Error(`kept tensor '${name}' of block ${b} is not here (freed, or never made)`);
-    return { tensor, row: rows.rows[i]! };
+    return { tensor, row: kept.at[2 * (i * n + j) + 1]! };
   });
   return gatherRows(refs, refs[0]!.tensor.dims.slice(1));
 }
@@ -66,19 +69,20 @@ async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> 
     if (!session) throw new Error(`no stage ${stage + 1} of model ${model}`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(msg.feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
-    for (const [name, rows] of Object.entries(msg.kept ?? {})) {
-      const t = keptInput(name, rows);
-      ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+    const kept = msg.kept;
+    for (let i = 0; kept && i < kept.names.length; i++) {
+      const t = keptInput(kept, i);
+      ortFeeds[kept.names[i]!] = new ort.Tensor("float32", t.data, t.dims);
     }
     const out = await session.run(ortFeeds);
     const outputs: Record<string, HostTensor> = {};
-    const kept: Record<string, HostTensor> = {};
+    const keptOut: Record<string, HostTensor> = {};
     const transfer: ArrayBuffer[] = [];
     const keep = new Set(msg.keep ?? []);
     for (const [name, t] of Object.entries(out)) {
       const data = t.data as Float32Array;
       if (keep.has(name)) {
-        kept[name] = { data, dims: [...t.dims] };
+        keptOut[name] = { data, dims: [...t.dims] };
         continue;
       }
       const own = ownsBuffer(data) ? data : data.slice(); // a buffer of its own, to transfer
@@ -88,7 +92,7 @@ async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> 
     let block: number | undefined;
     if (keep.size > 0) {
       block = nextBlock++;
-      blocks.set(block, { model, tensors: kept });
+      blocks.set(block, { model, tensors: keptOut });
     }
     post({ type: "result", id, outputs, block }, transfer);
   } catch (err) {

@@ -27,8 +27,8 @@ export type WorkerRequest =
       model: string;
       stage: number;
       feeds: Record<string, HostTensor>;
-      /** Inputs kept in this worker: per name, each sample's block id and row, in batch order. */
-      kept?: Record<string, KeptRows>;
+      /** Inputs kept in this worker: each sample's block id and row for every named input. */
+      kept?: KeptRows;
       /** Outputs to keep here as a new block (its id comes back) instead of sending them. */
       keep?: string[];
       /** Blocks nothing reads any more: freed before this run. */
@@ -37,10 +37,14 @@ export type WorkerRequest =
   | { type: "free"; blocks: number[] }
   | { type: "release" };
 
-/** Rows of kept blocks, in batch order: sample i reads row rows[i] of block blocks[i]. */
+/**
+ * Rows of kept blocks for the inputs `names`, in one array (each typed array in a message costs
+ * its own clone): for name i and sample j of a batch of n, `at[2 * (i * n + j)]` is the block id
+ * and `at[2 * (i * n + j) + 1]` the row.
+ */
 export interface KeptRows {
-  blocks: Int32Array;
-  rows: Int32Array;
+  names: string[];
+  at: Int32Array;
 }
 
 export type Signature = { inputs: string[]; outputs: string[] };

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { CallObserver } from "./CallObserver.js";
@@ -82,7 +83,11 @@ export class CallEnvelope {
     opts: StreamOptions<Res>,
   ): grpc.handleBidiStreamingCall<Req, Res> & ReadsUndecodable {
     const handler = (call: grpc.ServerDuplexStream<Req, Res>) => {
-      const inflight = new Set<AbortController>();
+      // one controller for the call: a cancelled stream withdraws every item still in the server
+      // (an AbortController per item cost 2% of the main thread under stream load)
+      const cancelled = new AbortController();
+      setMaxListeners(0, cancelled.signal); // one listener per item in flight (each removes its own when answered)
+      let inflight = 0;
       let ended = false;
       let seq = 0;
       const deadlineMs = deadlineMsOf(call.getDeadline());
@@ -92,17 +97,16 @@ export class CallEnvelope {
       } catch (err) {
         tenant = err as Error; // every item is answered with it
       }
-      const flowing = () => inflight.size < opts.maxInflight && !call.writableNeedDrain;
+      const flowing = () => inflight < opts.maxInflight && !call.writableNeedDrain;
       const settle = () => {
         if (call.isPaused() && flowing() && !call.cancelled) call.resume();
-        if (ended && inflight.size === 0) call.end();
+        if (ended && inflight === 0) call.end();
       };
       call.on("drain", settle);
       call.on("data", (raw: Req | UndecodableMessage) => {
         const n = seq++;
         const done = this.observe?.(method);
-        const ac = new AbortController();
-        inflight.add(ac);
+        inflight++;
         if (!flowing()) call.pause();
         const requestId = raw instanceof UndecodableMessage ? "" : String(raw.request_id ?? "");
         const work =
@@ -110,7 +114,7 @@ export class CallEnvelope {
             ? Promise.reject(new StreamItemUndecodable(raw, n))
             : Promise.resolve().then(() => {
                 if (tenant instanceof Error) throw tenant;
-                return fn(raw, { signal: ac.signal, deadlineMs, tenant });
+                return fn(raw, { signal: cancelled.signal, deadlineMs, tenant });
               });
         work
           .then(
@@ -125,7 +129,7 @@ export class CallEnvelope {
             },
           )
           .finally(() => {
-            inflight.delete(ac);
+            inflight--;
             settle();
           });
       });
@@ -133,9 +137,7 @@ export class CallEnvelope {
         ended = true;
         settle();
       });
-      call.on("cancelled", () => {
-        for (const ac of inflight) ac.abort();
-      });
+      call.on("cancelled", () => cancelled.abort());
       call.on("error", () => {}); // a write after the client went away: nothing left to answer
     };
     return Object.assign(handler, { readsUndecodable: true as const });

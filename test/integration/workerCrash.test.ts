@@ -36,12 +36,16 @@ describe("an engine worker crashes under load", () => {
       tally[key] = (tally[key] ?? 0) + 1;
     }
     expect(Object.keys(tally).sort()).toEqual(expect.arrayContaining(["OK"]));
-    expect(Object.keys(tally).every((k) => k === "OK" || k === "UNAVAILABLE")).toBe(true);
-    expect(codes.filter((c) => c.startsWith("UNAVAILABLE")).every((c) => /engine worker .*stopped|replaced|restarting/.test(c))).toBe(true);
-    expect(victim.alive).toBe(false);
+    expect(
+      Object.keys(tally).every((k) => k === "OK" || k === "UNAVAILABLE"),
+      JSON.stringify([...new Set(codes)].slice(0, 5)),
+    ).toBe(true);
+    const unexplained = codes.filter((c) => c.startsWith("UNAVAILABLE") && !/engine worker .*stopped|replaced|restarting/.test(c));
+    expect(unexplained.slice(0, 3)).toEqual([]);
     // replaced: both workers serve again
     const end = Date.now() + 20_000;
     while (pool.workers[0] === victim && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(victim.alive).toBe(false);
     expect(pool.workers[0]).not.toBe(victim);
     const after = await Promise.all(Array.from({ length: 64 }, (_, i) => codeOf(unary(s.clients.classifier, "Classify", { tensor: tensor(i) }, 30_000))));
     expect(after).toEqual(Array(64).fill("OK"));
