@@ -16,7 +16,8 @@ type Workers = { alive: boolean; worker: { postMessage(m: unknown): void } }[];
 describe("an engine worker crashes under load", () => {
   let s: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
-    s = await startServer(["--engine-workers", "2", "--budget-target", "0.5", "--max-batch-size", "8"]);
+    // admission by queue size only (no maxQueueWaitMs): every one of the 400 is admitted, so every one must be answered
+    s = await startServer(["--engine-workers", "2", "--budget-target", "0.5", "--max-batch-size", "8", "--max-queue-wait-ms", "0"]);
   });
   afterAll(() => s?.stop());
 
