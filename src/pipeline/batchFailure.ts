@@ -7,6 +7,8 @@ import { EngineWorkerStopped } from "../engine/StageRunner.js";
  */
 export function batchFailure(what: string, step: string, err: unknown): ServingError {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof EngineWorkerStopped) return new ServingError("unavailable", `${what}: ${message}; retry`);
+  // the worker's own reason is in the server log (EnginePool and the batch's log line), not in the answer
+  if (err instanceof EngineWorkerStopped)
+    return new ServingError("unavailable", `${what}: the engine worker running it, or keeping its features, stopped; retry`);
   return new ServingError("internal", `${what} failed (${step}): ${message}`);
 }
