@@ -1,3 +1,4 @@
+import type * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { BudgetService } from "../grpc/BudgetService.js";
@@ -7,7 +8,7 @@ import { ClassifierService } from "../grpc/ClassifierService.js";
 import { GrpcServer } from "../grpc/GrpcServer.js";
 import { HealthService } from "../grpc/HealthService.js";
 import { InferenceService } from "../grpc/InferenceService.js";
-import { listenerOptions } from "../grpc/listenerOptions.js";
+import { listenerOptions, type TlsFiles } from "../grpc/listenerOptions.js";
 import { ModelAdminService } from "../grpc/ModelAdminService.js";
 import { loadProtos } from "../grpc/protos.js";
 import type { Metrics } from "../metrics/Metrics.js";
@@ -35,42 +36,32 @@ export async function buildListeners(
 ): Promise<{ public: Listener; admin: Listener | undefined }> {
   const envelope = new CallEnvelope(log, metricsObserver(metrics), config.tenantHeader);
   const protos = loadProtos();
+  const listener = async (services: Record<string, grpc.UntypedServiceImplementation>, host: string, port: number, tls: TlsFiles) =>
+    new GrpcServer(protos, services, await listenerOptions(host, port, config, tls, metrics, log));
   const health = new HealthService(PUBLIC_SERVICES, (name) => repo.servedNames().includes(name));
-  const server = new GrpcServer(
-    protos,
+  const server = await listener(
     {
       "ranet.v1.Classifier": new ClassifierService(repo, envelope, config.maxStreamInflight).handlers(),
       "inference.GRPCInferenceService": new InferenceService(repo, () => health.current === "SERVING", envelope, SERVER_VERSION).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
-    await listenerOptions(
-      config.host,
-      config.port,
-      config,
-      { cert: config.tlsCertFile, key: config.tlsKeyFile, clientCa: config.tlsClientCaFile },
-      metrics,
-      log,
-    ),
+    config.host,
+    config.port,
+    { cert: config.tlsCertFile, key: config.tlsKeyFile, clientCa: config.tlsClientCaFile },
   );
   if (!config.adminEnabled) return { public: { server, health }, admin: undefined };
   const adminHealth = new HealthService(ADMIN_SERVICES);
   const tenants = config.tenants.map((t) => t.name);
-  const admin = new GrpcServer(
-    protos,
+  const admin = await listener(
     {
       "ranet.v1.BudgetAdmin": new BudgetService(repo, envelope, tenants).handlers(),
       "ranet.v1.ModelAdmin": new ModelAdminService(repo, reload, envelope).handlers(),
       "inference.GRPCInferenceService": new InferenceService(repo, () => adminHealth.current === "SERVING", envelope, SERVER_VERSION).repositoryHandlers(),
       "grpc.health.v1.Health": adminHealth.handlers(),
     },
-    await listenerOptions(
-      config.adminHost,
-      config.adminPort,
-      config,
-      { cert: config.adminTlsCertFile, key: config.adminTlsKeyFile, clientCa: config.adminTlsClientCaFile },
-      metrics,
-      log,
-    ),
+    config.adminHost,
+    config.adminPort,
+    { cert: config.adminTlsCertFile, key: config.adminTlsKeyFile, clientCa: config.adminTlsClientCaFile },
   );
   return { public: { server, health }, admin: { server: admin, health: adminHealth } };
 }

@@ -113,7 +113,7 @@ export class EnginePool {
 
   /** Runs a stage batch of model `key` on host tensors on worker `worker` (default: the live one with the fewest batches); every output comes back. */
   async run(key: string, stage: number, feeds: Record<string, HostTensor>, transfer: boolean, worker?: number): Promise<Record<string, HostTensor>> {
-    const w = this.workerFor(key, worker === undefined ? this.workers.indexOf(this.leastBusy()!) : worker);
+    const w = this.workerFor(key, worker ?? this.leastBusy());
     return (await w.run(key, stage, feeds, transfer)).outputs;
   }
 
@@ -180,8 +180,13 @@ export class EnginePool {
     await Promise.all(this.workers.map((w) => w.stop()));
   }
 
-  private leastBusy(): StageWorker | undefined {
-    return this.workers.filter((w) => w.alive).sort((x, y) => x.outstanding - y.outstanding)[0];
+  /** The live worker with the fewest batches (-1 when none is live). */
+  private leastBusy(): number {
+    let best = -1;
+    this.workers.forEach((w, i) => {
+      if (w.alive && (best < 0 || w.outstanding < this.workers[best]!.outstanding)) best = i;
+    });
+    return best;
   }
 
   /** Replaces a worker that exits on its own (its outstanding batches have failed already) and loads every model into it. */

@@ -6,16 +6,15 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import { gatherRows } from "./gatherRows.js";
+import { KeptBlockStore } from "./KeptBlockStore.js";
 import type { HostTensor } from "./StageRunner.js";
 import { type KeptRows, type ModelSessions, ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const models = new Map<string, ort.InferenceSession[]>();
-/** Outputs kept for later stages (a batch's, by block id), with the model they belong to. */
-const blocks = new Map<number, { model: string; tensors: Record<string, HostTensor> }>();
-let nextBlock = 0;
+/** Outputs kept for later stages, by block id. */
+const blocks = new KeptBlockStore();
 
 const post = (msg: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const releaseAll = (sessions: ort.InferenceSession[]) =>
@@ -48,17 +47,16 @@ async function load(id: number, model: string, spec: ModelSessions): Promise<voi
   post({ type: "loaded", id, signatures: sessions.map((s) => ({ inputs: [...s.inputNames], outputs: [...s.outputNames] })) });
 }
 
-/** The batch tensor of kept input `i` (of `kept.names`) from its blocks' rows (the block's own tensor when the batch is all of it, in order). */
+/** The batch tensor of kept input `i` (of `kept.names`), from its blocks' rows. */
 function keptInput(kept: KeptRows, i: number): HostTensor {
-  const name = kept.names[i]!;
   const n = kept.at.length / 2 / kept.names.length;
-  const refs = Array.from({ length: n }, (_, j) => {
-    const b = kept.at[2 * (i * n + j)]!;
-    const tensor = blocks.get(b)?.tensors[name];
-    if (!tensor) throw new Error(`kept tensor '${name}' of block ${b} is not here (freed, or never made)`);
-    return { tensor, row: kept.at[2 * (i * n + j) + 1]! };
-  });
-  return gatherRows(refs, refs[0]!.tensor.dims.slice(1));
+  const at = (j: number) => 2 * (i * n + j);
+  return blocks.gather(
+    kept.names[i]!,
+    n,
+    (j) => kept.at[at(j)]!,
+    (j) => kept.at[at(j) + 1]!,
+  );
 }
 
 async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> {
@@ -89,12 +87,7 @@ async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> 
       outputs[name] = { data: own, dims: [...t.dims] };
       transfer.push(own.buffer as ArrayBuffer);
     }
-    let block: number | undefined;
-    if (keep.size > 0) {
-      block = nextBlock++;
-      blocks.set(block, { model, tensors: keptOut });
-    }
-    post({ type: "result", id, outputs, block }, transfer);
+    post({ type: "result", id, outputs, block: keep.size > 0 ? blocks.put(model, keptOut) : undefined }, transfer);
   } catch (err) {
     post({ type: "error", id, message: (err as Error).message });
   }
@@ -113,7 +106,7 @@ port.on("message", (msg: WorkerRequest) => {
     chain = chain.then(async () => {
       const sessions = models.get(msg.model) ?? [];
       models.delete(msg.model);
-      for (const [b, kept] of blocks) if (kept.model === msg.model) blocks.delete(b);
+      blocks.deleteModel(msg.model);
       await releaseAll(sessions);
       post({ type: "unloaded", id: msg.id });
     });

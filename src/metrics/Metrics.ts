@@ -1,14 +1,12 @@
 import client from "prom-client";
 import { MetricFactory } from "./MetricFactory.js";
-import { type ModelLabels, PerModelHistogram } from "./PerModelHistogram.js";
+import { type ModelLabels, PerModelHistogram, versionKey } from "./PerModelHistogram.js";
 import { serveMetrics } from "./serveMetrics.js";
 
 export { type ModelLabels, PerModelHistogram };
 
 /** prom-client's default gauges named *_total, a suffix Prometheus reserves for counters (promtool check metrics rejects them); the by-type gauges without the suffix remain. */
 const MISNAMED_DEFAULTS = ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"];
-
-const versionKey = (l: ModelLabels) => `${l.model}\u0000${l.version}`;
 
 /**
  * The service's own Prometheus registry and its instruments. Series labelled by model and

@@ -3,6 +3,9 @@ import client from "prom-client";
 /** Labels of every per-model series: the model's name and the served version (bounded by the repository). */
 export type ModelLabels = { model: string; version: string };
 
+/** One model version as a map key. */
+export const versionKey = (l: ModelLabels): string => `${l.model}\u0000${l.version}`;
+
 /**
  * A histogram family whose buckets differ per model (at each model's exit FLOPs): one prom-client
  * histogram per (model, version), exported as one family with model and version labels.
@@ -19,17 +22,17 @@ export class PerModelHistogram {
 
   /** Starts the series of a model version with its buckets (again: keeps the existing). */
   add(labels: ModelLabels, buckets: readonly number[]): void {
-    const key = `${labels.model}\u0000${labels.version}`;
+    const key = versionKey(labels);
     if (!this.parts.has(key))
       this.parts.set(key, { labels, h: new client.Histogram({ name: this.name, help: this.help, buckets: [...buckets], registers: [] }) });
   }
 
   remove(labels: ModelLabels): void {
-    this.parts.delete(`${labels.model}\u0000${labels.version}`);
+    this.parts.delete(versionKey(labels));
   }
 
   observe(labels: ModelLabels, value: number): void {
-    this.parts.get(`${labels.model}\u0000${labels.version}`)?.h.observe(value);
+    this.parts.get(versionKey(labels))?.h.observe(value);
   }
 
   async get(): Promise<client.MetricObjectWithValues<client.MetricValueWithName<string>>> {

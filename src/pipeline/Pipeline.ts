@@ -1,7 +1,6 @@
 import type { Logger } from "pino";
 import { ServingError } from "../core/errors.js";
 import type { HostTensor, KeptBlock, StageRunner } from "../engine/StageRunner.js";
-import { lastReaders } from "../format/manifest.js";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
 import { batchFailure } from "./batchFailure.js";
 import { drop, type KeptHandle, ownRow, stageInputs } from "./carriedTensors.js";
@@ -25,7 +24,6 @@ export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, Pipelin
  */
 export class Pipeline {
   private readonly programs: PipelinePrograms;
-  private readonly lastReader: Map<string, number>;
   private inflight = 0;
   private closed = false;
   private drainWaiters: (() => void)[] = [];
@@ -41,7 +39,6 @@ export class Pipeline {
   ) {
     this.log = opts.log;
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
-    this.lastReader = lastReaders(model);
     this.programs = new PipelinePrograms(model, opts, (p, batch, worker) => this.runBatch(p, batch, worker));
     this.admission = this.programs.admission;
   }
@@ -273,7 +270,7 @@ export class Pipeline {
         }
         if (!next || (p.keep.length > 0 && !kept)) throw new Error(`stage ${k + 1} forwarded a request but ${next ? "kept no outputs" : "is the last"}`);
         for (const [name, ref] of s.tensors) {
-          if ((this.lastReader.get(name) ?? -1) > k) continue;
+          if ((this.programs.lastReader.get(name) ?? -1) > k) continue;
           s.tensors.delete(name);
           this.release(drop(ref));
         }

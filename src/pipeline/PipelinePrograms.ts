@@ -45,9 +45,12 @@ export class PipelinePrograms {
   /** Admission to the entry queues, keyed by session. */
   readonly admission: EntryAdmission;
   readonly loop: SchedulerLoop;
+  /** Each carried tensor's last reading stage (0-based): a request holds a tensor until past it, a stage keeps what later ones read. */
+  readonly lastReader: ReadonlyMap<string, number>;
 
   constructor(model: PipelineModel, opts: PipelineOptions, runBatch: (p: Program, batch: Sample[], worker: number) => Promise<void>) {
     const K = model.stages.length;
+    this.lastReader = lastReaders(model);
     this.loop = opts.scheduling?.loop ?? new SchedulerLoop(new Scheduler({ workers: 1, slotsPerWorker: 1 }), opts.clock);
     const schedulerModel = opts.scheduling?.model ?? "pipeline";
     const entries = model.fused ? [0, K] : [0];
@@ -64,7 +67,7 @@ export class PipelinePrograms {
       (session) => this.bySession(session).queues[0]!,
       (session) => (session === K ? "the fused path's" : `stage ${session + 1}`),
     );
-    const readers = lastReaders(model);
+    const readers = this.lastReader;
     const program = (graph: Program["graph"], session: number, fused: boolean): Program => {
       const entry = entries.includes(session);
       const keep = fused ? [] : graph.outputs.filter((n) => n !== "logits" && (readers.get(n) ?? -1) > session);
