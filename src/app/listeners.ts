@@ -14,6 +14,7 @@ import { loadProtos } from "../grpc/protos.js";
 import type { Metrics } from "../metrics/Metrics.js";
 import type { ModelRepository } from "../model/ModelRepository.js";
 import type { modelReloader } from "../model/modelReloader.js";
+import { OipService } from "../oip/OipService.js";
 import { SERVER_VERSION } from "../version.js";
 
 /** Services of the public (inference) listener and of the admin listener, as health reports them. */
@@ -42,7 +43,7 @@ export async function buildListeners(
   const server = await listener(
     {
       "ranet.v1.Classifier": new ClassifierService(repo, envelope, config.maxStreamInflight).handlers(),
-      "inference.GRPCInferenceService": new InferenceService(repo, () => health.current === "SERVING", envelope, SERVER_VERSION).handlers(),
+      "inference.GRPCInferenceService": new InferenceService(new OipService(repo, () => health.current === "SERVING", SERVER_VERSION), envelope).handlers(),
       "grpc.health.v1.Health": health.handlers(),
     },
     config.host,
@@ -56,7 +57,7 @@ export async function buildListeners(
     {
       "ranet.v1.BudgetAdmin": new BudgetService(repo, envelope, tenants).handlers(),
       "ranet.v1.ModelAdmin": new ModelAdminService(repo, reload, envelope).handlers(),
-      "inference.GRPCInferenceService": new InferenceService(repo, () => adminHealth.current === "SERVING", envelope, SERVER_VERSION).repositoryHandlers(),
+      "inference.GRPCInferenceService": new InferenceService(new OipService(repo, () => adminHealth.current === "SERVING", SERVER_VERSION), envelope).repositoryHandlers(),
       "grpc.health.v1.Health": adminHealth.handlers(),
     },
     config.adminHost,

@@ -1,20 +1,13 @@
 import { setMaxListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { CallContext } from "../core/CallContext.js";
 import type { CallObserver } from "./CallObserver.js";
 import { statusFor } from "./statusFor.js";
 import { tenantOf } from "./tenantOf.js";
 import { type ReadsUndecodable, UndecodableMessage } from "./tolerantDecoding.js";
 
-/** What a handler body gets besides its request: protocol-neutral. */
-export interface CallContext {
-  /** Aborted when the client cancels the call (or, on a stream, the whole stream). */
-  signal: AbortSignal;
-  /** The call's deadline: epoch milliseconds, or Infinity when it has none. */
-  deadlineMs: number;
-  /** The tenant the call comes from (tenantOf), "" when none is named. */
-  tenant: string;
-}
+export type { CallContext };
 
 export interface StreamOptions<Res> {
   /**

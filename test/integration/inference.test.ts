@@ -48,7 +48,7 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
       { name: "image", datatype: "FP32", shape: [-1, 1, 28, 28] },
       { name: "image_bytes", datatype: "BYTES", shape: [-1] },
     ]);
-    expect(md.outputs.map((o: { name: string }) => o.name)).toEqual(["class", "label", "confidence", "exit", "flops", "probabilities"]);
+    expect(md.outputs.map((o: { name: string }) => o.name)).toEqual(["class", "label", "confidence", "exit", "flops", "probabilities", "exit_classes", "exit_confidences"]);
   });
 
   it("infers a batch from raw_input_contents (N=4) and from typed contents (N=1)", async () => {
@@ -78,6 +78,27 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     expect(Object.keys(t)).toEqual(["class", "flops"]);
     expect(t.class!.values).toEqual([argmax(fixtures[0]!.logits[0]!)]);
     expect(t.flops!.values).toEqual([s.app.models.current.classifier.exitFlops[0]]);
+  });
+
+  it("returns every exit's answer with return_all_exits or by naming the per-exit outputs", async () => {
+    const name = s.app.models.current.classifier.name;
+    const exits = s.app.models.current.classifier.exitFlops.length;
+    const input = { name: "image", datatype: "FP32", shape: [1, 1, 28, 28], contents: { fp32_contents: fixtures[0]!.input } };
+    const all = decodeOutputs(
+      await unary(s.clients.inference, "ModelInfer", { model_name: name, inputs: [input], parameters: { exit: { int64_param: 3 }, return_all_exits: { bool_param: true } } }),
+    );
+    expect(all.exit_classes!.shape).toEqual([1, exits]);
+    // exits 1-3 ran (the class each would answer), the rest did not (-1)
+    expect(all.exit_classes!.values.slice(3)).toEqual(Array(exits - 3).fill(-1));
+    expect(all.exit_classes!.values[2]).toBe(all.class!.values[0]);
+    expect(all.exit_confidences!.values[2]).toBeCloseTo(all.confidence!.values[0] as number, 6);
+    const named = decodeOutputs(
+      await unary(s.clients.inference, "ModelInfer", { model_name: name, inputs: [input], outputs: [{ name: "exit_confidences" }], parameters: { exit: { int64_param: 2 } } }),
+    );
+    expect(Object.keys(named)).toEqual(["exit_confidences"]);
+    expect((named.exit_confidences!.values as number[]).filter((v) => v >= 0)).toHaveLength(2);
+    const plain = decodeOutputs(await unary(s.clients.inference, "ModelInfer", { model_name: name, inputs: [input] }));
+    expect(Object.keys(plain)).toEqual(["class", "label", "confidence", "exit", "flops", "probabilities"]);
   });
 
   it("accepts encoded images as BYTES and a per-request FLOPs budget in parameters", async () => {
@@ -114,7 +135,7 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
         raw_input_contents: [Buffer.alloc(3136)],
         parameters: { speed: { bool_param: true } },
       }),
-    ).toBe("INVALID_ARGUMENT: parameters: expected only flops_budget, exit, anytime, timeout, priority, got 'speed'");
+    ).toBe("INVALID_ARGUMENT: parameters: expected only flops_budget, exit, anytime, return_all_exits, timeout, priority, got 'speed'");
     expect(await codeOf(unary(s.clients.inference, "ModelInfer", { model_name: "nope", inputs: [] }))).toMatch(/^NOT_FOUND/);
   });
 });

@@ -15,7 +15,8 @@ const LAYERS: string[][] = [
   ["pipeline"],
   ["budget"],
   ["model"],
-  ["grpc"],
+  ["oip"],
+  ["grpc", "rest"],
   ["cli"],
   [".", "app"], // the composition root: main.ts, app.ts and app/ (its parts), logger.ts, version.ts
 ];

@@ -1,11 +1,11 @@
-import type { ExitScoring } from "../../budget/createBudget.js";
-import type { DataType } from "../../generated/inference/DataType.js";
-import type { ModelConfig } from "../../generated/inference/ModelConfig.js";
-import type { ModelStatistics } from "../../generated/inference/ModelStatistics.js";
-import type { Classifier } from "../../pipeline/Classifier.js";
-import type { Duration, StatisticsSnapshot } from "../../pipeline/InferenceStatistics.js";
+import type { ExitScoring } from "../budget/createBudget.js";
+import type { DataType } from "../generated/inference/DataType.js";
+import type { ModelConfig } from "../generated/inference/ModelConfig.js";
+import type { ModelStatistics } from "../generated/inference/ModelStatistics.js";
+import type { Classifier } from "../pipeline/Classifier.js";
+import type { Duration, StatisticsSnapshot } from "../pipeline/InferenceStatistics.js";
 import { bytesInputName } from "./inputs.js";
-import { OUTPUTS, type OutputName } from "./outputs.js";
+import { OUTPUTS, type OutputName, PER_EXIT_OUTPUTS } from "./outputs.js";
 
 /** Server settings a model configuration reports. */
 export interface BatchingSettings {
@@ -40,7 +40,7 @@ export function modelConfig(c: Classifier, provider: string, workers: number, b:
     output: (Object.keys(OUTPUTS) as OutputName[]).map((name) => ({
       name,
       data_type: TYPE[OUTPUTS[name]],
-      dims: name === "probabilities" ? [c.labels.length] : [],
+      dims: name === "probabilities" ? [c.labels.length] : PER_EXIT_OUTPUTS.includes(name) ? [c.exitFlops.length] : [],
     })),
     dynamic_batching: {
       preferred_batch_size: [b.maxBatchSize],

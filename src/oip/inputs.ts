@@ -1,7 +1,7 @@
-import { echo, invalidArgument } from "../../core/errors.js";
-import { float32le } from "../../core/float32le.js";
-import type { _inference_ModelInferRequest_InferInputTensor__Output, ModelInferRequest__Output } from "../../generated/inference/ModelInferRequest.js";
-import type { Classifier, FieldInput } from "../../pipeline/Classifier.js";
+import { echo, invalidArgument } from "../core/errors.js";
+import { float32le } from "../core/float32le.js";
+import type { _inference_ModelInferRequest_InferInputTensor__Output, ModelInferRequest__Output } from "../generated/inference/ModelInferRequest.js";
+import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
 
 type InferInput = _inference_ModelInferRequest_InferInputTensor__Output;
 

@@ -1,7 +1,8 @@
-import { echo, invalidArgument, oneofMember } from "../../core/errors.js";
-import type { InferParameter__Output } from "../../generated/inference/InferParameter.js";
-import type { Classifier } from "../../pipeline/Classifier.js";
-import type { RequestOptions } from "../../pipeline/Pipeline.js";
+import { echo, invalidArgument, oneofMember } from "../core/errors.js";
+import type { InferParameter__Output } from "../generated/inference/InferParameter.js";
+import type { Classifier } from "../pipeline/Classifier.js";
+import type { RequestOptions } from "../pipeline/Pipeline.js";
+import { PER_EXIT_OUTPUTS, type WantedOutput } from "./outputs.js";
 
 const PARAMETER_KINDS = ["bool_param", "int64_param", "string_param", "double_param", "uint64_param"] as const;
 
@@ -9,13 +10,20 @@ const PARAMETER_KINDS = ["bool_param", "int64_param", "string_param", "double_pa
 export type InferParameter = InferParameter__Output;
 
 /**
- * Request parameters: ours (flops_budget, exit, anytime) and Triton's (timeout in microseconds,
- * which tightens the deadline; priority, the request's priority level: see Classifier.options).
+ * Request parameters: ours (flops_budget, exit, anytime, return_all_exits: add the per-exit
+ * outputs) and Triton's (timeout in microseconds, which tightens the deadline; priority, the
+ * request's priority level: see Classifier.options).
  */
-export const REQUEST_PARAMETERS = ["flops_budget", "exit", "anytime", "timeout", "priority"];
+export const REQUEST_PARAMETERS = ["flops_budget", "exit", "anytime", "return_all_exits", "timeout", "priority"];
 
-/** The validated pipeline options of a ModelInfer request. */
-export function requestOptions(c: Classifier, params: Record<string, InferParameter>, deadlineMs: number, tenant = ""): RequestOptions {
+/** The validated pipeline options of a ModelInfer request that asks for `wanted` outputs. */
+export function requestOptions(
+  c: Classifier,
+  params: Record<string, InferParameter>,
+  deadlineMs: number,
+  tenant = "",
+  wanted: readonly WantedOutput[] = [],
+): RequestOptions {
   for (const key of Object.keys(params)) {
     if (!REQUEST_PARAMETERS.includes(key)) throw invalidArgument("parameters", `only ${REQUEST_PARAMETERS.join(", ")}`, echo(key));
   }
@@ -25,7 +33,7 @@ export function requestOptions(c: Classifier, params: Record<string, InferParame
       exit: params.exit ? integerParam(params.exit, "parameters.exit") : 0,
       flopsBudget: params.flops_budget ? integerParam(params.flops_budget, "parameters.flops_budget") : 0,
       anytime: params.anytime ? boolParam(params.anytime, "parameters.anytime") : false,
-      returnAllExits: false,
+      returnAllExits: wanted.some((o) => PER_EXIT_OUTPUTS.includes(o.name)),
       priority: params.priority ? integerParam(params.priority, "parameters.priority") : 0,
       timeoutMs: timeoutUs / 1000,
     },

@@ -1,8 +1,11 @@
-import { echo, invalidArgument } from "../../core/errors.js";
-import type { ClassifyResult } from "../../pipeline/Pipeline.js";
-import { type InferParameter, integerParam } from "./parameters.js";
+import { echo, invalidArgument } from "../core/errors.js";
+import type { ClassifyResult } from "../pipeline/Pipeline.js";
+import { boolParam, type InferParameter, integerParam } from "./parameters.js";
 
-/** Outputs of ModelInfer and their datatypes; one value per sample except `probabilities` ([N, classes]). */
+/**
+ * Outputs of ModelInfer and their datatypes; one value per sample except `probabilities`
+ * ([N, classes]) and the per-exit outputs ([N, exits], -1 at an exit the sample did not run).
+ */
 export const OUTPUTS = {
   class: "INT64",
   label: "BYTES",
@@ -10,8 +13,13 @@ export const OUTPUTS = {
   exit: "INT32",
   flops: "INT64",
   probabilities: "FP32",
+  exit_classes: "INT64",
+  exit_confidences: "FP32",
 } as const;
 export type OutputName = keyof typeof OUTPUTS;
+
+/** The per-exit outputs: sent when named, or with the request parameter return_all_exits, never by default. */
+export const PER_EXIT_OUTPUTS: readonly OutputName[] = ["exit_classes", "exit_confidences"];
 
 /** An output a request asked for; `classification` = Triton's classification extension (top-k as strings). */
 export interface WantedOutput {
@@ -19,9 +27,15 @@ export interface WantedOutput {
   classification?: number;
 }
 
-/** The outputs a request asks for (all of them when it names none), validated. */
-export function wantedOutputs(outputs: { name: string; parameters?: Record<string, InferParameter> }[]): WantedOutput[] {
-  if (outputs.length === 0) return (Object.keys(OUTPUTS) as OutputName[]).map((name) => ({ name }));
+/**
+ * The outputs a request asks for, validated: those it names, else every output but the per-exit
+ * ones, which come with them when the request parameter return_all_exits is true.
+ */
+export function wantedOutputs(outputs: { name: string; parameters?: Record<string, InferParameter> }[], params: Record<string, InferParameter> = {}): WantedOutput[] {
+  if (outputs.length === 0) {
+    const allExits = params.return_all_exits ? boolParam(params.return_all_exits, "parameters.return_all_exits") : false;
+    return (Object.keys(OUTPUTS) as OutputName[]).filter((name) => allExits || !PER_EXIT_OUTPUTS.includes(name)).map((name) => ({ name }));
+  }
   return outputs.map((o, i) => {
     if (!(o.name in OUTPUTS)) throw invalidArgument(`outputs[${i}].name`, `one of ${Object.keys(OUTPUTS).join(", ")}`, echo(o.name));
     const params = o.parameters ?? {};
@@ -41,6 +55,7 @@ export function encodeOutput(
   o: WantedOutput,
   rs: ClassifyResult[],
   labels: readonly string[],
+  exits: number,
 ): { tensor: { name: string; datatype: string; shape: number[] }; raw: Buffer } {
   const n = rs.length;
   if (o.classification !== undefined) {
@@ -52,7 +67,8 @@ export function encodeOutput(
     });
     return { tensor: { name: o.name, datatype: "BYTES", shape: [n, k] }, raw: bytesTensor(strings) };
   }
-  const tensor = { name: o.name, datatype: OUTPUTS[o.name], shape: o.name === "probabilities" ? [n, labels.length] : [n] };
+  const shape = o.name === "probabilities" ? [n, labels.length] : PER_EXIT_OUTPUTS.includes(o.name) ? [n, exits] : [n];
+  const tensor = { name: o.name, datatype: OUTPUTS[o.name], shape };
   switch (o.name) {
     case "class":
     case "flops": {
@@ -88,6 +104,22 @@ export function encodeOutput(
     }
     case "label":
       return { tensor, raw: bytesTensor(rs.map((r) => labels[r.classIndex]!)) };
+    case "exit_classes":
+    case "exit_confidences": {
+      const width = o.name === "exit_classes" ? 8 : 4;
+      const b = Buffer.alloc(n * exits * width);
+      for (let i = 0; i < n * exits; i++) {
+        if (width === 8) b.writeBigInt64LE(-1n, i * 8);
+        else b.writeFloatLE(-1, i * 4);
+      }
+      rs.forEach((r, i) => {
+        for (const e of r.exits) {
+          if (width === 8) b.writeBigInt64LE(BigInt(e.classIndex), (i * exits + e.exit) * 8);
+          else b.writeFloatLE(e.confidence, (i * exits + e.exit) * 4);
+        }
+      });
+      return { tensor, raw: b };
+    }
   }
 }
 
