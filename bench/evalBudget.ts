@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         String(Math.max(...depths)),
         ...(from ? [] : controllerFlags),
       ],
-      from ? { cwd: from, adminFlag: true } : undefined,
+      from ? { cwd: from, adminFlag: true, httpFlag: false } : undefined,
     );
   const shuffles = Number(arg("iid-shuffles", "10"));
   const baselineDir = arg("baseline-dir", "");

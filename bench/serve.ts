@@ -97,7 +97,7 @@ async function served(flags: string[], load: Load, api: LoadOptions["api"], inFl
   const model = from ? `${process.cwd()}/${modelDir}` : modelDir;
   const server = await startServerProcess(
     ["--model-dir", model, "--max-batch-size", String(batch), ...flags],
-    from ? { cwd: from, adminFlag: false } : undefined,
+    from ? { cwd: from, adminFlag: false, httpFlag: false } : undefined,
   );
   try {
     const {
@@ -137,7 +137,7 @@ async function p99At(rate: number, flags: string[], request: (i: number) => Clas
   const model = from ? `${process.cwd()}/${modelDir}` : modelDir;
   const server = await startServerProcess(
     ["--model-dir", model, "--max-batch-size", String(batch), ...flags],
-    from ? { cwd: from, adminFlag: false } : undefined,
+    from ? { cwd: from, adminFlag: false, httpFlag: false } : undefined,
   );
   try {
     await runOpenLoop({ address: server.address, rate, durationMs: 1500, request }); // warm-up

@@ -19,6 +19,9 @@ export interface App {
   /** Port of the admin listener (BudgetAdmin, ModelAdmin); undefined when adminEnabled is false. */
   adminPort: number | undefined;
   metricsPort: number | undefined;
+  /** Ports of the REST Open Inference Protocol, public and admin; undefined when httpEnabled (or, for the admin one, adminEnabled) is false. */
+  httpPort: number | undefined;
+  adminHttpPort: number | undefined;
   /** The served models and their versions (`models.current`: the default model's newest version). */
   models: ModelRepository;
   metrics: Metrics;
@@ -36,7 +39,7 @@ export interface App {
   shutdown(): Promise<boolean>;
 }
 
-/** Wires config -> metrics -> engine room -> model repository -> gRPC listeners, and the drain (the composition root's body). */
+/** Wires config -> metrics -> engine room -> model repository -> gRPC and REST listeners, and the drain (the composition root's body). */
 export async function startApp(config: Config, log: Logger, clock: Clock = systemClock): Promise<App> {
   const logFor = (component: string) => log.child({ component });
   const single = config.modelDir ? path.resolve(config.modelDir) : undefined;
@@ -84,14 +87,18 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     await engine.dispose();
     throw err;
   }
-  const all = [listeners.public, ...(listeners.admin ? [listeners.admin] : [])];
+  const all = [listeners.public, listeners.admin, listeners.rest, listeners.adminRest].filter((l) => l !== undefined);
 
   let grpcPort: number;
   let adminPort: number | undefined;
+  let httpPort: number | undefined;
+  let adminHttpPort: number | undefined;
   let metricsServer: Awaited<ReturnType<Metrics["serve"]>> | undefined;
   try {
     grpcPort = await listeners.public.server.listen();
     adminPort = await listeners.admin?.server.listen();
+    httpPort = await listeners.rest?.server.listen();
+    adminHttpPort = await listeners.adminRest?.server.listen();
     metricsServer = config.metricsEnabled ? await m.serve(config.metricsHost, config.metricsPort) : undefined;
   } catch (err) {
     await Promise.all(all.map((l) => l.server.shutdown(0)));
@@ -109,6 +116,8 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     {
       grpcPort,
       adminPort,
+      httpPort,
+      adminHttpPort,
       tls: Boolean(config.tlsCertFile),
       mutualTls: Boolean(config.tlsClientCaFile),
       metricsPort: metricsServer?.port,
@@ -139,5 +148,5 @@ export async function startApp(config: Config, log: Logger, clock: Clock = syste
     m.modelReloads.inc({ result: failures.length ? "failure" : "success" });
     for (const f of failures) log.error(f, "model reload failed; what served keeps serving");
   };
-  return { grpcPort, adminPort, metricsPort: metricsServer?.port, models: repo, metrics: m, reload, rescan, shutdown };
+  return { grpcPort, adminPort, httpPort, adminHttpPort, metricsPort: metricsServer?.port, models: repo, metrics: m, reload, rescan, shutdown };
 }

@@ -12,16 +12,21 @@ export { bool, ConfigError, checkPriorities, int };
 
 /** Every setting: key, schema, default and the help line. Flags are --kebab-case, env RANET_SNAKE_CASE. */
 export const FIELDS = {
-  host: [z.string().min(1), "0.0.0.0", "address the gRPC server binds"],
+  host: [z.string().min(1), "0.0.0.0", "address the gRPC and REST listeners bind"],
   port: [int(0, 65535), 50051, "gRPC port (0 = any free port)"],
   adminHost: [
     z.string().min(1),
     "127.0.0.1",
-    "address of the admin gRPC listener (BudgetAdmin, ModelAdmin, health); keep it on loopback or behind a NetworkPolicy: it can change the budget and load models",
+    "address of the admin listener, gRPC and REST (BudgetAdmin, ModelAdmin, the repository, health); keep it on loopback or behind a NetworkPolicy: it can change the budget and load models",
   ],
   adminPort: [int(0, 65535), 50052, "port of the admin gRPC listener (0 = any free port)"],
+  httpPort: [int(0, 65535), 8080, "port of the REST (HTTP/1.1) Open Inference Protocol on host (0 = any free port)"],
+  adminHttpPort: [int(0, 65535), 8081, "port of the admin listener's REST endpoints (the repository's index, load, unload) on adminHost (0 = any free port)"],
+  httpEnabled: [bool, true, "serve the Open Inference Protocol over REST (httpPort, and adminHttpPort with adminEnabled) beside gRPC"],
+  httpRequestTimeoutMs: [int(1000), 30_000, "time a REST client has to send a whole request, headers and body, in ms (slow senders are cut off with 408)"],
+  httpKeepAliveTimeoutMs: [int(0), 65_000, "how long an idle REST keep-alive connection stays open, in ms (longer than a load balancer's idle timeout)"],
   adminEnabled: [bool, true, "serve the admin listener (false: budget and model version change only by config, SIGHUP and restart)"],
-  adminTlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the admin listener: serve it over TLS (with adminTlsKeyFile)"],
+  adminTlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the admin listener: serve it (gRPC and REST) over TLS (with adminTlsKeyFile)"],
   adminTlsKeyFile: [z.string().min(1).optional(), undefined, "PEM private key of the admin listener's certificate"],
   adminTlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: the admin listener requires and verifies client certificates (mutual TLS)"],
   metricsHost: [z.string().min(1), "0.0.0.0", "address of the Prometheus /metrics endpoint"],
@@ -94,7 +99,7 @@ export const FIELDS = {
   tenantHeader: [
     z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "expected a lowercase gRPC metadata key"),
     "x-tenant",
-    "gRPC metadata key whose value names a request's tenant (config tenants); with mutual TLS the client certificate names it instead (subject CN, else its first URI SAN) and the header is ignored",
+    "gRPC metadata key (over REST, the HTTP header) whose value names a request's tenant (config tenants); with mutual TLS the client certificate names it instead (subject CN, else its first URI SAN) and the header is ignored",
   ],
   tenants: [
     jsonList(tenantSchema),
@@ -141,12 +146,12 @@ export const FIELDS = {
     undefined,
     "fixed confidence threshold per exit, comma-separated (disables the budget table and controller)",
   ],
-  tlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the server: serve gRPC over TLS (with tlsKeyFile)"],
+  tlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the server: serve gRPC and REST over TLS (with tlsKeyFile)"],
   tlsKeyFile: [z.string().min(1).optional(), undefined, "PEM private key of the server certificate"],
   tlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: require and verify client certificates (mutual TLS)"],
   keepaliveTimeMs: [int(1000), 60_000, "interval of server keepalive pings on idle connections, in ms"],
   keepaliveTimeoutMs: [int(100), 20_000, "time to wait for a keepalive ping ack before closing the connection, in ms"],
-  maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, in bytes"],
+  maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, and largest REST request body (before and after decompression), in bytes"],
   http2ConnectionWindowBytes: [
     int(65_535, 2_147_483_647),
     16 * 1024 * 1024,

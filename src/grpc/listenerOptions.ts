@@ -38,9 +38,13 @@ export async function listenerOptions(
     connectionWindowBytes: t.http2ConnectionWindowBytes,
     log,
     onUndecodable: (path) => metrics.undecodable.inc({ method: methodOf(path) }),
-    onOversized: (path) => metrics.requests.inc({ method: methodOf(path), code: "RESOURCE_EXHAUSTED" }),
-    tls: tls.cert
-      ? { cert: await readFile(tls.cert), key: await readFile(tls.key!), clientCa: tls.clientCa ? await readFile(tls.clientCa) : undefined }
-      : undefined,
+    onOversized: (path) => metrics.requests.inc({ method: methodOf(path), code: "RESOURCE_EXHAUSTED", protocol: "grpc" }),
+    tls: await readTls(tls),
   };
+}
+
+/** A listener's TLS files read, or undefined without a certificate. */
+export async function readTls(tls: TlsFiles): Promise<{ cert: Buffer; key: Buffer; clientCa?: Buffer } | undefined> {
+  if (!tls.cert) return undefined;
+  return { cert: await readFile(tls.cert), key: await readFile(tls.key!), clientCa: tls.clientCa ? await readFile(tls.clientCa) : undefined };
 }

@@ -83,13 +83,13 @@ export class Metrics {
   // ---- calls
   readonly requests = this.make.counter(
     "ranet_requests_total",
-    "Answered calls by method and gRPC code (messages over maxMessageBytes included: RESOURCE_EXHAUSTED)",
-    ["method", "code"],
+    "Answered calls by method, gRPC code (a REST call: the code its HTTP status stands for) and protocol (grpc, rest); messages over maxMessageBytes included: RESOURCE_EXHAUSTED",
+    ["method", "code", "protocol"],
   );
   readonly requestDuration = this.make.histogram(
     "ranet_request_duration_seconds",
-    "Latency of the calls the server worked on, by method (refusals at admission, RESOURCE_EXHAUSTED and UNAVAILABLE, are left out)",
-    ["method"],
+    "Latency of the calls the server worked on, by method and protocol (grpc, rest); refusals at admission, RESOURCE_EXHAUSTED and UNAVAILABLE, are left out",
+    ["method", "protocol"],
     [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5],
   );
   readonly undecodable = this.make.counter(

@@ -123,6 +123,11 @@ export class OipService {
     await this.models.unload(req.model_name);
   }
 
+  /** Throws NOT_FOUND unless the model (and version) is served: a transport checks it before decoding a request's body. */
+  checkServed(ref: ModelRef): void {
+    this.resolve(ref);
+  }
+
   /** OIP needs a model name: an empty one is NOT_FOUND like any unknown name (no default model here). */
   private resolve(ref: ModelRef) {
     if (!ref.name) {

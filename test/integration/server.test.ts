@@ -173,7 +173,7 @@ describe("gRPC server (static thresholds)", () => {
     it("oversized message, counted in ranet_requests_total although grpc-js refuses it before any handler", async () => {
       const counted = async () => {
         const text = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
-        return Number(/^ranet_requests_total\{method="Classify",code="RESOURCE_EXHAUSTED"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+        return Number(/^ranet_requests_total\{method="Classify",code="RESOURCE_EXHAUSTED",protocol="grpc"\} (\S+)$/m.exec(text)?.[1] ?? 0);
       };
       const before = await counted();
       expect(await classify({ image: Buffer.alloc(s.config.maxMessageBytes + 10) })).toMatch(/^RESOURCE_EXHAUSTED: Received message larger than max/);

@@ -6,25 +6,43 @@ export interface SpawnedServer {
   /** Every JSON log line so far. */
   lines: any[];
   /** Resolves with the "serving" log line; rejects if the process exits first. */
-  serving: Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number }>;
+  serving: Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number; httpPort?: number; adminHttpPort?: number }>;
   stderr(): string;
   /** SIGTERM, then resolves with the exit code once the process has exited. */
   stop(): Promise<number | null>;
 }
 
-/** A server on loopback with every port free: gRPC, admin and metrics. */
-export const LOOPBACK_FLAGS = ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--metrics-host", "127.0.0.1", "--metrics-port", "0"];
+/** A server on loopback with every port free: gRPC, REST, admin (both) and metrics. */
+export const LOOPBACK_FLAGS = [
+  "--host",
+  "127.0.0.1",
+  "--port",
+  "0",
+  "--http-port",
+  "0",
+  "--admin-port",
+  "0",
+  "--admin-http-port",
+  "0",
+  "--metrics-host",
+  "127.0.0.1",
+  "--metrics-port",
+  "0",
+];
+
+/** REST ports free unless the caller picks them (a later flag wins): two servers must not collide on 8080. */
+const FREE_HTTP_PORTS = ["--http-port", "0", "--admin-http-port", "0"];
 
 /** Runs `src/main.ts` with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
-export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean; env?: NodeJS.ProcessEnv } = {}): SpawnedServer {
+export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean; httpFlag?: boolean; env?: NodeJS.ProcessEnv } = {}): SpawnedServer {
   // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)
   const admin = o.adminFlag === false ? [] : ["--admin-port", "0"];
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...admin, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd, env: o.env });
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...(o.httpFlag === false ? [] : FREE_HTTP_PORTS), ...admin, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: o.cwd, env: o.env });
   const lines: any[] = [];
   let buf = "";
   let stderr = "";
   proc.stderr!.on("data", (d) => (stderr += d));
-  const serving = new Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number }>((resolve, reject) => {
+  const serving = new Promise<{ grpcPort: number; adminPort?: number; metricsPort?: number; httpPort?: number; adminHttpPort?: number }>((resolve, reject) => {
     proc.stdout!.on("data", (d) => {
       buf += d;
       for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
@@ -54,16 +72,17 @@ export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boole
 /** Starts a server process on a free loopback port (log level info: it waits for "serving"). */
 export async function startServerProcess(
   args: string[],
-  /** Another checkout to run the server from (its own src/), e.g. to compare with an older version that has no admin listener. */
-  from?: { cwd: string; adminFlag: boolean },
-): Promise<{ address: string; adminAddress: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
+  /** Another checkout to run the server from (its own src/), e.g. to compare with an older version that has no admin or REST listener. */
+  from?: { cwd: string; adminFlag: boolean; httpFlag?: boolean },
+): Promise<{ address: string; adminAddress: string; httpAddress: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
   const admin = from?.adminFlag === false ? [] : ["--admin-port", "0"];
   const s = spawnServer(["--host", "127.0.0.1", "--port", "0", ...admin, "--metrics-port", "0", ...args], from ?? {});
   s.proc.stderr!.pipe(process.stderr);
-  const { grpcPort, adminPort, metricsPort } = await s.serving;
+  const { grpcPort, adminPort, metricsPort, httpPort } = await s.serving;
   return {
     address: `127.0.0.1:${grpcPort}`,
     adminAddress: `127.0.0.1:${adminPort}`,
+    httpAddress: `127.0.0.1:${httpPort}`,
     metricsPort,
     proc: s.proc,
     stop: async () => void (await s.stop()),
