@@ -85,7 +85,9 @@ export async function buildListeners(
     config.adminPort,
     adminTls,
   );
-  const adminRest = config.httpEnabled ? { server: await rest(adminOip, "admin", config.adminHost, config.adminHttpPort, adminTls), health: adminHealth } : undefined;
+  const adminRest = config.httpEnabled
+    ? { server: await rest(adminOip, "admin", config.adminHost, config.adminHttpPort, adminTls), health: adminHealth }
+    : undefined;
   return { public: { server, health }, admin: { server: admin, health: adminHealth }, rest: restPublic, adminRest };
 }
 

@@ -26,7 +26,11 @@ export const FIELDS = {
   httpRequestTimeoutMs: [int(1000), 30_000, "time a REST client has to send a whole request, headers and body, in ms (slow senders are cut off with 408)"],
   httpKeepAliveTimeoutMs: [int(0), 65_000, "how long an idle REST keep-alive connection stays open, in ms (longer than a load balancer's idle timeout)"],
   adminEnabled: [bool, true, "serve the admin listener (false: budget and model version change only by config, SIGHUP and restart)"],
-  adminTlsCertFile: [z.string().min(1).optional(), undefined, "PEM certificate chain of the admin listener: serve it (gRPC and REST) over TLS (with adminTlsKeyFile)"],
+  adminTlsCertFile: [
+    z.string().min(1).optional(),
+    undefined,
+    "PEM certificate chain of the admin listener: serve it (gRPC and REST) over TLS (with adminTlsKeyFile)",
+  ],
   adminTlsKeyFile: [z.string().min(1).optional(), undefined, "PEM private key of the admin listener's certificate"],
   adminTlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: the admin listener requires and verifies client certificates (mutual TLS)"],
   metricsHost: [z.string().min(1), "0.0.0.0", "address of the Prometheus /metrics endpoint"],
@@ -151,7 +155,11 @@ export const FIELDS = {
   tlsClientCaFile: [z.string().min(1).optional(), undefined, "PEM CA bundle: require and verify client certificates (mutual TLS)"],
   keepaliveTimeMs: [int(1000), 60_000, "interval of server keepalive pings on idle connections, in ms"],
   keepaliveTimeoutMs: [int(100), 20_000, "time to wait for a keepalive ping ack before closing the connection, in ms"],
-  maxMessageBytes: [int(1024), 4 * 1024 * 1024, "largest gRPC message accepted or sent, and largest REST request body (before and after decompression), in bytes"],
+  maxMessageBytes: [
+    int(1024),
+    4 * 1024 * 1024,
+    "largest gRPC message accepted or sent, and largest REST request body (before and after decompression), in bytes",
+  ],
   http2ConnectionWindowBytes: [
     int(65_535, 2_147_483_647),
     16 * 1024 * 1024,

@@ -31,7 +31,10 @@ export interface WantedOutput {
  * The outputs a request asks for, validated: those it names, else every output but the per-exit
  * ones, which come with them when the request parameter return_all_exits is true.
  */
-export function wantedOutputs(outputs: { name: string; parameters?: Record<string, InferParameter> }[], params: Record<string, InferParameter> = {}): WantedOutput[] {
+export function wantedOutputs(
+  outputs: { name: string; parameters?: Record<string, InferParameter> }[],
+  params: Record<string, InferParameter> = {},
+): WantedOutput[] {
   if (outputs.length === 0) {
     const allExits = params.return_all_exits ? boolParam(params.return_all_exits, "parameters.return_all_exits") : false;
     return (Object.keys(OUTPUTS) as OutputName[]).filter((name) => allExits || !PER_EXIT_OUTPUTS.includes(name)).map((name) => ({ name }));

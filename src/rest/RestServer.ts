@@ -60,7 +60,14 @@ export class RestServer {
     };
     this.server = opts.tls
       ? createHttpsServer(
-          { ...common, cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.clientCa, requestCert: Boolean(opts.tls.clientCa), rejectUnauthorized: Boolean(opts.tls.clientCa) },
+          {
+            ...common,
+            cert: opts.tls.cert,
+            key: opts.tls.key,
+            ca: opts.tls.clientCa,
+            requestCert: Boolean(opts.tls.clientCa),
+            rejectUnauthorized: Boolean(opts.tls.clientCa),
+          },
           handler,
         )
       : createHttpServer(common, handler);
@@ -68,7 +75,10 @@ export class RestServer {
     this.server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
       // a malformed request line or header block, headers too large, a timeout: Node's own answer, no handler runs
       const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (socket.writable)
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : status === 408 ? "Request Timeout" : "Bad Request"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        );
       else socket.destroy();
     });
   }
@@ -126,7 +136,9 @@ export class RestServer {
       await this.answer(req, res, result);
     } catch (err) {
       const e: HttpError =
-        err instanceof BodyRefused ? { status: err.status, code: err.status === 413 ? "RESOURCE_EXHAUSTED" : "INVALID_ARGUMENT", message: err.message } : httpStatusFor(err);
+        err instanceof BodyRefused
+          ? { status: err.status, code: err.status === 413 ? "RESOURCE_EXHAUSTED" : "INVALID_ARGUMENT", message: err.message }
+          : httpStatusFor(err);
       if (e.code === "INTERNAL") this.opts.log.error({ path, err }, "REST request failed");
       done?.(e.code);
       if (e.status === 413) res.setHeader("Connection", "close"); // the rest of the body is not read

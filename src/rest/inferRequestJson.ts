@@ -37,7 +37,11 @@ export interface BinaryOutputs {
  * the gRPC side decodes, so both protocols enter the same request layer. Every malformed part is
  * INVALID_ARGUMENT naming its field.
  */
-export function inferRequestFromJson(body: Buffer, headerLength: string | undefined, model: ModelRef): { req: ModelInferRequest__Output; binary: BinaryOutputs } {
+export function inferRequestFromJson(
+  body: Buffer,
+  headerLength: string | undefined,
+  model: ModelRef,
+): { req: ModelInferRequest__Output; binary: BinaryOutputs } {
   let jsonEnd = body.length;
   if (headerLength !== undefined) {
     if (!/^[0-9]{1,10}$/.test(headerLength) || Number(headerLength) > body.length) {
@@ -75,14 +79,19 @@ export function inferRequestFromJson(body: Buffer, headerLength: string | undefi
     const size = p.binary_data_size;
     delete p.binary_data_size;
     const base64 = p.content_type?.string_param === "base64";
-    if (p.content_type && !base64) throw invalidArgument(`${field}.parameters.content_type`, "'base64' (BYTES data as base64 strings) or none", echo(JSON.stringify(t.parameters)));
+    if (p.content_type && !base64)
+      throw invalidArgument(`${field}.parameters.content_type`, "'base64' (BYTES data as base64 strings) or none", echo(JSON.stringify(t.parameters)));
     delete p.content_type;
     if (size !== undefined) {
       const n = size.int64_param;
       if (n === undefined || n < 0) throw invalidArgument(`${field}.parameters.binary_data_size`, "a non-negative integer", echo(JSON.stringify(size)));
       if (t.data !== undefined) throw invalidArgument(`${field}.data`, "absent when binary_data_size is given (the data is in the binary part)", "data");
       if (offset + n > binarySection.length) {
-        throw invalidArgument(`${field}.parameters.binary_data_size`, `at most the ${binarySection.length - offset} binary bytes left after the JSON header`, String(n));
+        throw invalidArgument(
+          `${field}.parameters.binary_data_size`,
+          `at most the ${binarySection.length - offset} binary bytes left after the JSON header`,
+          String(n),
+        );
       }
       raw.push(binarySection.subarray(offset, offset + n));
       offset += n;

@@ -25,7 +25,7 @@ export function inferResponseToJson(res: ModelInferResponse, binary: BinaryOutpu
     model_name: res.model_name,
     model_version: res.model_version,
     ...(res.id ? { id: res.id } : {}),
-    parameters: Object.fromEntries(Object.entries(res.parameters ?? {}).map(([k, p]) => [k, valueOf(p)])),
+    parameters: Object.fromEntries(Object.entries(res.parameters ?? {}).map(([k, p]) => [k, parameterValue(p)])),
     outputs,
   };
   return { json: Buffer.from(JSON.stringify(doc), "utf8"), binary: parts };
@@ -54,7 +54,7 @@ function elementsOf(datatype: string, raw: Buffer): (number | string)[] {
   }
 }
 
-function valueOf(p: InferParameter): boolean | number | string {
+function parameterValue(p: InferParameter): boolean | number | string {
   if (p.bool_param !== undefined) return p.bool_param;
   if (p.string_param !== undefined) return p.string_param;
   return Number(p.int64_param ?? p.double_param ?? p.uint64_param ?? 0);

@@ -135,7 +135,8 @@ function indexReady(body: Buffer): boolean {
 /** The body of a load or unload request: empty, or {"parameters": {...}} (refused when not empty, as over gRPC). */
 function loadParameters(body: Buffer): Record<string, unknown> {
   const o = jsonObject(body, "repository load or unload request", ["parameters"]);
-  if (o.parameters !== undefined && (typeof o.parameters !== "object" || o.parameters === null)) throw invalidArgument("parameters", "an object", typeof o.parameters);
+  if (o.parameters !== undefined && (typeof o.parameters !== "object" || o.parameters === null))
+    throw invalidArgument("parameters", "an object", typeof o.parameters);
   return (o.parameters as Record<string, unknown> | undefined) ?? {};
 }
 
@@ -147,7 +148,8 @@ function jsonObject(body: Buffer, what: string, keys: string[]): Record<string, 
   } catch {
     throw invalidArgument("body", `empty, or a JSON ${what}`, "invalid JSON");
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalidArgument("body", `a JSON object (${what})`, Array.isArray(v) ? "an array" : String(v));
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw invalidArgument("body", `a JSON object (${what})`, Array.isArray(v) ? "an array" : String(v));
   const extra = Object.keys(v).find((k) => !keys.includes(k));
   if (extra !== undefined) throw invalidArgument("body", `only the keys ${keys.join(", ")}`, `'${extra.slice(0, 64)}'`);
   return v as Record<string, unknown>;

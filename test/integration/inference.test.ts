@@ -48,7 +48,16 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
       { name: "image", datatype: "FP32", shape: [-1, 1, 28, 28] },
       { name: "image_bytes", datatype: "BYTES", shape: [-1] },
     ]);
-    expect(md.outputs.map((o: { name: string }) => o.name)).toEqual(["class", "label", "confidence", "exit", "flops", "probabilities", "exit_classes", "exit_confidences"]);
+    expect(md.outputs.map((o: { name: string }) => o.name)).toEqual([
+      "class",
+      "label",
+      "confidence",
+      "exit",
+      "flops",
+      "probabilities",
+      "exit_classes",
+      "exit_confidences",
+    ]);
   });
 
   it("infers a batch from raw_input_contents (N=4) and from typed contents (N=1)", async () => {
@@ -85,7 +94,11 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     const exits = s.app.models.current.classifier.exitFlops.length;
     const input = { name: "image", datatype: "FP32", shape: [1, 1, 28, 28], contents: { fp32_contents: fixtures[0]!.input } };
     const all = decodeOutputs(
-      await unary(s.clients.inference, "ModelInfer", { model_name: name, inputs: [input], parameters: { exit: { int64_param: 3 }, return_all_exits: { bool_param: true } } }),
+      await unary(s.clients.inference, "ModelInfer", {
+        model_name: name,
+        inputs: [input],
+        parameters: { exit: { int64_param: 3 }, return_all_exits: { bool_param: true } },
+      }),
     );
     expect(all.exit_classes!.shape).toEqual([1, exits]);
     // exits 1-3 ran (the class each would answer), the rest did not (-1)
@@ -93,7 +106,12 @@ describe("Open Inference Protocol (KServe v2) front door", () => {
     expect(all.exit_classes!.values[2]).toBe(all.class!.values[0]);
     expect(all.exit_confidences!.values[2]).toBeCloseTo(all.confidence!.values[0] as number, 6);
     const named = decodeOutputs(
-      await unary(s.clients.inference, "ModelInfer", { model_name: name, inputs: [input], outputs: [{ name: "exit_confidences" }], parameters: { exit: { int64_param: 2 } } }),
+      await unary(s.clients.inference, "ModelInfer", {
+        model_name: name,
+        inputs: [input],
+        outputs: [{ name: "exit_confidences" }],
+        parameters: { exit: { int64_param: 2 } },
+      }),
     );
     expect(Object.keys(named)).toEqual(["exit_confidences"]);
     expect((named.exit_confidences!.values as number[]).filter((v) => v >= 0)).toHaveLength(2);

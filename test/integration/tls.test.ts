@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -44,6 +45,34 @@ function makeCerts(): Record<"ca" | "caKey" | "serverCert" | "serverKey" | "clie
 }
 
 const certs = makeCerts();
+
+/** A REST GET or POST over https: the status, or the error's code when the connection fails. */
+function httpsCall(
+  port: number,
+  path: string,
+  o: { ca?: string; cert?: string; key?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<string> {
+  return new Promise((resolve) => {
+    const req = https.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: o.body === undefined ? "GET" : "POST",
+        headers: o.headers,
+        ca: o.ca ? read(o.ca) : undefined,
+        cert: o.cert ? read(o.cert) : undefined,
+        key: o.key ? read(o.key) : undefined,
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(String(res.statusCode)));
+      },
+    );
+    req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end(o.body);
+  });
+}
 const read = (p: string) => readFileSync(p);
 const ping = (c: ReturnType<typeof makeClients>) =>
   unary(c.inference, "ServerLive", {}, 5000).then(
@@ -65,6 +94,16 @@ describe("TLS", () => {
     const plain = makeClients(`127.0.0.1:${s.app.grpcPort}`);
     expect(await ping(plain)).toBe("UNAVAILABLE");
     plain.close();
+  });
+
+  it("serves REST over https with the same certificate, and nothing in plaintext", async () => {
+    expect(await httpsCall(s.app.httpPort!, "/v2/health/ready", { ca: certs.ca })).toBe("200");
+    expect(await httpsCall(s.app.httpPort!, "/v2/health/ready")).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/); // a client that does not trust the CA
+    const plain = await fetch(`http://127.0.0.1:${s.app.httpPort}/v2/health/ready`).then(
+      (r) => r.status,
+      () => "refused",
+    );
+    expect(plain).not.toBe(200);
   });
 });
 
@@ -94,6 +133,17 @@ describe("mutual TLS", () => {
     const metrics = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/^ranet_tenant_requests_total\{model="ranet-fmnist",version="1",tenant="ranet-test-client"\} 1$/m);
     expect(metrics).not.toContain('tenant="forged"');
+  });
+
+  it("over REST too: the certificate names the tenant, and a client without one is refused", async () => {
+    const body = JSON.stringify({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28], data: Array(784).fill(0) }] });
+    const path = "/v2/models/ranet-fmnist/infer";
+    const headers = { "x-tenant": "forged" };
+    expect(await httpsCall(s.app.httpPort!, path, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, body, headers })).toBe("200");
+    const metrics = await (await fetch(`http://127.0.0.1:${s.app.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^ranet_tenant_requests_total\{model="ranet-fmnist",version="1",tenant="ranet-test-client"\} 2$/m);
+    expect(metrics).not.toContain('tenant="forged"');
+    expect(await httpsCall(s.app.httpPort!, path, { ca: certs.ca, body })).not.toBe("200");
   });
 
   it("requires a client certificate signed by the configured CA", async () => {
