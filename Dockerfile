@@ -39,5 +39,5 @@ COPY package.json ./
 COPY proto ./proto
 COPY models/repository ./models/repository
 USER 10001:10001
-EXPOSE 50051 9464
+EXPOSE 50051 8080 9464
 ENTRYPOINT ["node", "dist/main.js"]

@@ -21,7 +21,7 @@ export const FIELDS = {
   ],
   adminPort: [int(0, 65535), 50052, "port of the admin gRPC listener (0 = any free port)"],
   httpPort: [int(0, 65535), 8080, "port of the REST (HTTP/1.1) Open Inference Protocol on host (0 = any free port)"],
-  adminHttpPort: [int(0, 65535), 8081, "port of the admin listener's REST endpoints (the repository's index, load, unload) on adminHost (0 = any free port)"],
+  adminHttpPort: [int(0, 65535), 8082, "port of the admin listener's REST endpoints (the repository's index, load, unload) on adminHost (0 = any free port)"],
   httpEnabled: [bool, true, "serve the Open Inference Protocol over REST (httpPort, and adminHttpPort with adminEnabled) beside gRPC"],
   httpRequestTimeoutMs: [int(1000), 30_000, "time a REST client has to send a whole request, headers and body, in ms (slow senders are cut off with 408)"],
   httpKeepAliveTimeoutMs: [int(0), 65_000, "how long an idle REST keep-alive connection stays open, in ms (longer than a load balancer's idle timeout)"],

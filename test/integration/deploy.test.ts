@@ -82,6 +82,7 @@ describe("Kubernetes manifests", () => {
     const c = dep.spec.template.spec.containers[0];
     const port = (name: string) => c.ports.find((p: any) => p.name === name).containerPort;
     expect(port("grpc")).toBe(config.port);
+    expect(port("http")).toBe(config.httpPort);
     expect(port("metrics")).toBe(config.metricsPort);
     for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
       expect(c[probe].grpc).toEqual({ port: config.port, service: "" });
@@ -90,10 +91,10 @@ describe("Kubernetes manifests", () => {
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(dep.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     const svc = find("Service", "base/service.yaml");
-    expect(svc.spec.ports.map((p: any) => p.port)).toEqual([config.port, config.metricsPort]);
+    expect(svc.spec.ports.map((p: any) => p.port)).toEqual([config.port, config.httpPort, config.metricsPort]);
     expect(find("ServiceMonitor").spec.endpoints[0].port).toBe("metrics");
     const np = find("NetworkPolicy");
-    expect(np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)).sort()).toEqual([config.port, config.metricsPort].sort());
+    expect(np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)).sort()).toEqual([config.port, config.httpPort, config.metricsPort].sort());
     // the admin listener stays on the pod's loopback, and nothing opens its port
     expect(config.adminHost).toBe("127.0.0.1");
     const exposed = [
@@ -102,6 +103,7 @@ describe("Kubernetes manifests", () => {
       ...np.spec.ingress.flatMap((i: any) => i.ports.map((p: any) => p.port)),
     ];
     expect(exposed).not.toContain(config.adminPort);
+    expect(exposed).not.toContain(config.adminHttpPort);
     const gpuDep = find("Deployment", "overlays/gpu/deployment-gpu.yaml");
     expect(gpuDep.spec.template.spec.containers[0].resources.limits["nvidia.com/gpu"]).toBe("1");
   });
@@ -121,7 +123,13 @@ describe("Kubernetes manifests", () => {
     for (const w of workloads) {
       const c = w.container;
       for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
-        expect(c[probe]?.grpc, `${w.name} ${probe}`).toEqual({ port: w.config.port, service: "" });
+        // gRPC health, or KServe v2's REST health on the REST port
+        if (c[probe]?.httpGet) {
+          expect(c[probe].httpGet, `${w.name} ${probe}`).toEqual({
+            path: probe === "livenessProbe" ? "/v2/health/live" : "/v2/health/ready",
+            port: w.config.httpPort,
+          });
+        } else expect(c[probe]?.grpc, `${w.name} ${probe}`).toEqual({ port: w.config.port, service: "" });
       }
       // one slow health answer must not take a pod out of service
       expect(c.readinessProbe.failureThreshold, `${w.name} readiness`).toBeGreaterThanOrEqual(3);
@@ -158,16 +166,48 @@ describe("Kubernetes manifests", () => {
     expect(find("PrometheusRule").spec.groups).toEqual(plain.groups);
   });
 
-  it("the KServe runtime speaks grpc-v2 and passes valid server flags", () => {
+  it("the KServe runtime speaks v2 (REST) and grpc-v2 and passes valid server flags", () => {
     const rt = find("ServingRuntime");
-    expect(rt.spec.protocolVersions).toEqual(["grpc-v2"]);
+    expect(rt.spec.protocolVersions).toEqual(["v2", "grpc-v2"]);
     const args: string[] = rt.spec.containers[0].args;
     const cfg = loadConfig(args, {}) as Config;
-    expect(rt.spec.containers[0].ports[0].containerPort).toBe(cfg.port);
+    expect(rt.spec.containers[0].ports).toEqual([{ name: "http1", containerPort: cfg.httpPort, protocol: "TCP" }]);
     expect(cfg.adminHost).toBe("127.0.0.1");
-    const isvc = find("InferenceService");
-    expect(isvc.spec.predictor.model.runtime).toBe(rt.metadata.name);
-    expect(isvc.spec.predictor.model.modelFormat.name).toBe(rt.spec.supportedModelFormats[0].name);
+    // every listener on its own port
+    const ports = [cfg.port, cfg.httpPort, cfg.adminPort, cfg.adminHttpPort, cfg.metricsPort];
+    expect(new Set(ports).size).toBe(ports.length);
+    const rest = find("InferenceService", "kserve/inferenceservice.yaml");
+    const grpc = find("InferenceService", "kserve/inferenceservice-grpc.yaml");
+    expect(rest.spec.predictor.model.protocolVersion).toBe("v2");
+    expect(grpc.spec.predictor.model.protocolVersion).toBe("grpc-v2");
+    expect(grpc.spec.predictor.model.ports).toEqual([{ name: "h2c", containerPort: cfg.port, protocol: "TCP" }]);
+    expect(grpc.spec.predictor.model.readinessProbe.grpc).toEqual({ port: cfg.port, service: "" });
+    for (const isvc of [rest, grpc]) {
+      expect(isvc.spec.predictor.model.runtime).toBe(rt.metadata.name);
+      expect(isvc.spec.predictor.model.modelFormat.name).toBe(rt.spec.supportedModelFormats[0].name);
+    }
+  });
+
+  it("docs/deploy.md and the Dockerfile name the ports the manifests open", () => {
+    const config = loadConfig([], find("ConfigMap", "base/configmap.yaml").data) as Config;
+    const guide = readFileSync("docs/deploy.md", "utf8");
+    const table = /\| port \| listener[^\n]*\n\|[-| ]+\n((?:\|[^\n]*\n)+)/.exec(guide)?.[1] ?? "";
+    const rows = Object.fromEntries(
+      table
+        .trim()
+        .split("\n")
+        .map((r) => r.split("|").map((c) => c.trim()))
+        .map((c) => [c[1], c[2]]),
+    );
+    expect(rows).toEqual({
+      [String(config.port)]: expect.stringMatching(/^gRPC/),
+      [String(config.httpPort)]: expect.stringMatching(/^REST/),
+      [String(config.metricsPort)]: expect.stringMatching(/^metrics/),
+      [String(config.adminPort)]: expect.stringMatching(/^admin gRPC/),
+      [String(config.adminHttpPort)]: expect.stringMatching(/^admin REST/),
+    });
+    const exposed = /^EXPOSE (.*)$/m.exec(readFileSync("Dockerfile", "utf8"))![1]!.split(" ").map(Number);
+    expect(exposed).toEqual([config.port, config.httpPort, config.metricsPort]);
   });
 });
 
@@ -206,6 +246,11 @@ describe.runIf(hasKubectl)("kubectl kustomize renders what docs/deploy.md applie
     expect(image).toBe(dir === "overlays/gpu" ? "ranet-serving:0.1.0-cuda" : "ranet-serving:0.1.0");
     expect(dockerfile).toContain(`docker build -t ${image}`);
     expect(readFileSync("docs/deploy.md", "utf8")).toContain(`docker build -t ${image}`);
+    // the REST port everywhere the gRPC port is: container, Service, NetworkPolicy, settings
+    const rest = Number(objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === "ranet-serving").data.RANET_HTTP_PORT);
+    expect(dep.spec.template.spec.containers[0].ports.find((p: any) => p.name === "http").containerPort).toBe(rest);
+    expect(objs.find((o) => o.kind === "Service" && o.metadata.name === "ranet-serving").spec.ports.find((p: any) => p.name === "http").port).toBe(rest);
+    expect(objs.find((o) => o.kind === "NetworkPolicy").spec.ingress[0].ports.map((p: any) => p.port)).toEqual([50051, rest]);
     // every model's config.yaml is mounted from the ConfigMap that holds it
     const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === "ranet-model-config");
     for (const m of dep.spec.template.spec.containers[0].volumeMounts.filter((v: any) => v.name === "model-config")) {
