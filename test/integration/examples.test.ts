@@ -24,13 +24,13 @@ const files = Object.keys(IMAGES);
 
 /**
  * The shell commands an example's header tells a reader to run, in order: the indented lines of
- * its docstring or comment that start with mkdir, protoc, PYTHONPATH= or node.
+ * its docstring or comment that start with mkdir, protoc, PYTHONPATH=, node or /usr/bin/python3.
  */
 function writtenInstructions(file: string): string[] {
   return readFileSync(file, "utf8")
     .split("\n")
     .map((l) => l.replace(/^\/\/\s*/, "").trim())
-    .filter((l) => /^(mkdir |protoc |PYTHONPATH=|node )/.test(l));
+    .filter((l) => /^(mkdir |protoc |PYTHONPATH=|node |\/usr\/bin\/python3 )/.test(l));
 }
 
 /** `what path: Label (...)` lines of an example's output, as {what, path, label}. */
@@ -104,6 +104,39 @@ describe("client examples, as their instructions say", () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain(`error: ${text}: not an image`);
     expect(bad.stderr).not.toMatch(/Traceback/);
+  });
+
+  it("REST with Python requests (KServe v2 JSON and Triton's binary data): UINT8 pixels and encoded files; unknown model and non-image fail cleanly", async () => {
+    const file = "examples/rest/infer.py";
+    const url = `http://127.0.0.1:${s.app.httpPort}`;
+    const steps = writtenInstructions(file);
+    expect(steps).toEqual(["/usr/bin/python3 examples/rest/infer.py http://localhost:8080 ranet-fmnist examples/images/*.png"]);
+    const run = (line: string) => runCommandStatus("bash", ["-c", line.replace("http://localhost:8080", url)]);
+    const ok = await run(steps[0]!);
+    expect(ok.code, ok.stderr).toBe(0);
+    const got = answers(ok.stdout);
+    for (const what of ["json", "binary"]) expect(got.filter((a) => a.what === what)).toEqual(files.map((f) => ({ what, path: f, label: IMAGES[f] })));
+    expectCleanFailure(await run(steps[0]!.replace("ranet-fmnist", "no-such-model")), "HTTP 404", "no-such-model");
+    const text = path.join(work, "notes.png");
+    writeFileSync(text, "not an image\n");
+    const bad = await run(steps[0]!.replace("examples/images/*.png", text));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`error: ${text}: not an image`);
+    expect(bad.stderr).not.toMatch(/Traceback/);
+    const refused = await runCommandStatus("/usr/bin/python3", [file, "http://127.0.0.1:1", "ranet-fmnist", files[0]!]);
+    expect(refused.stderr).toContain("error: cannot reach a server at http://127.0.0.1:1");
+  });
+
+  it("REST with curl: health, metadata, a JSON and a binary request; a refused one shows the server's error and fails", async () => {
+    const url = `http://127.0.0.1:${s.app.httpPort}`;
+    const ok = await runCommandStatus("bash", ["examples/rest/curl.sh", url, files[1]!]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ready: HTTP 200$/m);
+    const labels = [...ok.stdout.matchAll(/"name":"label","datatype":"BYTES","shape":\[1\],"data":\["([^"]+)"\]/g)].map((m) => m[1]);
+    expect(labels).toEqual([IMAGES[files[1]!], IMAGES[files[1]!]]); // JSON, then binary
+    const refused = await runCommandStatus("bash", ["examples/rest/curl.sh", url, files[1]!, "no-such-model"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).toContain(`{"error":"model_name: 'no-such-model' is not served here`);
   });
 
   // grpcurl is not packaged in Debian or npm, so CI cannot install it: this one runs wherever grpcurl is on the PATH
