@@ -127,6 +127,14 @@ describe("client examples, as their instructions say", () => {
     expect(refused.stderr).toContain("error: cannot reach a server at http://127.0.0.1:1");
   });
 
+  it("REST conformance, from the public specifications only: REST JSON, REST binary and gRPC answer alike (first 600 test images, every exit)", async () => {
+    const file = "examples/rest/conformance.py";
+    const ok = await follow(file, (l) => `${l.replace("localhost:8080", `127.0.0.1:${s.app.httpPort}`)} --limit 600`);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain("OK: 600 images, the same labels, classes, exits, FLOPs, confidences: REST JSON, REST binary, gRPC");
+    expect(ok.stdout).toContain("images per fixed exit: [100, 100, 100, 100, 100, 100]");
+  });
+
   it("REST with curl: health, metadata, a JSON and a binary request; a refused one shows the server's error and fails", async () => {
     const url = `http://127.0.0.1:${s.app.httpPort}`;
     const ok = await runCommandStatus("bash", ["examples/rest/curl.sh", url, files[1]!]);
