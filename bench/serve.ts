@@ -7,10 +7,11 @@
  *    its best setting: the best of each kind is the one the ratios use);
  *  - the served pipeline in its own process (closed loop, `--concurrency` calls in flight):
  *    forced last exit and adaptive at 30/50/70% budget targets, unary and ClassifyStream,
- *    with 1 and 2 engine workers, max batch 1, and the fused path off; forced last exit with
+ *    with 1 and 2 engine workers, max batch 1, and the fused path off; adaptive 50% as unary
+ *    ModelInfer over gRPC, REST with binary tensors and REST with JSON; forced last exit with
  *    `--saturating-concurrency` calls in flight; CPU used per thread. ClassifyStream load comes
  *    from the lean node:http2 client (test/support/rawStreamLoad.ts), and for comparison from
- *    @grpc/grpc-js; unary calls from @grpc/grpc-js;
+ *    @grpc/grpc-js; unary calls from @grpc/grpc-js (REST: node:http, keep-alive);
  *  - p99 at half of capacity (open loop, medians of `--rounds` interleaved runs, beside the
  *    older checkout of `--baseline-dir` at the same rates), and each load generator's own
  *    ceiling against a server that answers at once.
@@ -90,6 +91,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 interface Load {
   request: (i: number) => ClassifyRequest;
   body: (i: number) => Buffer;
+  /** The same requests as ModelInfer (gRPC or REST): inputs and exit. */
+  oip: NonNullable<LoadOptions["oip"]>;
 }
 
 /** The served pipeline under closed-loop load; `from`: an older checkout to run the server from. */
@@ -104,7 +107,13 @@ async function served(flags: string[], load: Load, api: LoadOptions["api"], inFl
       result: r,
       server: cpu,
       loadgenCores,
-    } = await loadWithCpu(server.proc.pid!, { address: server.address, concurrency: inFlight, durationMs: seconds * 1000, ...load, api });
+    } = await loadWithCpu(server.proc.pid!, {
+      address: api === "rest-binary" || api === "rest-json" ? server.httpAddress : server.address,
+      concurrency: inFlight,
+      durationMs: seconds * 1000,
+      ...load,
+      api,
+    });
     return {
       throughput: r.throughput,
       meanFlops: r.meanFlops,
@@ -157,7 +166,7 @@ async function main(): Promise<void> {
   const req = (exit: number): Load => {
     const request = (i: number) => ({ tensor: { shape: [...manifest.input.shape], data: bytes[i % bytes.length] }, options: { exit } });
     const bodies = bytes.map((_, i) => encode("ranet.v1.ClassifyRequest", request(i)));
-    return { request, body: (i) => bodies[i % bodies.length]! };
+    return { request, body: (i) => bodies[i % bodies.length]!, oip: { model: manifest.name, inputs: bytes, shape: manifest.input.shape, exit } };
   };
   const last = req(K);
   const adaptive = req(0);
@@ -186,6 +195,9 @@ async function main(): Promise<void> {
     { name: "served adaptive 50%, stream, grpc-js client", run: () => served(target(0.5), adaptive, "stream") },
     { name: "served adaptive 50%, stream, dispatch when idle off", run: () => served([...target(0.5), "--dispatch-when-idle", "false"], adaptive, "h2stream") },
     { name: "served adaptive 50%, unary", run: () => served(target(0.5), adaptive, "unary") },
+    { name: "served adaptive 50%, unary ModelInfer, gRPC", run: () => served(target(0.5), adaptive, "oip-grpc") },
+    { name: "served adaptive 50%, unary ModelInfer, REST binary", run: () => served(target(0.5), adaptive, "rest-binary") },
+    { name: "served adaptive 50%, unary ModelInfer, REST JSON", run: () => served(target(0.5), adaptive, "rest-json") },
     { name: "served adaptive 50%, stream, 1 engine worker", run: () => served([...target(0.5), "--engine-workers", "1"], adaptive, "h2stream") },
     { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], adaptive, "h2stream") },
     { name: "load generator ceiling (stream, node:http2 client, server answers at once)", run: () => ceiling(last, "h2stream") },
@@ -275,7 +287,7 @@ async function main(): Promise<void> {
     "# Serving benchmark",
     "",
     `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --saturating-concurrency ${saturating} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs (medians of ${rounds} interleaved runs) use @grpc/grpc-js.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs (medians of ${rounds} interleaved runs) use @grpc/grpc-js; REST rows node:http with keep-alive (one connection per call in flight), one image per call, binary rows with Triton's binary tensor data both ways.`,
     "",
     "CPU per answer: the server's CPU time in the measuring window (per thread, from /proc/PID/task) over its answers, in microseconds: its main thread (gRPC, decoding, admission, answers), its other threads (engine workers, V8's helpers) and the whole server; for raw rows, the CPU time of the threads that call onnxruntime, per image.",
     "",
@@ -301,6 +313,9 @@ async function main(): Promise<void> {
     `| whole-server CPU per adaptive 50% answer (stream) / the same raw CPU per image (the FLOPs ideal: ${fmt(med("served adaptive 50%, stream", "meanFlops") / manifest.exits[K - 1]!.flops, 2)}) | ${fmt(wholeUs("served adaptive 50%, stream") / rawWholeUs, 2)} | <= 0.7 |`,
     `| cores used by server and load generator together, adaptive 50% (stream, ${concurrency} in flight) | ${fmt(bothCores("served adaptive 50%, stream"), 2)} | >= 1.9 |`,
     `| served adaptive 50% (stream) / raw whole network in ${auto} threads (${fmt(med(rawWhole2), 0)}/s) | ${(med("served adaptive 50%, stream") / med(rawWhole2)).toFixed(2)} | >= 1.2 |`,
+    `| REST binary / gRPC, unary ModelInfer, adaptive 50%, ${concurrency} in flight | ${(med("served adaptive 50%, unary ModelInfer, REST binary") / med("served adaptive 50%, unary ModelInfer, gRPC")).toFixed(2)} | >= 0.8 |`,
+    `| REST binary ModelInfer / gRPC unary Classify, adaptive 50% | ${(med("served adaptive 50%, unary ModelInfer, REST binary") / med("served adaptive 50%, unary")).toFixed(2)} | >= 0.8 |`,
+    `| REST JSON / gRPC, unary ModelInfer, adaptive 50% | ${(med("served adaptive 50%, unary ModelInfer, REST JSON") / med("served adaptive 50%, unary ModelInfer, gRPC")).toFixed(2)} | report |`,
     `| served forced last (stream) / better of raw staged and raw whole network at the server's threads (${fmt(rawServerThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawServerThreads).toFixed(2)} | >= 0.85 |`,
     `| served forced last (unary) / the same raw baseline | ${(med("served forced last exit, unary") / rawServerThreads).toFixed(2)} | >= 0.85 |`,
     `| served forced last (stream) / raw staged at the server's threads (${fmt(rawSameThreads, 0)}/s) | ${(med("served forced last exit, stream") / rawSameThreads).toFixed(2)} | report |`,

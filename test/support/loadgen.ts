@@ -2,6 +2,7 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import { makeClients, unary } from "../../src/cli/clients.js";
 import type { ClassifyRequest } from "../../src/generated/ranet/v1/ClassifyRequest.js";
 import { inFlightPerStream, LoadRecord, type LoadResult, quantile } from "./loadRecord.js";
+import { type OipLoadKind, type OipLoadOptions, runOipLoad } from "./oipLoad.js";
 import { runRawStreamLoad } from "./rawStreamLoad.js";
 
 export type { LoadResult };
@@ -14,7 +15,9 @@ export interface LoadOptions {
    * @grpc/grpc-js ("stream") or by the leaner node:http2 client of rawStreamLoad.ts ("h2stream",
    * which sends `body` instead of `request`).
    */
-  api?: "unary" | "stream" | "h2stream";
+  api?: "unary" | "stream" | "h2stream" | OipLoadKind;
+  /** The OIP kinds (oipLoad.ts): the model, inputs and exit of ModelInfer; `address` is the REST port's for the REST kinds. */
+  oip?: Pick<OipLoadOptions, "model" | "inputs" | "shape" | "exit">;
   durationMs: number;
   warmupMs?: number;
   /** Called when the measuring window opens and closes (e.g. to sample the server's CPU time). */
@@ -32,6 +35,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (o.api === "h2stream") {
     if (!o.body) throw new Error('runLoad: api "h2stream" needs body(i), the encoded requests');
     return runRawStreamLoad({ ...o, body: o.body, retryBackoffMs: RETRY_BACKOFF_MS });
+  }
+  if (o.api === "oip-grpc" || o.api === "rest-binary" || o.api === "rest-json") {
+    if (!o.oip) throw new Error(`runLoad: api "${o.api}" needs oip, the model and inputs of ModelInfer`);
+    return runOipLoad({ ...o, ...o.oip, kind: o.api, retryBackoffMs: RETRY_BACKOFF_MS });
   }
   const c = makeClients(o.address);
   let i = 0;
