@@ -54,7 +54,7 @@ export async function buildListeners(
     new GrpcServer(protos, services, await listenerOptions(host, port, config, tls, metrics, log));
   const restLog = log.child({ protocol: "rest" });
   const rest = async (oip: OipService, which: "public" | "admin", host: string, port: number, tls: TlsFiles) =>
-    new RestServer(restRouter(oip, which), await restOptions(host, port, config, tls, metrics, restLog));
+    new RestServer(restRouter(oip, which), { ...(await restOptions(host, port, config, tls, metrics, restLog)), serving: oip.ready });
   const health = new HealthService(PUBLIC_SERVICES, (name) => repo.servedNames().includes(name));
   const oip = new OipService(repo, () => health.current === "SERVING", SERVER_VERSION);
   const publicTls = { cert: config.tlsCertFile, key: config.tlsKeyFile, clientCa: config.tlsClientCaFile };

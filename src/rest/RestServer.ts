@@ -28,6 +28,8 @@ export interface RestServerOptions {
   retryAfterSeconds: number;
   log: Logger;
   metrics?: Metrics;
+  /** Whether the server serves (false while starting and draining): answers then close their connection. */
+  serving?: () => boolean;
 }
 
 /** Longest request header block, in bytes (Node's default, set here so it is a promise). */
@@ -106,7 +108,6 @@ export class RestServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.stopping) res.setHeader("Connection", "close");
     const path = (req.url ?? "/").split("?")[0]!;
     let done: ((code: string) => void) | undefined;
     try {
@@ -168,6 +169,8 @@ export class RestServer {
 
   private async write(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: Buffer): Promise<void> {
     if (res.destroyed) return;
+    // draining (or not serving yet): no next request on this connection, so clients reconnect to a serving replica
+    if (this.stopping || this.opts.serving?.() === false) res.setHeader("Connection", "close");
     const encoding = body.length >= COMPRESS_FROM_BYTES ? responseEncoding(req.headers["accept-encoding"]) : undefined;
     const out = encoding ? await compress(body, encoding) : body;
     if (encoding) res.setHeader("Content-Encoding", encoding);

@@ -400,3 +400,16 @@ describe("REST cancellation", () => {
     expect(await dropped()).toBe(before + 1);
   });
 });
+
+describe("REST off", () => {
+  it("httpEnabled false opens no REST port, gRPC serves as before", async () => {
+    const s = await startServer(["--http-enabled", "false"]);
+    try {
+      expect(s.app.httpPort).toBeUndefined();
+      expect(s.app.adminHttpPort).toBeUndefined();
+      expect((await unary(s.clients.inference, "ServerReady", {})).ready).toBe(true);
+    } finally {
+      await s.stop();
+    }
+  });
+});

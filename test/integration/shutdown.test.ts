@@ -76,6 +76,31 @@ describe("process lifecycle", () => {
     expect(drainIdx).toBeGreaterThan(0);
     c.close();
   });
+
+  it("on SIGTERM answers admitted REST requests, closes keep-alive connections and refuses new requests", async () => {
+    const s = await spawnServer([...LOOPBACK_FLAGS, "--max-queue-delay-ms", "300", "--dispatch-when-idle", "false", "--shutdown-grace-ms", "5000"]);
+    const { httpPort } = await s.serving;
+    const url = `http://127.0.0.1:${httpPort}/v2/models/ranet-fmnist/infer`;
+    const body = JSON.stringify({ inputs: [{ name: "image", datatype: "FP32", shape: [1, 1, 28, 28], data: fixture.input }] });
+    const infer = () =>
+      fetch(url, { method: "POST", body }).then(
+        async (r) => ({ status: r.status, connection: r.headers.get("connection"), text: await r.text() }),
+        () => ({ status: 0, connection: null, text: "" }),
+      );
+    expect((await infer()).status).toBe(200);
+    // admitted: waits ~300 ms in the stage queue when SIGTERM arrives
+    const admitted = Array.from({ length: 5 }, infer);
+    await new Promise((r) => setTimeout(r, 50));
+    s.proc.kill("SIGTERM");
+    const results = await Promise.all(admitted);
+    expect(results.map((r) => r.status)).toEqual(Array(5).fill(200));
+    // answered while draining: the connection is not kept for another request
+    expect(results.map((r) => r.connection)).toEqual(Array(5).fill("close"));
+    const late = await infer();
+    expect(late.status).not.toBe(200); // 503 while the drain finishes, or no listener at all
+    const [code] = await once(s.proc, "exit");
+    expect(code).toBe(0);
+  });
 });
 
 describe("shutdown under steady load", () => {

@@ -7,6 +7,17 @@ import { type Config, ConfigError, helpText, loadConfig } from "../../src/config
 const load = (argv: string[], env: NodeJS.ProcessEnv = {}) => loadConfig(argv, env) as Config;
 
 describe("config", () => {
+  it("serves REST by default on 8080 and the admin REST port on 8082 (loopback), each its own port", () => {
+    const c = loadConfig([], {}) as Config;
+    expect({ httpEnabled: c.httpEnabled, httpPort: c.httpPort, adminHttpPort: c.adminHttpPort, adminHost: c.adminHost }).toEqual({
+      httpEnabled: true,
+      httpPort: 8080,
+      adminHttpPort: 8082,
+      adminHost: "127.0.0.1",
+    });
+    expect(new Set([c.port, c.httpPort, c.adminPort, c.adminHttpPort, c.metricsPort]).size).toBe(5);
+  });
+
   it("has sensible defaults and is frozen", () => {
     const c = load([]);
     expect(c.port).toBe(50051);
