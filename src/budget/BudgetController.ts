@@ -1,4 +1,4 @@
-import type { ExitPolicy } from "../pipeline/ExitPolicy.js";
+import type { AnsweredRequest, ExitPolicy } from "../pipeline/ExitPolicy.js";
 import { DifficultyFeedForward, shiftedThresholds } from "./difficultyFeedForward.js";
 import { type ExitScores, reachedCosts } from "./thresholdTable.js";
 
@@ -155,8 +155,12 @@ export class BudgetController implements ExitPolicy {
     return charge;
   }
 
-  /** An answered request: its charges leave the pending sum, its cost error enters the integral. Also updates E[cost | reached exit k]. */
-  observe(flops: number, chargedFlops: number): void {
+  /**
+   * An answered request: its charges leave the pending sum, its cost error enters the integral.
+   * A request whose exits were decided (the staged path) also updates E[cost | reached exit k]
+   * for the exits it reached; one that ran the fused graph made no decision, so says nothing of them.
+   */
+  observe({ exit, flops, chargedFlops, path }: AnsweredRequest): void {
     this.pending -= chargedFlops;
     const last = this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
     const before = this.integral;
@@ -166,11 +170,8 @@ export class BudgetController implements ExitPolicy {
     else next = Math.min(before, Math.max(next, this.lowest - rest));
     this.integral = next;
     this.current = this.compute();
-    const f = this.opts.exitFlops;
-    const reached = f.indexOf(flops);
-    // requests that skipped the exit decisions (the fused path: charged nothing, yet deeper than exit 1) say nothing about them
-    if (reached < 0 || (chargedFlops === 0 && reached > 0)) return;
-    for (let k = 0; k <= reached; k++) this.reachedCost[k]! += REACHED_ALPHA * (flops - this.reachedCost[k]!);
+    if (path === "fused") return;
+    for (let k = 0; k <= exit; k++) this.reachedCost[k]! += REACHED_ALPHA * (flops - this.reachedCost[k]!);
   }
 
   /** A request left unanswered: its charges leave the pending sum; its cost was not answered, so it does not count. */

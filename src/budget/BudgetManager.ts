@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { ServingError } from "../core/errors.js";
-import { type ExitPolicy, StaticExitPolicy } from "../pipeline/ExitPolicy.js";
+import { type AnsweredRequest, type ExitPolicy, StaticExitPolicy } from "../pipeline/ExitPolicy.js";
 import { BudgetController } from "./BudgetController.js";
 import { type ExitScores, oracleAccuracy, pointForBudget, type TablePoint } from "./thresholdTable.js";
 
@@ -103,10 +103,10 @@ export class BudgetManager implements ExitPolicy {
     this.controller?.withdrawn(chargedFlops);
   }
 
-  observe(flops: number, chargedFlops: number): void {
-    this.controller?.observe(flops, chargedFlops);
+  observe(answer: AnsweredRequest): void {
+    this.controller?.observe(answer);
     this.observed++;
-    this.average += (flops - this.average) * Math.max(this.alpha, 1 / this.observed);
+    this.average += (answer.flops - this.average) * Math.max(this.alpha, 1 / this.observed);
   }
 
   /** New target in multiply-adds per request; FAILED_PRECONDITION with fixed thresholds. */

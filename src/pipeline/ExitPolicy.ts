@@ -14,12 +14,24 @@ export interface ExitPolicy {
    * however many are in flight.
    */
   advanced(exit: number): number;
-  /** Called once per answered request with the multiply-adds it spent and the sum advanced() returned for it. */
-  observe(flops: number, chargedFlops: number): void;
+  /** Called once per answered request. */
+  observe(answer: AnsweredRequest): void;
   /** Called for a request that leaves unanswered (cancelled, deadline, failed stage) with the sum advanced() returned for it. */
   withdrawn(chargedFlops: number): void;
   /** Called for every request the policy decides (not those with a fixed exit) as it is scored at an exit (0-based), before the decision: a controller may read the traffic's difficulty from it. */
   exitScored(exit: number, confidence: number): void;
+}
+
+/** An answered request as its exit policy hears of it. */
+export interface AnsweredRequest {
+  /** The exit it was answered at (0-based). */
+  exit: number;
+  /** Multiply-adds it spent. */
+  flops: number;
+  /** The sum advanced() returned for it. */
+  chargedFlops: number;
+  /** How it ran: "staged", its exits decided one at a time (each decision to go on charged), or "fused", the whole network in one run with no decision made. */
+  path: "staged" | "fused";
 }
 
 /** Thresholds fixed at start (config or an offline table point). */
@@ -34,7 +46,7 @@ export class StaticExitPolicy implements ExitPolicy {
   advanced(_exit: number): number {
     return 0;
   }
-  observe(_flops: number, _chargedFlops: number): void {}
+  observe(_answer: AnsweredRequest): void {}
   withdrawn(_chargedFlops: number): void {}
   exitScored(_exit: number, _confidence: number): void {}
 }

@@ -183,7 +183,7 @@ export class Pipeline {
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
     this.settle(s, "answered", true);
     s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
-    s.policy.observe(p.flops, s.chargedFlops);
+    s.policy.observe({ exit: p.exit, flops: p.flops, chargedFlops: s.chargedFlops, path: s.path });
     this.opts.hooks?.exitTaken?.(p.exit, p.flops, s.opts.tenant);
   }
 

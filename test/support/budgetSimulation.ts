@@ -52,7 +52,7 @@ export function simulateServing(
         const confidence = scores.confidence[i * K + k]!;
         policy.exitScored(k, confidence);
         if (k === K - 1 || confidence >= policy.thresholds()[k]!) {
-          policy.observe(exitFlops[k]!, committed[pos]!);
+          policy.observe({ exit: k, flops: exitFlops[k]!, chargedFlops: committed[pos]!, path: "staged" });
           out.answerOrder.push(pos);
           out.cost[pos] = exitFlops[k]!;
           out.correct[pos] = scores.correct[i * K + k]!;

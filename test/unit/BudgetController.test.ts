@@ -19,7 +19,7 @@ function serve(ctrl: BudgetController, conf: number[]): number {
   for (let k = 0; k < FLOPS.length; k++) {
     ctrl.exitScored(k, conf[k]!);
     if (k === FLOPS.length - 1 || conf[k]! >= ctrl.thresholds()[k]!) {
-      ctrl.observe(FLOPS[k]!, charged);
+      ctrl.observe({ exit: k, flops: FLOPS[k]!, chargedFlops: charged, path: "staged" });
       return FLOPS[k]!;
     }
     charged += ctrl.advanced(k);
@@ -76,7 +76,8 @@ describe("BudgetController", () => {
     for (let i = 0; i < 5000; i++) {
       const t = ctrl.thresholds();
       const c = 1 - 1e-9 >= t[0]! ? FLOPS[0]! : LAST;
-      ctrl.observe(c, 0);
+      // the last exit uncharged: as the fused path answers it
+      ctrl.observe(c === LAST ? { exit: FLOPS.length - 1, flops: c, chargedFlops: 0, path: "fused" } : { exit: 0, flops: c, chargedFlops: 0, path: "staged" });
       costs.push(c);
     }
     expect(ctrl.knob).toBeLessThanOrEqual(12);
@@ -101,7 +102,7 @@ describe("BudgetController", () => {
   it("thresholds move monotonically with the knob and the last exit always takes everything", () => {
     const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 8 });
     const before = [...ctrl.thresholds()];
-    ctrl.observe(LAST, 0); // overspend: thresholds must drop
+    ctrl.observe({ exit: FLOPS.length - 1, flops: LAST, chargedFlops: 0, path: "fused" }); // overspend: thresholds must drop
     const after = ctrl.thresholds();
     after.slice(0, -1).forEach((t, k) => {
       expect(t).toBeLessThan(before[k]!);
@@ -128,7 +129,7 @@ describe("BudgetController", () => {
     ctrl.withdrawn(charge);
     expect(ctrl.knob).toBeCloseTo(k0, 9);
     const c2 = ctrl.advanced(0);
-    ctrl.observe(FLOPS[1]!, c2); // answered at exit 2: only the error against the setpoint stays
+    ctrl.observe({ exit: 1, flops: FLOPS[1]!, chargedFlops: c2, path: "staged" }); // answered at exit 2: only the error against the setpoint stays
     expect(ctrl.pendingFlops).toBe(0);
     expect(ctrl.knob).toBeCloseTo(k0 - (0.5 * (FLOPS[1]! - 8 * 0.99)) / LAST, 9);
   });
@@ -147,7 +148,7 @@ describe("BudgetController", () => {
       const q = inflight[j]!;
       ctrl.exitScored(q.k, q.conf[q.k]!);
       if (q.k === FLOPS.length - 1 || q.conf[q.k]! >= ctrl.thresholds()[q.k]!) {
-        ctrl.observe(FLOPS[q.k]!, q.charged);
+        ctrl.observe({ exit: q.k, flops: FLOPS[q.k]!, chargedFlops: q.charged, path: "staged" });
         errors.push(FLOPS[q.k]! - setpoint);
         inflight.splice(j, 1);
       } else {

@@ -25,8 +25,9 @@ describe("BudgetManager load factor", () => {
     const lowered = make("controller");
     lowered.setLoadFactor(0.5);
     for (let i = 0; i < 50; i++) {
-      full.observe(24, 0);
-      lowered.observe(24, 0); // spending the operator's target is overspending 12
+      // 24 multiply-adds a request (between exits 2 and 3), charged nothing: the cost alone moves the knob
+      full.observe({ exit: 2, flops: 24, chargedFlops: 0, path: "fused" });
+      lowered.observe({ exit: 2, flops: 24, chargedFlops: 0, path: "fused" }); // spending the operator's target is overspending 12
     }
     expect(full.status().knob).toBeCloseTo((-0.5 * 50 * (24 * 0.01)) / 30, 6); // at target: only the 1% margin moves it
     expect(lowered.status().knob).toBeLessThan(-1);

@@ -10,11 +10,11 @@ describe("ModelTelemetry hooks", () => {
     const m = new Metrics();
     m.addModel(labels, [10, 20]);
     const hooks = new ModelTelemetry(m, systemClock).hooksFor(labels);
-    hooks.exitTaken(1, 20, undefined);
-    hooks.exitTaken(1, 20, "team");
-    hooks.exitTaken(0, 10, undefined);
-    hooks.batchRun(0, 8, 0.004);
-    hooks.queueDepth(1, 5);
+    hooks.exitTaken!(1, 20, undefined);
+    hooks.exitTaken!(1, 20, "team");
+    hooks.exitTaken!(0, 10, undefined);
+    hooks.batchRun!(0, 8, 0.004);
+    hooks.queueDepth!(1, 5);
     const text = await m.registry.metrics();
     expect(text).toMatch(/^ranet_exits_total\{model="a",version="1",exit="2"\} 2$/m);
     expect(text).toMatch(/^ranet_exits_total\{model="a",version="1",exit="1"\} 1$/m);

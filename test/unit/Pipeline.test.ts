@@ -12,7 +12,7 @@ function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQ
   const runner = new ToyRunner(clock);
   const observed: number[] = [];
   const policy = new StaticExitPolicy(thresholds);
-  policy.observe = (f: number) => void observed.push(f);
+  policy.observe = (a) => void observed.push(a.flops);
   const keeping = new HostKeepingRunner(runner);
   const p = new Pipeline(model, keeping, policy, {
     maxBatchSize: opts.maxBatchSize ?? 8,
@@ -222,12 +222,12 @@ describe("Pipeline", () => {
       calls.push(`advanced ${e}`);
       return 7; // the policy's charge: handed back at the answer
     };
-    policy.observe = (f: number, charged: number) => void calls.push(`observe ${f} charged ${charged}`);
+    policy.observe = (a) => void calls.push(`observe exit ${a.exit} ${a.flops} charged ${a.chargedFlops} ${a.path}`);
     policy.withdrawn = (charged: number) => void calls.push(`withdrawn ${charged}`);
     const deep = p.submit(x(0.05), {}); // leaves at exit 3
     await clock.advance(10);
     await deep.result;
-    expect(calls).toEqual(["scored 0", "advanced 0", "scored 1", "advanced 1", "scored 2", "observe 40 charged 14"]);
+    expect(calls).toEqual(["scored 0", "advanced 0", "scored 1", "advanced 1", "scored 2", "observe exit 2 40 charged 14 staged"]);
     calls.length = 0;
     const cancelled = p.submit(x(0.05), {});
     await clock.advance(1); // stage 1 ran; it waits for stage 2
@@ -239,7 +239,7 @@ describe("Pipeline", () => {
     calls.length = 0;
     await clock.advance(10);
     await fixed.result;
-    expect(calls).toEqual(["advanced 0", "observe 25 charged 7"]); // a fixed exit is charged but not scored for the difficulty estimate
+    expect(calls).toEqual(["advanced 0", "observe exit 1 25 charged 7 staged"]); // a fixed exit is charged but not scored for the difficulty estimate
   });
 
   it("work-conserving: a lone request runs at once on an idle engine; a freed worker takes the deepest waiting batch", async () => {
