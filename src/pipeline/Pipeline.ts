@@ -12,8 +12,6 @@ import { depthOf, PipelinePrograms, type Program, queueOf } from "./PipelineProg
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
 import { isOut, maxExitFor, rejected, type Sample } from "./Sample.js";
 
-const DELAYED_RANK = 1000; // added to the rank of a request its queue timeout delays: behind every level not timed out
-
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
 /**
@@ -142,7 +140,7 @@ export class Pipeline {
     const queue = this.programs.queueOf(s);
     const loop = this.programs.loop;
     if (s.opts.queueTimeoutAction === "delay") {
-      if (loop.remove(queue, s)) loop.enqueue(queue, [Object.assign(s, { rank: s.rank + DELAYED_RANK })]);
+      loop.delay(queue, s);
       return;
     }
     this.opts.hooks?.dropped?.("queue_timeout");

@@ -49,8 +49,9 @@ interface ModelState {
  *   to that worker's slots only; while that worker takes no work (it died: its kept tensors are
  *   gone), to any worker, whose run fails them at once (UNAVAILABLE) instead of leaving them
  *   waiting for a replacement that may never come.
- * - Within a model: the highest priority level first (the lowest rank at a queue's head), then the
- *   deepest program (depthOrder), FIFO within a queue. A batch takes the first maxBatchSize in
+ * - Within a model: a queue whose head is not delayed by its queue timeout first, then the highest
+ *   priority level (the lowest rank at a queue's head), then the deepest program (depthOrder), FIFO
+ *   within a level of a queue. A batch takes the first maxBatchSize in
  *   line, so it mixes levels only to fill up.
  */
 export class Scheduler {
@@ -190,7 +191,16 @@ function firstInLine(
   let best: StageQueue<unknown> | undefined;
   for (const q of queues) {
     if (!mayRun(q.spec.worker) || !q.ready(nowMs, idle)) continue;
-    if (!best || q.headRank < best.headRank || (q.headRank === best.headRank && q.spec.depthOrder > best.spec.depthOrder)) best = q;
+    if (!best || before(q, best)) best = q;
   }
   return best;
+}
+
+/** Whether queue `a`'s batch goes before `b`'s (both ready, same model): a head not delayed first, then the lower rank, then the deeper program. */
+function before(a: StageQueue<unknown>, b: StageQueue<unknown>): boolean {
+  const x = a.head!;
+  const y = b.head!;
+  if (x.delayed !== y.delayed) return !x.delayed;
+  if (x.rank !== y.rank) return x.rank < y.rank;
+  return a.spec.depthOrder > b.spec.depthOrder;
 }

@@ -39,6 +39,13 @@ export class SchedulerLoop {
     this.kick();
   }
 
+  /** Moves a waiting item behind every item not delayed (its level's queue timeout passed, action delay); false if it is not waiting. */
+  delay<T>(q: StageQueue<T>, item: T): boolean {
+    if (!q.delay(item, this.clock.now())) return false;
+    this.kick();
+    return true;
+  }
+
   /** Takes a waiting item out of its queue; false if it is not waiting. */
   remove<T>(q: StageQueue<T>, item: T): boolean {
     return q.remove(item);

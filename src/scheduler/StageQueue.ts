@@ -42,14 +42,29 @@ class Tally<K> {
   }
 }
 
+/** One priority level's line, as Triton's PolicyQueue: the waiting items, then those its queue timeout delayed. */
+interface Level<T> {
+  rank: number;
+  waiting: Entry<T>[];
+  delayed: Entry<T>[];
+}
+
+/** Where the first in line stands: its rank, and whether its queue timeout delayed it (behind every item not delayed). */
+export interface QueueHead {
+  rank: number;
+  delayed: boolean;
+}
+
 /**
- * The items waiting for one program (a stage, or a fused graph) of one model, in rank order
- * (FIFO within a rank), with counts by rank and group for admission. The Scheduler owns every
- * queue and decides when a batch leaves one (take).
+ * The items waiting for one program (a stage, or a fused graph) of one model: one line per
+ * priority level (rank), FIFO within it, and behind every level's waiting items the items their
+ * level's queue timeout delayed (by rank, FIFO within it); with counts by rank and group for
+ * admission. The Scheduler owns every queue and decides when a batch leaves one (take).
  */
 export class StageQueue<T> {
-  private entries: Entry<T>[] = [];
-  private readonly ranks = new Tally<number>();
+  /** Ascending rank (a few levels: priority levels, or just 0). */
+  private readonly levels: Level<T>[] = [];
+  private size = 0;
   private readonly groups = new Tally<string>();
 
   constructor(readonly spec: QueueSpec<T>) {
@@ -57,19 +72,19 @@ export class StageQueue<T> {
   }
 
   get depth(): number {
-    return this.entries.length;
+    return this.size;
   }
 
-  /** Items queued at `rank` or ahead of it (lower ranks). */
+  /** Items waiting (not delayed) at `rank` or ahead of it (lower ranks). */
   depthUpTo(rank: number): number {
     let n = 0;
-    for (const [r, count] of this.ranks.entries()) if (r <= rank) n += count;
+    for (const l of this.levels) if (l.rank <= rank) n += l.waiting.length;
     return n;
   }
 
-  /** Items queued at exactly `rank`. */
+  /** Items waiting (not delayed) at exactly `rank`. */
   depthAt(rank: number): number {
-    return this.ranks.get(rank);
+    return this.level(rank, false)?.waiting.length ?? 0;
   }
 
   /** Items queued in `group`. */
@@ -77,54 +92,92 @@ export class StageQueue<T> {
     return this.groups.get(group);
   }
 
-  /** The rank of the first in line (Infinity when empty). */
-  get headRank(): number {
-    return this.entries[0]?.rank ?? Number.POSITIVE_INFINITY;
+  /** The first in line's rank and whether it was delayed; undefined when empty. */
+  get head(): QueueHead | undefined {
+    const e = this.first();
+    return e && { rank: e.rank, delayed: e.delayed };
   }
 
   /** When the first in line joined (undefined when empty). */
   get headEnqueuedAtMs(): number | undefined {
-    return this.entries[0]?.enqueuedAtMs;
+    return this.first()?.entry.enqueuedAtMs;
   }
 
   /** Whether a batch may leave now: a full one, one whose first in line has waited maxQueueDelayMs, or any to an idle worker. */
   ready(nowMs: number, idleWorker: boolean): boolean {
-    const head = this.entries[0];
+    const head = this.first();
     if (!head) return false;
-    return (
-      (idleWorker && this.spec.dispatchWhenIdle) || this.entries.length >= this.spec.maxBatchSize || nowMs - head.enqueuedAtMs >= this.spec.maxQueueDelayMs
-    );
+    return (idleWorker && this.spec.dispatchWhenIdle) || this.size >= this.spec.maxBatchSize || nowMs - head.entry.enqueuedAtMs >= this.spec.maxQueueDelayMs;
   }
 
   add(items: readonly T[], nowMs: number): void {
     for (const item of items) {
       const e = { item, enqueuedAtMs: nowMs, rank: this.spec.rank?.(item) ?? 0, group: this.spec.group?.(item) };
-      let at = this.entries.length;
-      while (at > 0 && this.entries[at - 1]!.rank > e.rank) at--;
-      if (at === this.entries.length) this.entries.push(e);
-      else this.entries.splice(at, 0, e);
+      this.level(e.rank, true)!.waiting.push(e);
       this.count(e, 1);
     }
   }
 
-  /** Takes a waiting item out; false if it is not waiting. */
-  remove(item: T): boolean {
-    const i = this.entries.findIndex((e) => e.item === item);
-    if (i < 0) return false;
-    this.count(this.entries[i]!, -1);
-    this.entries.splice(i, 1);
+  /** Moves a waiting item behind every item not delayed (its queue timeout passed, action delay); false if it is not waiting. */
+  delay(item: T, nowMs: number): boolean {
+    const l = this.level(this.spec.rank?.(item) ?? 0, false);
+    const i = l ? l.waiting.findIndex((e) => e.item === item) : -1;
+    if (!l || i < 0) return false;
+    const [e] = l.waiting.splice(i, 1);
+    l.delayed.push({ ...e!, enqueuedAtMs: nowMs });
     return true;
   }
 
-  /** Takes the first `n` in line (a batch). */
+  /** Takes a queued item out (waiting or delayed); false if it is not queued. */
+  remove(item: T): boolean {
+    const l = this.level(this.spec.rank?.(item) ?? 0, false);
+    if (!l) return false;
+    for (const line of [l.waiting, l.delayed]) {
+      const i = line.findIndex((e) => e.item === item);
+      if (i < 0) continue;
+      this.count(line[i]!, -1);
+      line.splice(i, 1);
+      return true;
+    }
+    return false;
+  }
+
+  /** Takes the first `n` in line (a batch): every level's waiting items by rank, then the delayed ones by rank. */
   take(n: number): T[] {
-    const taken = this.entries.splice(0, n);
-    for (const e of taken) this.count(e, -1);
-    return taken.map((e) => e.item);
+    const taken: T[] = [];
+    for (const which of ["waiting", "delayed"] as const) {
+      for (const l of this.levels) {
+        if (taken.length === n) return taken;
+        const line = l[which];
+        const out = line.splice(0, n - taken.length);
+        for (const e of out) {
+          this.count(e, -1);
+          taken.push(e.item);
+        }
+      }
+    }
+    return taken;
+  }
+
+  /** The first in line, with whether it is a delayed one. */
+  private first(): { entry: Entry<T>; rank: number; delayed: boolean } | undefined {
+    for (const l of this.levels) if (l.waiting.length) return { entry: l.waiting[0]!, rank: l.rank, delayed: false };
+    for (const l of this.levels) if (l.delayed.length) return { entry: l.delayed[0]!, rank: l.rank, delayed: true };
+    return undefined;
+  }
+
+  private level(rank: number, create: boolean): Level<T> | undefined {
+    let i = 0;
+    while (i < this.levels.length && this.levels[i]!.rank < rank) i++;
+    if (this.levels[i]?.rank === rank) return this.levels[i];
+    if (!create) return undefined;
+    const l: Level<T> = { rank, waiting: [], delayed: [] };
+    this.levels.splice(i, 0, l);
+    return l;
   }
 
   private count(e: Entry<T>, delta: number): void {
-    this.ranks.add(e.rank, delta);
+    this.size += delta;
     if (e.group !== undefined) this.groups.add(e.group, delta);
   }
 }
