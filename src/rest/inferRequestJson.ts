@@ -86,6 +86,13 @@ export function inferRequestFromJson(
       const n = size.int64_param;
       if (n === undefined || n < 0) throw invalidArgument(`${field}.parameters.binary_data_size`, "a non-negative integer", echo(JSON.stringify(size)));
       if (t.data !== undefined) throw invalidArgument(`${field}.data`, "absent when binary_data_size is given (the data is in the binary part)", "data");
+      if (headerLength === undefined) {
+        throw invalidArgument(
+          `${field}.parameters.binary_data_size`,
+          "the header Inference-Header-Content-Length (the JSON part's length) with binary data",
+          "no such header",
+        );
+      }
       if (offset + n > binarySection.length) {
         throw invalidArgument(
           `${field}.parameters.binary_data_size`,

@@ -314,6 +314,8 @@ describe("REST Open Inference Protocol", () => {
       expect(typeof r.json.error, what).toBe("string");
       expect(r.json.error.length, what).toBeLessThanOrEqual(512);
     }
+    const noHeader = await post(base, path, JSON.stringify({ inputs: [{ ...good, data: undefined, parameters: { binary_data_size: 3136 } }] }));
+    expect(noHeader.json.error).toMatch(/^inputs\[0\]\.parameters\.binary_data_size: expected the header Inference-Header-Content-Length/);
     const tooLarge = await post(base, path, Buffer.alloc(4 * 1024 * 1024 + 1, 32));
     expect(tooLarge.status).toBe(413);
     const bomb = await post(base, path, gzipSync(Buffer.alloc(64 * 1024 * 1024, 32)), { "Content-Encoding": "gzip" });
