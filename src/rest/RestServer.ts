@@ -52,7 +52,12 @@ export class RestServer {
     private readonly router: RestRouter,
     private readonly opts: RestServerOptions,
   ) {
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    const handler = (req: IncomingMessage, res: ServerResponse) =>
+      this.handle(req, res).catch((err) => {
+        // answering itself failed (the connection went away mid-answer): nothing left to tell the client
+        opts.log.warn({ err, path: req.url }, "REST answer not sent");
+        res.destroy();
+      });
     const common = {
       maxHeaderSize: MAX_HEADER_BYTES,
       requestTimeout: opts.requestTimeoutMs,
@@ -142,9 +147,10 @@ export class RestServer {
           : httpStatusFor(err);
       if (e.code === "INTERNAL") this.opts.log.error({ path, err }, "REST request failed");
       done?.(e.code);
+      if (res.headersSent || res.destroyed) return;
       if (e.status === 413) res.setHeader("Connection", "close"); // the rest of the body is not read
       if (e.status === 429 || e.status === 503) res.setHeader("Retry-After", String(this.opts.retryAfterSeconds));
-      if (!res.headersSent && !res.destroyed) await this.send(req, res, e.status, { error: e.message });
+      await this.send(req, res, e.status, { error: e.message });
     }
   }
 
