@@ -156,6 +156,11 @@ export class Classifier {
   /** Decodes or validates one request input into the model's preprocessed tensor; `field` names it in errors. */
   async prepare(input: ModelInput, field?: string): Promise<Float32Array> {
     if (input.image !== undefined) return decodeImage(input.image, this.input, this.maxImagePixels, field ?? "image");
+    return this.prepareNow(input, field);
+  }
+
+  /** prepare for the inputs that need no decoding (tensors, pixels): at once, no promise. */
+  private prepareNow(input: ModelInput, field?: string): Float32Array {
     if (input.tensor !== undefined) return parseTensor(input.tensor, this.input.shape, field ?? "tensor");
     if (input.pixels !== undefined) return normalizePixels(input.pixels.data, this.input, input.pixels.layout);
     throw new ServingError(
@@ -192,6 +197,8 @@ export class Classifier {
   private async run(inputs: readonly FieldInput[], opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult[]> {
     const refusal = this.pipeline.admissionError(opts);
     if (refusal) throw refusal;
+    if (inputs.length === 1 && inputs[0]!.input.image === undefined)
+      return [await this.runOne(this.prepareNow(inputs[0]!.input, inputs[0]!.field), opts, signal)];
     const tensors = await Promise.all(inputs.map((x) => this.prepare(x.input, x.field)));
     if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");
     const subs = tensors.map((t) => this.pipeline.submit(t, opts));
@@ -207,6 +214,19 @@ export class Classifier {
       throw err;
     } finally {
       signal.removeEventListener("abort", cancelAll);
+    }
+  }
+
+  /** One input ready at once (most calls): the same as run's general path, without its promises over the inputs. */
+  private async runOne(tensor: Float32Array, opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult> {
+    if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");
+    const sub = this.pipeline.submit(tensor, opts);
+    const cancel = () => sub.cancel();
+    signal.addEventListener("abort", cancel, { once: true });
+    try {
+      return await sub.result;
+    } finally {
+      signal.removeEventListener("abort", cancel);
     }
   }
 
