@@ -89,7 +89,7 @@ export class ClassifierService {
         field: which ?? "input",
       };
       return { inputs: [input], opts };
-    }, ctx.signal);
+    }, ctx.cancellation);
     return this.response(c, req.request_id, result!, topK);
   }
 

@@ -75,7 +75,7 @@ export class OipService {
       const wanted = wantedOutputs(req.outputs, req.parameters ?? {});
       const results = await c.serve(
         () => ({ opts: requestOptions(c, req.parameters ?? {}, ctx.deadlineMs, ctx.tenant, wanted), inputs: sampleInputs(c, req) }),
-        ctx.signal,
+        ctx.cancellation,
       );
       const encoded = wanted.map((o) => encodeOutput(o, results, c.labels, c.exitFlops.length));
       return {

@@ -1,3 +1,4 @@
+import type { Cancellation } from "../core/Cancellation.js";
 import type { Clock } from "../core/Clock.js";
 import { echo, invalidArgument, ServingError } from "../core/errors.js";
 import type { Manifest } from "../format/manifest.js";
@@ -173,13 +174,13 @@ export class Classifier {
    * Serves a request for this model: `build` validates it (options, inputs: a request it
    * refuses counts as failed in the statistics); then it is refused cheaply if the server would
    * refuse it anyway (shutting down, queue too long), its inputs are decoded and admitted
-   * together. Aborting `signal` withdraws every input still in the pipeline.
+   * together. Cancelling `cancellation` withdraws every input still in the pipeline.
    */
-  async serve(build: () => ServeRequest, signal: AbortSignal): Promise<ClassifyResult[]> {
+  async serve(build: () => ServeRequest, cancellation: Cancellation): Promise<ClassifyResult[]> {
     const t0 = this.clock.now();
     try {
       const { inputs, opts } = build();
-      const results = await this.run(inputs, opts, signal);
+      const results = await this.run(inputs, opts, cancellation);
       const longest = (f: (r: ClassifyResult) => number) => Math.max(...results.map(f));
       this.stats.succeeded(
         this.clock.now() - t0,
@@ -194,39 +195,38 @@ export class Classifier {
     }
   }
 
-  private async run(inputs: readonly FieldInput[], opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult[]> {
+  private async run(inputs: readonly FieldInput[], opts: RequestOptions, cancellation: Cancellation): Promise<ClassifyResult[]> {
     const refusal = this.pipeline.admissionError(opts);
     if (refusal) throw refusal;
     if (inputs.length === 1 && inputs[0]!.input.image === undefined)
-      return [await this.runOne(this.prepareNow(inputs[0]!.input, inputs[0]!.field), opts, signal)];
+      return [await this.runOne(this.prepareNow(inputs[0]!.input, inputs[0]!.field), opts, cancellation)];
     const tensors = await Promise.all(inputs.map((x) => this.prepare(x.input, x.field)));
-    if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");
+    if (cancellation.cancelled) throw new ServingError("cancelled", "request cancelled by the client");
     const subs = tensors.map((t) => this.pipeline.submit(t, opts));
     const cancelAll = () =>
       subs.forEach((s) => {
         s.cancel();
       });
-    signal.addEventListener("abort", cancelAll, { once: true });
+    const off = cancellation.onCancel(cancelAll);
     try {
       return await Promise.all(subs.map((s) => s.result));
     } catch (err) {
       cancelAll(); // one input failed: the others' answers would be thrown away
       throw err;
     } finally {
-      signal.removeEventListener("abort", cancelAll);
+      off();
     }
   }
 
   /** One input ready at once (most calls): the same as run's general path, without its promises over the inputs. */
-  private async runOne(tensor: Float32Array, opts: RequestOptions, signal: AbortSignal): Promise<ClassifyResult> {
-    if (signal.aborted) throw new ServingError("cancelled", "request cancelled by the client");
+  private async runOne(tensor: Float32Array, opts: RequestOptions, cancellation: Cancellation): Promise<ClassifyResult> {
+    if (cancellation.cancelled) throw new ServingError("cancelled", "request cancelled by the client");
     const sub = this.pipeline.submit(tensor, opts);
-    const cancel = () => sub.cancel();
-    signal.addEventListener("abort", cancel, { once: true });
+    const off = cancellation.onCancel(sub.cancel);
     try {
       return await sub.result;
     } finally {
-      signal.removeEventListener("abort", cancel);
+      off();
     }
   }
 

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { CallContext } from "../core/CallContext.js";
+import { Cancellation } from "../core/Cancellation.js";
 import { echo } from "../core/errors.js";
 import { tenantFrom } from "../core/tenantName.js";
 import { callTimer } from "../metrics/callTimer.js";
@@ -125,12 +126,12 @@ export class RestServer {
         return this.send(req, res, 405, { error: `${echo(req.method)} ${echo(path)}: expected ${Object.keys(route.methods).join(" or ")}` });
       }
       if (route.observed && this.opts.metrics) done = callTimer(this.opts.metrics, route.observed, "rest");
-      const ac = new AbortController();
+      const cancellation = new Cancellation();
       res.on("close", () => {
-        if (!res.writableFinished) ac.abort(); // the client went away before its answer: withdraw the request
+        if (!res.writableFinished) cancellation.cancel(); // the client went away before its answer: withdraw the request
       });
       const body = method === "POST" ? await readBody(req, this.opts.maxBodyBytes) : EMPTY;
-      const ctx: CallContext = { signal: ac.signal, deadlineMs: Infinity, tenant: this.tenantOf(req) };
+      const ctx: CallContext = { cancellation, deadlineMs: Infinity, tenant: this.tenantOf(req) };
       const header = (name: string) => {
         const v = req.headers[name];
         return Array.isArray(v) ? v[0] : v;

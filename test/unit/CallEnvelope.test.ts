@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
+import type { Cancellation } from "../../src/core/Cancellation.js";
 import { ServingError } from "../../src/core/errors.js";
 import { CallEnvelope } from "../../src/grpc/CallEnvelope.js";
 import { UndecodableMessage } from "../../src/grpc/tolerantDecoding.js";
@@ -54,15 +55,15 @@ describe("CallEnvelope.unary", () => {
   it("aborts the handler's signal when the client cancels", async () => {
     const env = new CallEnvelope(capture().log);
     const c = unaryCall({});
-    let signal: AbortSignal | undefined;
+    let cancellation: Cancellation | undefined;
     env.unary("Classify", (_req, ctx) => {
-      signal = ctx.signal;
+      cancellation = ctx.cancellation;
       return new Promise(() => {});
     })(c.call as any, c.cb);
     await Promise.resolve();
-    expect(signal!.aborted).toBe(false);
+    expect(cancellation!.cancelled).toBe(false);
     c.call.emit("cancelled");
-    expect(signal!.aborted).toBe(true);
+    expect(cancellation!.cancelled).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Cancellation } from "../../src/core/Cancellation.js";
 import { ServingError } from "../../src/core/errors.js";
 import { loadManifest } from "../../src/format/manifest.js";
 import { Classifier } from "../../src/pipeline/Classifier.js";
@@ -21,7 +22,7 @@ describe("Classifier.serve", () => {
     const c = new Classifier(manifest, pipeline, new StaticExitPolicy([0.5]), new FakeClock(), 1_000_000);
     // an undecodable image: decoding it first would answer INVALID_ARGUMENT
     const err = await c
-      .serve(() => ({ inputs: [{ input: { image: Buffer.from("not an image") }, field: "image" }], opts: {} }), new AbortController().signal)
+      .serve(() => ({ inputs: [{ input: { image: Buffer.from("not an image") }, field: "image" }], opts: {} }), new Cancellation())
       .catch((e) => e);
     expect(err).toMatchObject({ kind: "resource_exhausted" });
     expect(submitted).toBe(0);
