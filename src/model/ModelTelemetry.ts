@@ -22,20 +22,27 @@ export class ModelTelemetry {
     private readonly clock: Clock,
   ) {}
 
-  /** Pipeline callbacks of one model version recording batches, queue depths, exits and drops. */
+  /**
+   * Pipeline callbacks of one model version recording batches, queue depths, exits and drops.
+   * Each series' label set is made once (a new object per answer was garbage on the main thread).
+   */
   hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
+    const stage = memo((k: number) => ({ ...labels, stage: k + 1 }));
+    const exit = memo((k: number) => ({ ...labels, exit: k + 1 }));
+    const tenant = memo((t: string) => ({ ...labels, tenant: t }));
     return {
-      batchRun: (stage, size, seconds) => {
-        m.stageBatchSize.observe({ ...labels, stage: stage + 1 }, size);
-        m.stageDuration.observe({ ...labels, stage: stage + 1 }, seconds);
+      batchRun: (k, size, seconds) => {
+        m.stageBatchSize.observe(stage(k), size);
+        m.stageDuration.observe(stage(k), seconds);
       },
-      queueDepth: (stage, depth) => m.queueDepth.set({ ...labels, stage: stage + 1 }, depth),
-      exitTaken: (exit, flops, tenant) => {
-        m.exitsTaken.inc({ ...labels, exit: exit + 1 });
+      queueDepth: (k, depth) => m.queueDepth.set(stage(k), depth),
+      exitTaken: (k, flops, tenantName) => {
+        m.exitsTaken.inc(exit(k));
         m.requestFlops.observe(labels, flops);
-        m.tenantRequests.inc({ ...labels, tenant: tenant ?? "other" });
-        m.tenantFlops.inc({ ...labels, tenant: tenant ?? "other" }, flops);
+        const t = tenant(tenantName ?? "other");
+        m.tenantRequests.inc(t);
+        m.tenantFlops.inc(t, flops);
       },
       dropped: (reason) => m.dropped.inc({ ...labels, reason }),
     };
@@ -84,4 +91,17 @@ export class ModelTelemetry {
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
   }
+}
+
+/** `make` memoised by its argument (label values: bounded by the model's exits and the configured tenants). */
+function memo<K, V>(make: (key: K) => V): (key: K) => V {
+  const made = new Map<K, V>();
+  return (key) => {
+    let v = made.get(key);
+    if (v === undefined) {
+      v = make(key);
+      made.set(key, v);
+    }
+    return v;
+  };
 }
