@@ -32,7 +32,10 @@ export async function startEngineRoom(config: Config, clock: Clock, metrics: Met
     },
     log,
   );
-  const scheduler = new SchedulerLoop(new Scheduler({ workers: pool.workerCount, workerAlive: (i) => pool.alive(i) }), clock);
+  const scheduler = new SchedulerLoop(
+    new Scheduler({ workers: pool.workerCount, workerAlive: (i) => pool.alive(i), slotsPerWorker: config.engineWorkerSlots }),
+    clock,
+  );
   pool.onWorkerBack = () => scheduler.kick();
   // the main thread's load, for the models whose lower priority levels yield to higher ones (priorityYieldUtilization)
   const eventLoop = new EventLoopLoad(clock);

@@ -83,6 +83,11 @@ export const FIELDS = {
     0,
     "engine worker threads running stage batches, shared by every model; each holds the sessions of every loaded model (0 = automatic: on CPU one per usable CPU, read from the container's cgroup quota; on CUDA 1). Memory grows with workers and models: npm run bench:memory measures it (docs/operations.md)",
   ],
+  engineWorkerSlots: [
+    int(1, 8),
+    2,
+    "stage batches each engine worker holds at once: the running one and those waiting in it. 2 keeps a worker busy while the main thread answers a batch; 1 keeps a lower priority level's batch from waiting in a worker ahead of a higher level's request that arrives after it (docs/api.md, Priority levels, measures both)",
+  ],
   maxBatchSize: [int(1, 4096), 32, "largest batch a stage runs"],
   fusedPath: [
     bool,

@@ -18,6 +18,12 @@ describe("config", () => {
     expect(new Set([c.port, c.httpPort, c.adminPort, c.adminHttpPort, c.metricsPort]).size).toBe(5);
   });
 
+  it("holds two batches per engine worker by default; engineWorkerSlots takes 1 to 8", () => {
+    expect((loadConfig([], {}) as Config).engineWorkerSlots).toBe(2);
+    expect((loadConfig(["--engine-worker-slots", "1"], {}) as Config).engineWorkerSlots).toBe(1);
+    expect(() => loadConfig(["--engine-worker-slots", "0"], {})).toThrow(/engineWorkerSlots/);
+  });
+
   it("has sensible defaults and is frozen", () => {
     const c = load([]);
     expect(c.port).toBe(50051);
