@@ -54,7 +54,7 @@ export async function buildListeners(
     new GrpcServer(protos, services, await listenerOptions(host, port, config, tls, metrics, log));
   const restLog = log.child({ protocol: "rest" });
   const rest = async (oip: OipService, which: "public" | "admin", host: string, port: number, tls: TlsFiles) =>
-    new RestServer(restRouter(oip, which), { ...(await restOptions(host, port, config, tls, metrics, restLog)), serving: oip.ready });
+    new RestServer(restRouter(oip, which), await restOptions(host, port, config, tls, metrics, restLog, oip.ready));
   const health = new HealthService(PUBLIC_SERVICES, (name) => repo.servedNames().includes(name));
   const oip = new OipService(repo, () => health.current === "SERVING", SERVER_VERSION);
   const publicTls = { cert: config.tlsCertFile, key: config.tlsKeyFile, clientCa: config.tlsClientCaFile };
@@ -92,7 +92,15 @@ export async function buildListeners(
 }
 
 /** A REST listener's options: the same limits, TLS and tenant header as its gRPC twin. */
-async function restOptions(host: string, port: number, config: Config, tls: TlsFiles, metrics: Metrics, log: Logger): Promise<RestServerOptions> {
+async function restOptions(
+  host: string,
+  port: number,
+  config: Config,
+  tls: TlsFiles,
+  metrics: Metrics,
+  log: Logger,
+  serving: () => boolean,
+): Promise<RestServerOptions> {
   return {
     host,
     port,
@@ -104,5 +112,6 @@ async function restOptions(host: string, port: number, config: Config, tls: TlsF
     retryAfterSeconds: Math.max(1, Math.ceil(config.maxQueueWaitMs / 1000)),
     log,
     metrics,
+    serving,
   };
 }

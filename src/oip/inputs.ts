@@ -91,7 +91,7 @@ function pixelInputs(c: Classifier, input: InferInput, raw: Buffer | undefined):
 }
 
 /** Triton's raw BYTES layout: each element is a 4-byte little-endian length then the bytes. */
-function splitBytes(b: Buffer): Buffer[] {
+export function splitBytes(b: Buffer): Buffer[] {
   const out: Buffer[] = [];
   const expected = "BYTES elements, each a 4-byte little-endian length then the bytes";
   let off = 0;

@@ -3,6 +3,7 @@ import type { InferParameter__Output } from "../generated/inference/InferParamet
 import type { InferTensorContents__Output } from "../generated/inference/InferTensorContents.js";
 import type { ModelInferRequest__Output } from "../generated/inference/ModelInferRequest.js";
 import type { ModelRef } from "../oip/OipService.js";
+import { object, only, typeOf } from "./jsonFields.js";
 
 /** Deepest nesting of a tensor's `data` accepted (a tensor has a few dimensions; deeper is an attack or a mistake). */
 const MAX_DATA_DEPTH = 32;
@@ -201,16 +202,6 @@ function bytesOf(x: string | { b64: string }, base64: boolean): Buffer {
   return Buffer.from(x.b64, "base64");
 }
 
-function object(v: unknown, field: string): Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalidArgument(field, "a JSON object", typeOf(v));
-  return v as Record<string, unknown>;
-}
-
-function only(o: Record<string, unknown>, keys: string[], field: string): void {
-  const extra = Object.keys(o).find((k) => !keys.includes(k));
-  if (extra !== undefined) throw invalidArgument(field, `only the keys ${keys.join(", ")}`, echo(extra));
-}
-
 function stringOf(v: unknown, field: string): string {
   if (typeof v !== "string") throw invalidArgument(field, "a string", typeOf(v));
   return v;
@@ -219,12 +210,4 @@ function stringOf(v: unknown, field: string): string {
 function boolOf(p: InferParameter__Output, field: string): boolean {
   if (p.bool_param === undefined) throw invalidArgument(field, "true or false", echo(JSON.stringify(p)));
   return p.bool_param;
-}
-
-function typeOf(v: unknown): string {
-  if (v === undefined) return "none";
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object") return "an object";
-  return `${typeof v} ${echo(String(v))}`;
 }

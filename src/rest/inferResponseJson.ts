@@ -1,5 +1,6 @@
 import type { InferParameter } from "../generated/inference/InferParameter.js";
 import type { ModelInferResponse } from "../generated/inference/ModelInferResponse.js";
+import { splitBytes } from "../oip/inputs.js";
 import type { BinaryOutputs } from "./inferRequestJson.js";
 
 /** A REST inference response: the JSON header and, with Triton's binary tensor data extension, the binary parts after it. */
@@ -40,15 +41,8 @@ function elementsOf(datatype: string, raw: Buffer): (number | string)[] {
       return Array.from({ length: raw.length / 4 }, (_, i) => raw.readInt32LE(i * 4));
     case "FP32":
       return Array.from({ length: raw.length / 4 }, (_, i) => raw.readFloatLE(i * 4));
-    case "BYTES": {
-      const out: string[] = [];
-      for (let off = 0; off < raw.length; ) {
-        const len = raw.readUInt32LE(off);
-        out.push(raw.toString("utf8", off + 4, off + 4 + len));
-        off += 4 + len;
-      }
-      return out;
-    }
+    case "BYTES":
+      return splitBytes(raw).map((b) => b.toString("utf8"));
     default:
       throw new Error(`no JSON form for output datatype ${datatype}`); // a server bug: the request layer only makes the types above
   }

@@ -3,6 +3,7 @@ import { invalidArgument, ServingError } from "../core/errors.js";
 import type { ModelRef, OipService } from "../oip/OipService.js";
 import { inferRequestFromJson } from "./inferRequestJson.js";
 import { inferResponseToJson, type RestInferResponse } from "./inferResponseJson.js";
+import { object, only, typeOf } from "./jsonFields.js";
 
 /** What a REST handler answers: a status and JSON, or an inference response (JSON and binary parts). */
 export type RestResult = { status: number; json?: unknown } | { status: 200; infer: RestInferResponse };
@@ -128,7 +129,7 @@ function segment(s: string, what: string): string {
 /** The body of a repository index request: empty, or {"ready": bool}. */
 function indexReady(body: Buffer): boolean {
   const o = jsonObject(body, "repository index request", ["ready"]);
-  if (o.ready !== undefined && typeof o.ready !== "boolean") throw invalidArgument("ready", "true or false", String(o.ready).slice(0, 64));
+  if (o.ready !== undefined && typeof o.ready !== "boolean") throw invalidArgument("ready", "true or false", typeOf(o.ready));
   return o.ready === true;
 }
 
@@ -136,7 +137,7 @@ function indexReady(body: Buffer): boolean {
 function loadParameters(body: Buffer): Record<string, unknown> {
   const o = jsonObject(body, "repository load or unload request", ["parameters"]);
   if (o.parameters !== undefined && (typeof o.parameters !== "object" || o.parameters === null))
-    throw invalidArgument("parameters", "an object", typeof o.parameters);
+    throw invalidArgument("parameters", "a JSON object", typeOf(o.parameters));
   return (o.parameters as Record<string, unknown> | undefined) ?? {};
 }
 
@@ -148,9 +149,7 @@ function jsonObject(body: Buffer, what: string, keys: string[]): Record<string, 
   } catch {
     throw invalidArgument("body", `empty, or a JSON ${what}`, "invalid JSON");
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v))
-    throw invalidArgument("body", `a JSON object (${what})`, Array.isArray(v) ? "an array" : String(v));
-  const extra = Object.keys(v).find((k) => !keys.includes(k));
-  if (extra !== undefined) throw invalidArgument("body", `only the keys ${keys.join(", ")}`, `'${extra.slice(0, 64)}'`);
-  return v as Record<string, unknown>;
+  const o = object(v, "body");
+  only(o, keys, "body");
+  return o;
 }

@@ -2,28 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
 import { argmax } from "../../src/scoring/softmax.js";
 import { codeOf, parityFixtures, pngOf, startServer, tensorBytes } from "../support/fixtures.js";
+import { decodeOutputs } from "../support/oipOutputs.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();
-
-function decodeOutputs(res: any): Record<string, { shape: number[]; values: (number | string)[] }> {
-  const out: Record<string, { shape: number[]; values: (number | string)[] }> = {};
-  res.outputs.forEach((o: any, i: number) => {
-    const b: Buffer = res.raw_output_contents[i];
-    const values: (number | string)[] = [];
-    if (o.datatype === "INT64") for (let j = 0; j < b.length; j += 8) values.push(Number(b.readBigInt64LE(j)));
-    else if (o.datatype === "INT32") for (let j = 0; j < b.length; j += 4) values.push(b.readInt32LE(j));
-    else if (o.datatype === "FP32") for (let j = 0; j < b.length; j += 4) values.push(b.readFloatLE(j));
-    else
-      for (let j = 0; j < b.length; ) {
-        const len = b.readUInt32LE(j);
-        values.push(b.subarray(j + 4, j + 4 + len).toString("utf8"));
-        j += 4 + len;
-      }
-    out[o.name] = { shape: o.shape, values };
-  });
-  return out;
-}
 
 describe("Open Inference Protocol (KServe v2) front door", () => {
   let s: Server;

@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unary } from "../../src/cli/clients.js";
 import { parityFixtures, pngOf, startServer, tensorBytes } from "../support/fixtures.js";
+import { decodeOutputs } from "../support/oipOutputs.js";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 const fixtures = parityFixtures();
@@ -50,25 +51,9 @@ function rawExchange(port: number, chunks: (string | Buffer)[], gapMs = 0, waitM
   });
 }
 
-/** gRPC outputs by name, decoded from raw_output_contents. */
-function grpcOutputs(res: any): Record<string, (number | string)[]> {
-  const out: Record<string, (number | string)[]> = {};
-  res.outputs.forEach((o: any, i: number) => {
-    const b: Buffer = res.raw_output_contents[i];
-    const v: (number | string)[] = [];
-    if (o.datatype === "INT64") for (let j = 0; j < b.length; j += 8) v.push(Number(b.readBigInt64LE(j)));
-    else if (o.datatype === "INT32") for (let j = 0; j < b.length; j += 4) v.push(b.readInt32LE(j));
-    else if (o.datatype === "FP32") for (let j = 0; j < b.length; j += 4) v.push(b.readFloatLE(j));
-    else
-      for (let j = 0; j < b.length; ) {
-        const len = b.readUInt32LE(j);
-        v.push(b.subarray(j + 4, j + 4 + len).toString("utf8"));
-        j += 4 + len;
-      }
-    out[o.name] = v;
-  });
-  return out;
-}
+/** gRPC outputs by name: their values. */
+const grpcOutputs = (res: unknown): Record<string, (number | string)[]> =>
+  Object.fromEntries(Object.entries(decodeOutputs(res)).map(([name, o]) => [name, o.values]));
 
 /** A binary-extension request: the JSON header, then `data`, with the header's length in Inference-Header-Content-Length. */
 function binaryBody(doc: unknown, data: Buffer): [Buffer, Record<string, string>] {
