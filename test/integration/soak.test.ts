@@ -9,8 +9,8 @@ const WARMUP = 10_000;
 const CHECKPOINT = 10_000;
 /**
  * Resident memory settles later than descriptors: on the 2-core machine it still rose 40-60 MiB
- * (heap and allocator pools) between 10,000 and 30,000 answers, then held within 1-4% to the
- * end. Memory is judged from the sample at this many answers on.
+ * (heap and allocator pools) between 10,000 and 30,000 answers, then swung by up to 4% with
+ * garbage collection. Memory after this many answers is judged against the highest sample up to it.
  */
 const RSS_SETTLED = 40_000;
 
@@ -134,11 +134,11 @@ describe("soak", () => {
     samples.push(await sample(server.proc.pid!, metricsPort, done));
     const base = samples[0]!;
     const last = samples[samples.length - 1]!;
-    const settled = samples.find((s) => s.done >= RSS_SETTLED)!;
-    const peakRss = Math.max(...samples.filter((s) => s.done >= RSS_SETTLED).map((s) => s.rssMiB));
+    const warm = Math.max(...samples.filter((s) => s.done <= RSS_SETTLED).map((s) => s.rssMiB));
+    const peakRss = Math.max(...samples.filter((s) => s.done > RSS_SETTLED).map((s) => s.rssMiB));
     console.log(
       `soak: ${done} requests in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(0)}/s), codes ${JSON.stringify(codes)}; ` +
-        `RSS after warm-up ${base.rssMiB.toFixed(1)} MiB, at ${settled.done} ${settled.rssMiB.toFixed(1)}, peak after it ${peakRss.toFixed(1)}, end ${last.rssMiB.toFixed(1)} (${((100 * (peakRss - settled.rssMiB)) / settled.rssMiB).toFixed(1)}% growth); ` +
+        `RSS after warm-up ${base.rssMiB.toFixed(1)} MiB, highest up to ${RSS_SETTLED} ${warm.toFixed(1)}, peak after ${peakRss.toFixed(1)}, end ${last.rssMiB.toFixed(1)} (${((100 * (peakRss - warm)) / warm).toFixed(1)}% growth); ` +
         `fds ${samples.map((s) => s.fds).join(" ")}; handles ${samples.map((s) => s.handles).join(" ")}`,
     );
     expect(done).toBe(TOTAL);
@@ -146,7 +146,7 @@ describe("soak", () => {
     expect(malformed.map(([k]) => k).sort()).toEqual(["Classify:3", "stream:3"]); // INVALID_ARGUMENT only
     expect(malformed.reduce((a, [, n]) => a + n, 0)).toBeLessThanOrEqual(Math.ceil(TOTAL / 50));
     // a leak of 1 KiB per request would add about 60 MiB (7%) over the 60,000 answers after it
-    expect(peakRss).toBeLessThan(settled.rssMiB * 1.05);
+    expect(peakRss).toBeLessThan(warm * 1.05);
     // no growth: a leak of one descriptor or handle per request (or per thousand) would show as
     // hundreds over 100,000 requests; a socket that is being replaced (the scrape's keep-alive
     // connection, a client reconnecting) may add one for a moment, seen once in a busy CI run
