@@ -23,9 +23,10 @@
  *                          [--baseline-dir DIR]   (an older checkout: its p99 at the same half-capacity rates, same run)
  *                          [--half-runs N]        (open-loop half-capacity runs per configuration; default --rounds)
  *
- *   npm run bench:serve -- --only REGEX [--rounds 1]
+ *   npm run bench:serve -- --only REGEX [--rounds 1] [--out FILE]
  *     only the configurations whose names match REGEX (e.g. "adaptive 50%|raw whole"): their rows
- *     and the ratios they allow; no half-capacity runs and no plot; prints, writes nothing
+ *     and the ratios they allow; no half-capacity runs and no plot; prints, and writes FILE only
+ *     when --out names one
  *
  *   npm run bench:serve -- --compare-only --baseline-dir DIR [--rounds 3] [--half-runs 5] [--out FILE]
  *     only the comparison with the older checkout: forced last exit and adaptive 50% throughput
@@ -195,6 +196,14 @@ async function main(): Promise<void> {
     { name: "served adaptive 50%, stream, grpc-js client", run: () => served(target(0.5), adaptive, "stream") },
     { name: "served adaptive 50%, stream, dispatch when idle off", run: () => served([...target(0.5), "--dispatch-when-idle", "false"], adaptive, "h2stream") },
     { name: "served adaptive 50%, unary", run: () => served(target(0.5), adaptive, "unary") },
+    {
+      name: "served adaptive 50%, stream, exit decisions in engine",
+      run: () => served([...target(0.5), "--exit-decisions-in-engine", "true"], adaptive, "h2stream"),
+    },
+    {
+      name: "served adaptive 50%, unary, exit decisions in engine",
+      run: () => served([...target(0.5), "--exit-decisions-in-engine", "true"], adaptive, "unary"),
+    },
     { name: "served adaptive 50%, unary ModelInfer, gRPC", run: () => served(target(0.5), adaptive, "oip-grpc") },
     { name: "served adaptive 50%, unary ModelInfer, REST binary", run: () => served(target(0.5), adaptive, "rest-binary") },
     { name: "served adaptive 50%, unary ModelInfer, REST JSON", run: () => served(target(0.5), adaptive, "rest-json") },
@@ -309,6 +318,10 @@ async function main(): Promise<void> {
     `| main-thread CPU per answer, forced last exit over ClassifyStream (us) | ${fmt(mainUs("served forced last exit, stream"), 0)} | <= 70 |`,
     `| main-thread CPU per answer, adaptive 50% unary (us) | ${fmt(mainUs("served adaptive 50%, unary"), 0)} | <= 150 |`,
     `| main-thread CPU per answer, forced last exit unary (us) | ${fmt(mainUs("served forced last exit, unary"), 0)} | <= 150 |`,
+    `| main-thread CPU per answer, adaptive 50% over ClassifyStream, exit decisions in the engine (us) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions in engine"), 0)} | report |`,
+    `| main-thread CPU per answer, adaptive 50% unary, exit decisions in the engine (us) | ${fmt(mainUs("served adaptive 50%, unary, exit decisions in engine"), 0)} | report |`,
+    `| exit decisions in the engine / on the main thread, main-thread CPU per answer, adaptive 50% (stream; unary) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions in engine") / mainUs("served adaptive 50%, stream"), 2)}; ${fmt(mainUs("served adaptive 50%, unary, exit decisions in engine") / mainUs("served adaptive 50%, unary"), 2)} | report |`,
+    `| exit decisions in the engine / on the main thread, images/s, adaptive 50% (stream; unary) | ${fmt(med("served adaptive 50%, stream, exit decisions in engine") / med("served adaptive 50%, stream"), 2)}; ${fmt(med("served adaptive 50%, unary, exit decisions in engine") / med("served adaptive 50%, unary"), 2)} | report |`,
     `| whole-server CPU per forced-last answer (stream) / raw whole network's CPU per image (${fmt(rawWholeUs, 0)} us, ${auto} threads) | ${fmt(wholeUs("served forced last exit, stream") / rawWholeUs, 2)} | <= 1.2 |`,
     `| whole-server CPU per adaptive 50% answer (stream) / the same raw CPU per image (the FLOPs ideal: ${fmt(med("served adaptive 50%, stream", "meanFlops") / manifest.exits[K - 1]!.flops, 2)}) | ${fmt(wholeUs("served adaptive 50%, stream") / rawWholeUs, 2)} | <= 0.7 |`,
     `| cores used by server and load generator together, adaptive 50% (stream, ${concurrency} in flight) | ${fmt(bothCores("served adaptive 50%, stream"), 2)} | >= 1.9 |`,
@@ -339,7 +352,14 @@ async function main(): Promise<void> {
     "",
   ].join("\n");
   if (only) {
-    console.log(text);
+    // the rows it ran, the ratios it can compute; written only where --out says
+    const ran = text
+      .split("\n")
+      .filter((l) => !/NaN|Infinity|\| - \| (<=|>=|report)/.test(l) && !l.startsWith("| p99 at half capacity"))
+      .join("\n")
+      .replace("`npm run bench:serve -- ", `\`npm run bench:serve -- --only "${only}" `);
+    if (process.argv.includes("--out")) writeFileSync(out, ran);
+    console.log(ran);
     return;
   }
   const plotFile = `${out.replace(/\.md$/, "")}-targets`;

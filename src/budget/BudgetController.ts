@@ -1,4 +1,5 @@
 import type { AnsweredRequest, ExitPolicy } from "../pipeline/ExitPolicy.js";
+import type { ThresholdRule } from "../scoring/thresholdRule.js";
 import { DifficultyFeedForward, shiftedThresholds } from "./difficultyFeedForward.js";
 import { type ExitScores, reachedCosts } from "./thresholdTable.js";
 
@@ -100,6 +101,8 @@ export class BudgetController implements ExitPolicy {
   private readonly difficulty: DifficultyFeedForward | undefined;
   private sinceSolve = 0;
   private current: number[];
+  /** The charges of requests the engine runs with its own decisions (countRunning). */
+  private running: () => number = () => 0;
   /** Running E[final cost | the request reached exit k], per exit. */
   private readonly reachedCost: number[];
 
@@ -128,8 +131,16 @@ export class BudgetController implements ExitPolicy {
     return this.target * (1 - this.margin);
   }
 
+  /** The thresholds now: those of the knob, lowered further by the charges of the requests the engine runs (countRunning). */
   thresholds(): readonly number[] {
-    return this.current;
+    return this.running() > 0 ? shiftedThresholds(this.baseLogits, this.knob) : this.current;
+  }
+
+  /** The thresholds now, and how each decision to go on lowers them until this controller hears of it (what advanced() does to the pending term). */
+  thresholdRule(): ThresholdRule {
+    const f = this.opts.exitFlops;
+    const charges = this.baseLogits.map((_, k) => this.chargeFor(k));
+    return { thresholds: this.current, shift: { baseLogits: this.baseLogits, knob: this.ownKnob, knobPerFlop: this.gain / f[f.length - 1]!, charges } };
   }
 
   exitScored(exit: number, confidence: number): void {
@@ -148,8 +159,7 @@ export class BudgetController implements ExitPolicy {
    * stays in the pending sum until the request is answered.
    */
   advanced(exit: number): number {
-    const f = this.opts.exitFlops;
-    const charge = Math.max(f[exit + 1]! - f[exit]!, this.reachedCost[exit + 1]! - this.reachedCost[exit]!);
+    const charge = this.chargeFor(exit);
     this.pending += charge;
     this.current = this.compute();
     return charge;
@@ -160,18 +170,45 @@ export class BudgetController implements ExitPolicy {
    * A request whose exits were decided (the staged path) also updates E[cost | reached exit k]
    * for the exits it reached; one that ran the fused graph made no decision, so says nothing of them.
    */
-  observe({ exit, flops, chargedFlops, path }: AnsweredRequest): void {
-    this.pending -= chargedFlops;
+  observe(answer: AnsweredRequest): void {
+    this.pending -= answer.chargedFlops;
+    this.integrate(answer);
+    this.current = this.compute();
+  }
+
+  /** Answers heard together, decided in the engine (ExitPolicy.observeAll): their charges leave the pending sum, then each one counts as observe counts it. */
+  observeAll(answers: readonly AnsweredRequest[]): void {
+    for (const a of answers) this.pending -= a.chargedFlops;
+    for (const a of answers) this.integrate(a);
+    this.current = this.compute();
+  }
+
+  /**
+   * The charges of the requests the engine runs with its own decisions (ExitPolicy.countRunning):
+   * pending as much as those charged here, so the thresholds read here and the integral's edges
+   * count them too.
+   */
+  countRunning(running: () => number): void {
+    this.running = running;
+  }
+
+  /** An answered request's cost error, into the integral (conditional integration, its edges placed by every charge in flight, the engine's running ones included); and E[cost | reached exit k] for a staged request. */
+  private integrate({ exit, flops, path }: AnsweredRequest): void {
     const last = this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
     const before = this.integral;
     let next = before - (this.gain * (flops - this.setpoint)) / last;
-    const rest = this.feedForward + this.pendingTerm();
-    if (next > before) next = Math.max(before, Math.min(next, this.highest - rest, RAISE_CAP - this.pendingTerm()));
+    const inflight = this.pendingTerm(this.running());
+    const rest = this.feedForward + inflight;
+    if (next > before) next = Math.max(before, Math.min(next, this.highest - rest, RAISE_CAP - inflight));
     else next = Math.min(before, Math.max(next, this.lowest - rest));
     this.integral = next;
-    this.current = this.compute();
     if (path === "fused") return;
     for (let k = 0; k <= exit; k++) this.reachedCost[k]! += REACHED_ALPHA * (flops - this.reachedCost[k]!);
+  }
+
+  private chargeFor(exit: number): number {
+    const f = this.opts.exitFlops;
+    return Math.max(f[exit + 1]! - f[exit]!, this.reachedCost[exit + 1]! - this.reachedCost[exit]!);
   }
 
   /** A request left unanswered: its charges leave the pending sum; its cost was not answered, so it does not count. */
@@ -191,8 +228,9 @@ export class BudgetController implements ExitPolicy {
     else if (theta < this.lowest && this.integral < 0) this.integral = Math.min(0, this.integral + (this.lowest - theta));
   }
 
-  private pendingTerm(): number {
-    return (-this.gain * this.pending) / this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
+  /** The commit-time term of the pending charges, and `runningFlops` more. */
+  private pendingTerm(runningFlops = 0): number {
+    return (-this.gain * (this.pending + runningFlops)) / this.opts.exitFlops[this.opts.exitFlops.length - 1]!;
   }
 
   /** Changes the target at run time; both terms carry on from where they are (the feed-forward one re-solves at once). */
@@ -207,21 +245,31 @@ export class BudgetController implements ExitPolicy {
     return this.target;
   }
 
-  /** Commit-time charges of the requests in flight, in multiply-adds. */
+  /** Commit-time charges of the requests in flight decided here (the engine's running ones are runningFlops), in multiply-adds. */
   get pendingFlops(): number {
     return this.pending;
   }
 
-  /** The knob theta = feed-forward + integral + pending term. */
+  /** The charges of the requests the engine runs now (countRunning), in multiply-adds. */
+  get runningFlops(): number {
+    return this.running();
+  }
+
+  /** The knob theta = feed-forward + integral + pending term (the engine's running charges included). */
   get knob(): number {
-    return this.feedForward + this.integral + this.pendingTerm();
+    return this.feedForward + this.integral + this.pendingTerm(this.running());
   }
 
   get knobTerms(): { feedForward: number; integral: number; pending: number; lowest: number; highest: number } {
-    return { feedForward: this.feedForward, integral: this.integral, pending: this.pendingTerm(), lowest: this.lowest, highest: this.highest };
+    return { feedForward: this.feedForward, integral: this.integral, pending: this.pendingTerm(this.running()), lowest: this.lowest, highest: this.highest };
+  }
+
+  /** The knob without the engine's running charges (the engine counts those itself: ThresholdRule). */
+  private get ownKnob(): number {
+    return this.feedForward + this.integral + this.pendingTerm();
   }
 
   private compute(): number[] {
-    return shiftedThresholds(this.baseLogits, this.knob);
+    return shiftedThresholds(this.baseLogits, this.ownKnob);
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { ServingError } from "../core/errors.js";
 import { type AnsweredRequest, type ExitPolicy, StaticExitPolicy } from "../pipeline/ExitPolicy.js";
+import type { ThresholdRule } from "../scoring/thresholdRule.js";
 import { BudgetController } from "./BudgetController.js";
 import { type ExitScores, oracleAccuracy, pointForBudget, type TablePoint } from "./thresholdTable.js";
 
@@ -53,6 +54,8 @@ export interface BudgetManagerOptions {
  */
 export class BudgetManager implements ExitPolicy {
   private controller: BudgetController | undefined;
+  /** The charges of this budget's requests the engine runs (countRunning); every controller made counts them. */
+  private running: () => number = () => 0;
   /** Thresholds in fixed and offline mode (the controller has its own). */
   private fixedPolicy = new StaticExitPolicy([]);
   private point: TablePoint | undefined;
@@ -95,6 +98,10 @@ export class BudgetManager implements ExitPolicy {
     this.controller?.exitScored(exit, confidence);
   }
 
+  thresholdRule(): ThresholdRule {
+    return this.controller ? this.controller.thresholdRule() : this.fixedPolicy.thresholdRule();
+  }
+
   advanced(exit: number): number {
     return this.controller?.advanced(exit) ?? 0;
   }
@@ -105,6 +112,20 @@ export class BudgetManager implements ExitPolicy {
 
   observe(answer: AnsweredRequest): void {
     this.controller?.observe(answer);
+    this.count(answer);
+  }
+
+  countRunning(running: () => number): void {
+    this.running = running;
+    this.controller?.countRunning(running);
+  }
+
+  observeAll(answers: readonly AnsweredRequest[]): void {
+    this.controller?.observeAll(answers);
+    for (const a of answers) this.count(a);
+  }
+
+  private count(answer: AnsweredRequest): void {
     this.observed++;
     this.average += (answer.flops - this.average) * Math.max(this.alpha, 1 / this.observed);
   }
@@ -130,6 +151,7 @@ export class BudgetManager implements ExitPolicy {
         scores: this.opts.scores,
         pendingFlops: this.controller?.pendingFlops,
       });
+      this.controller.countRunning(this.running);
     } else {
       this.fixedPolicy = new StaticExitPolicy(this.point.thresholds);
     }
@@ -173,7 +195,7 @@ export class BudgetManager implements ExitPolicy {
       knobTerms: this.controller && {
         feedForward: this.controller.knobTerms.feedForward,
         integral: this.controller.knobTerms.integral,
-        inflightChargedFlops: this.controller.pendingFlops,
+        inflightChargedFlops: this.controller.pendingFlops + this.controller.runningFlops,
       },
       scoreRule: this.opts.scoreRule ?? "max-softmax",
       thresholds: this.thresholds(),

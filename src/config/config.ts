@@ -94,6 +94,11 @@ export const FIELDS = {
     true,
     "run requests forced to the last exit through the model's fused whole-network graph (manifest 'fused'), one session instead of one per stage; same answers",
   ],
+  exitDecisionsInEngine: [
+    bool,
+    false,
+    "decide the exits after the first in the engine worker: a batch of the second stage runs through the stages its requests need where their tensors are, thresholds read from memory the main thread shares, and only the answers come back (less work on the main thread per answer: docs/architecture.md); the first exit is still decided on the main thread, and requests with options.anytime go stage by stage. The budget controller keeps its guarantee, but at high targets it spends less of the budget than with decisions on the main thread (docs/budget.md)",
+  ],
   maxQueueDelayMs: [
     z.coerce.number().min(0).max(10_000),
     2,

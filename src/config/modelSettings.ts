@@ -25,6 +25,7 @@ export const MODEL_SETTINGS = [
   "loadAdaptive",
   "loadAdaptiveMinFactor",
   "fusedPath",
+  "exitDecisionsInEngine",
 ] as const satisfies readonly (keyof Fields)[];
 
 /** Which versions of a model are served, as Triton's version policy. */

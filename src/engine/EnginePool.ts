@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { autoEngineWorkers, type UsableCpus, usableCpus } from "../core/usableCpus.js";
 import { EngineWorkerStopped, type HostTensor, type KeptBlock, type KeptRow } from "./StageRunner.js";
 import { StageWorker } from "./StageWorker.js";
+import type { ChainAnswers, ChainModel, ChainRules } from "./stageChain.js";
 import type { KeptRows, ModelSessions, Signature, WorkerSetup } from "./workerProtocol.js";
 
 export interface PoolOptions {
@@ -133,6 +134,28 @@ export class EnginePool {
   ): Promise<{ outputs: Record<string, HostTensor>; kept?: KeptBlock }> {
     const w = this.workerFor(key, worker);
     const generation = this.generations[worker]!;
+    const wire = this.keptRows(kept, worker);
+    const { outputs, block } = await w.run(key, stage, host, transfer, wire, keep.length ? [...keep] : undefined);
+    return { outputs, kept: block === undefined ? undefined : { worker, generation, id: block } };
+  }
+
+  /** Runs a stage batch of model `key` on worker `worker` (its inputs as runKeeping's) through the stages its samples need, deciding their exits there (stageChain.ts). */
+  runChain(
+    key: string,
+    setup: ChainModel,
+    host: Record<string, HostTensor>,
+    kept: Record<string, readonly KeptRow[]>,
+    rules: ChainRules,
+    transfer: boolean,
+    worker: number,
+  ): Promise<ChainAnswers> {
+    const w = this.workerFor(key, worker);
+    return w.chain(key, setup, worker, host, this.keptRows(kept, worker), rules, transfer);
+  }
+
+  /** `kept` rows as a message carries them; each block must be worker `worker`'s, of its current generation. */
+  private keptRows(kept: Record<string, readonly KeptRow[]>, worker: number): KeptRows | undefined {
+    const generation = this.generations[worker]!;
     const names = Object.keys(kept);
     let wire: KeptRows | undefined;
     if (names.length > 0) {
@@ -149,8 +172,7 @@ export class EnginePool {
       });
       wire = { names, at };
     }
-    const { outputs, block } = await w.run(key, stage, host, transfer, wire, keep.length ? [...keep] : undefined);
-    return { outputs, kept: block === undefined ? undefined : { worker, generation, id: block } };
+    return wire;
   }
 
   /** Nothing reads `block` any more: its worker frees it after the runs handed over before (nothing to do when that worker was replaced). */

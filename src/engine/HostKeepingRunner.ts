@@ -1,5 +1,8 @@
+import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
 import { KeptBlockStore } from "./KeptBlockStore.js";
 import type { BatchOptions, HostTensor, KeptBlock, RunOptions, StageBatch, StageBatchResult, StageRunner } from "./StageRunner.js";
+import { boardOf, type ChainAnswers, type ChainModel, type ChainRules, runChain } from "./stageChain.js";
+import type { ThresholdBoard } from "./ThresholdBoard.js";
 
 /**
  * A StageRunner over any runStage that keeps its kept blocks in this thread: what the engine
@@ -8,6 +11,7 @@ import type { BatchOptions, HostTensor, KeptBlock, RunOptions, StageBatch, Stage
  */
 export class HostKeepingRunner implements StageRunner {
   private readonly blocks = new KeptBlockStore();
+  private readonly chains = new WeakMap<ChainModel, { scorer: ExitScorer; board: ThresholdBoard }>();
 
   constructor(private readonly inner: Pick<StageRunner, "runStage">) {}
 
@@ -19,7 +23,8 @@ export class HostKeepingRunner implements StageRunner {
     return this.inner.runStage(stage, feeds, opts);
   }
 
-  async runBatch(stage: number, batch: StageBatch, opts: BatchOptions): Promise<StageBatchResult> {
+  /** A batch's feeds: its host tensors and its kept rows gathered. */
+  private feeds(batch: StageBatch): Record<string, HostTensor> {
     const feeds: Record<string, HostTensor> = { ...batch.host };
     for (const [name, rows] of Object.entries(batch.kept)) {
       feeds[name] = this.blocks.gather(
@@ -29,6 +34,11 @@ export class HostKeepingRunner implements StageRunner {
         (j) => rows[j]!.row,
       );
     }
+    return feeds;
+  }
+
+  async runBatch(stage: number, batch: StageBatch, opts: BatchOptions): Promise<StageBatchResult> {
+    const feeds = this.feeds(batch);
     const out = await this.inner.runStage(stage, feeds, { worker: opts.worker, transferInputs: opts.transferInputs });
     const host: Record<string, HostTensor> = {};
     const kept: Record<string, HostTensor> = {};
@@ -39,5 +49,12 @@ export class HostKeepingRunner implements StageRunner {
 
   release(block: KeptBlock): void {
     this.blocks.delete(block.id);
+  }
+
+  runChain(model: ChainModel, batch: StageBatch, rules: ChainRules, opts: { worker: number; transferInputs?: boolean }): Promise<ChainAnswers> {
+    const chain = this.chains.get(model) ?? { scorer: makeScorer(model.scoreRule, model.temperatures), board: boardOf(model) };
+    this.chains.set(model, chain);
+    const run = (k: number, feeds: Record<string, HostTensor>) => this.inner.runStage(k, feeds, { worker: opts.worker, transferInputs: opts.transferInputs });
+    return runChain(model, chain.scorer, chain.board, opts.worker, this.feeds(batch), rules, run, () => performance.now());
   }
 }

@@ -5,6 +5,7 @@ import type { Manifest } from "../format/manifest.js";
 import { EnginePool } from "./EnginePool.js";
 import { runAllStages } from "./runAllStages.js";
 import type { BatchOptions, HostTensor, KeptBlock, RunOptions, StageBatch, StageBatchResult, StageRunner } from "./StageRunner.js";
+import type { ChainAnswers, ChainModel, ChainRules } from "./stageChain.js";
 import type { Signature } from "./workerProtocol.js";
 
 export interface EngineOptions {
@@ -86,6 +87,10 @@ export class OrtEngine implements StageRunner {
 
   release(block: KeptBlock): void {
     this.pool.release(block);
+  }
+
+  runChain(model: ChainModel, batch: StageBatch, rules: ChainRules, opts: { worker: number; transferInputs?: boolean }): Promise<ChainAnswers> {
+    return this.pool.runChain(this.key, model, batch.host, batch.kept, rules, opts.transferInputs ?? false, opts.worker);
   }
 
   /** Runs every stage (and the fused graph) once at each batch size on every worker, so first requests don't pay for allocation. */

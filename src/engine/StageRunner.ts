@@ -1,3 +1,5 @@
+import type { ChainAnswers, ChainModel, ChainRules } from "./stageChain.js";
+
 /** A dense float32 tensor: data in row-major order with its dims (batch first). */
 export interface HostTensor {
   data: Float32Array;
@@ -67,4 +69,11 @@ export interface StageRunner {
   runBatch(stage: number, batch: StageBatch, opts: BatchOptions): Promise<StageBatchResult>;
   /** Nothing reads `block` any more: the engine frees it (soon; never before the runs already handed over). */
   release(block: KeptBlock): void;
+  /**
+   * Runs a batch of stage `rules.stage` on `opts.worker` through the stages its samples need,
+   * deciding each exit there (stageChain.ts); `batch` holds every tensor its samples carry (kept
+   * rows on that worker). What the stages make is freed there when it returns. Absent: the runner
+   * only runs one stage at a time.
+   */
+  runChain?(model: ChainModel, batch: StageBatch, rules: ChainRules, opts: { worker: number; transferInputs?: boolean }): Promise<ChainAnswers>;
 }

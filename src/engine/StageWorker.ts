@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { EngineWorkerStopped, type HostTensor } from "./StageRunner.js";
+import type { ChainAnswers, ChainModel, ChainRules } from "./stageChain.js";
 import { type KeptRows, type ModelSessions, ownsBuffer, type Signature, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 /** ortWorker beside this file: .js when built; .ts when run from source (tsx, vitest), loaded through tsx. */
@@ -31,6 +32,8 @@ export class StageWorker {
   private stopping = false;
   /** Kept blocks nothing reads any more, sent with the next run (or on their own past FREE_BATCH). */
   private freed: number[] = [];
+  /** The models whose chain description this worker has. */
+  private readonly chainsKnown = new Set<string>();
   alive = true;
   onDeath: (reason: string) => void = () => {};
 
@@ -80,7 +83,7 @@ export class StageWorker {
   private request(msg: WorkerRequest & { id: number }, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     if (!this.alive) return Promise.reject(new EngineWorkerStopped("engine worker stopped"));
     return new Promise((resolve, reject) => {
-      const run = msg.type === "run";
+      const run = msg.type === "run" || msg.type === "chain";
       if (run) this.runs++;
       this.pending.set(msg.id, { resolve, reject, run });
       this.worker.postMessage(msg, transfer);
@@ -96,6 +99,7 @@ export class StageWorker {
 
   /** Releases the sessions of `model` (after the runs handed over before). */
   async unload(model: string): Promise<void> {
+    this.chainsKnown.delete(model);
     await this.request({ type: "unload", id: ++this.seq, model });
   }
 
@@ -111,16 +115,33 @@ export class StageWorker {
     kept?: KeptRows,
     keep?: string[],
   ): Promise<{ outputs: Record<string, HostTensor>; block?: number }> {
-    const wire: Record<string, HostTensor> = {};
-    const transfer: ArrayBuffer[] = [];
-    for (const [name, t] of Object.entries(feeds)) {
-      wire[name] = { data: t.data, dims: [...t.dims] };
-      if (transferInputs && ownsBuffer(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
-    }
+    const { wire, transfer } = wireFeeds(feeds, transferInputs);
     const free = this.freed.length ? this.freed.splice(0) : undefined;
     const reply = await this.request({ type: "run", id: ++this.seq, model, stage, feeds: wire, kept, keep, free }, transfer);
     if (reply.type !== "result") throw new Error(`engine worker answered a stage run with '${reply.type}'`);
     return { outputs: reply.outputs, block: reply.block };
+  }
+
+  /** Runs a stage batch of `model` through the stages its samples need, deciding their exits there (stageChain.ts); `feeds` and `kept` as in run. */
+  async chain(
+    model: string,
+    setup: ChainModel,
+    worker: number,
+    feeds: Record<string, HostTensor>,
+    kept: KeptRows | undefined,
+    rules: ChainRules,
+    transferInputs: boolean,
+  ): Promise<ChainAnswers> {
+    const { wire, transfer } = wireFeeds(feeds, transferInputs);
+    const known = this.chainsKnown.has(model);
+    this.chainsKnown.add(model);
+    const free = this.freed.length ? this.freed.splice(0) : undefined;
+    const reply = await this.request(
+      { type: "chain", id: ++this.seq, model, worker, feeds: wire, kept, rules, setup: known ? undefined : setup, free },
+      transfer,
+    );
+    if (reply.type !== "chained") throw new Error(`engine worker answered a chain with '${reply.type}'`);
+    return { answers: reply.answers, stages: reply.stages };
   }
 
   /** Block `id` is read no more: freed with the next run (the worker handles messages in order, so after every run handed over before). */
@@ -151,4 +172,15 @@ export class StageWorker {
     });
     await this.worker.terminate();
   }
+}
+
+/** Feeds as a message carries them, and the buffers it may transfer (when the caller hands them over). */
+function wireFeeds(feeds: Record<string, HostTensor>, transferInputs: boolean): { wire: Record<string, HostTensor>; transfer: ArrayBuffer[] } {
+  const wire: Record<string, HostTensor> = {};
+  const transfer: ArrayBuffer[] = [];
+  for (const [name, t] of Object.entries(feeds)) {
+    wire[name] = { data: t.data, dims: [...t.dims] };
+    if (transferInputs && ownsBuffer(t.data)) transfer.push(t.data.buffer as ArrayBuffer);
+  }
+  return { wire, transfer };
 }

@@ -4,10 +4,15 @@
  * session.run computes synchronously on the calling thread, so in the main thread it would stall
  * gRPC I/O and admission).
  */
+
+import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
+import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
 import { KeptBlockStore } from "./KeptBlockStore.js";
 import type { HostTensor } from "./StageRunner.js";
+import { boardOf, type ChainModel, runChain } from "./stageChain.js";
+import type { ThresholdBoard } from "./ThresholdBoard.js";
 import { type KeptRows, type ModelSessions, ownsBuffer, type WorkerReply, type WorkerRequest, type WorkerSetup } from "./workerProtocol.js";
 
 const setup = workerData as WorkerSetup;
@@ -15,6 +20,8 @@ const port = parentPort!;
 const models = new Map<string, ort.InferenceSession[]>();
 /** Outputs kept for later stages, by block id. */
 const blocks = new KeptBlockStore();
+/** Each model's chain description and scorer, from its first chain message. */
+const chains = new Map<string, { model: ChainModel; scorer: ExitScorer; board: ThresholdBoard }>();
 
 const post = (msg: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 const releaseAll = (sessions: ort.InferenceSession[]) =>
@@ -93,27 +100,61 @@ async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> 
   }
 }
 
+/** Onnxruntime's outputs as host tensors (their data as onnxruntime made it, not copied). */
+function hostOutputs(out: ort.InferenceSession.OnnxValueMapType): Record<string, HostTensor> {
+  const host: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(out)) host[name] = { data: t.data as Float32Array, dims: t.dims };
+  return host;
+}
+
+async function chain(msg: Extract<WorkerRequest, { type: "chain" }>): Promise<void> {
+  const { id, model } = msg;
+  try {
+    for (const b of msg.free ?? []) blocks.delete(b);
+    if (msg.setup) chains.set(model, { model: msg.setup, scorer: makeScorer(msg.setup.scoreRule, msg.setup.temperatures), board: boardOf(msg.setup) });
+    const sessions = models.get(model);
+    const spec = chains.get(model);
+    if (!sessions || !spec) throw new Error(`model ${model} is not loaded here${sessions ? " for chains" : ""}`);
+    const runStage = async (k: number, feeds: Record<string, HostTensor>) => {
+      const session = sessions[k];
+      if (!session) throw new Error(`no stage ${k + 1} of model ${model}`);
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+      return hostOutputs(await session.run(ortFeeds));
+    };
+    const feeds = { ...msg.feeds };
+    for (let i = 0; msg.kept && i < msg.kept.names.length; i++) feeds[msg.kept.names[i]!] = keptInput(msg.kept, i);
+    const r = await runChain(spec.model, spec.scorer, spec.board, msg.worker, feeds, msg.rules, runStage, () => performance.now());
+    post({ type: "chained", id, ...r }, [r.answers.data.buffer as ArrayBuffer, r.stages.data.buffer as ArrayBuffer]);
+  } catch (err) {
+    post({ type: "error", id, message: (err as Error).message });
+  }
+}
+
 /** Messages are handled one at a time, in order: an unload or release never overtakes a run. */
-let chain = Promise.resolve();
+let queue = Promise.resolve();
 port.on("message", (msg: WorkerRequest) => {
-  if (msg.type === "run") chain = chain.then(() => run(msg));
+  if (msg.type === "run") queue = queue.then(() => run(msg));
+  else if (msg.type === "chain") queue = queue.then(() => chain(msg));
   else if (msg.type === "free") {
-    chain = chain.then(() => {
+    queue = queue.then(() => {
       for (const b of msg.blocks) blocks.delete(b);
     });
-  } else if (msg.type === "load") chain = chain.then(() => load(msg.id, msg.model, msg.sessions));
+  } else if (msg.type === "load") queue = queue.then(() => load(msg.id, msg.model, msg.sessions));
   else if (msg.type === "unload") {
-    chain = chain.then(async () => {
+    queue = queue.then(async () => {
       const sessions = models.get(msg.model) ?? [];
       models.delete(msg.model);
+      chains.delete(msg.model);
       blocks.deleteModel(msg.model);
       await releaseAll(sessions);
       post({ type: "unloaded", id: msg.id });
     });
   } else if (msg.type === "release") {
-    chain = chain.then(async () => {
+    queue = queue.then(async () => {
       await releaseAll([...models.values()].flat());
       models.clear();
+      chains.clear();
       blocks.clear();
       post({ type: "released" });
     });

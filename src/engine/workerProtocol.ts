@@ -1,5 +1,7 @@
 /** Messages between EnginePool (main thread) and its ortWorker threads. */
+
 import type { HostTensor } from "./StageRunner.js";
+import type { ChainModel, ChainRules } from "./stageChain.js";
 
 /** Whether a tensor's data spans its whole ArrayBuffer, so the buffer can be transferred as is. */
 export function ownsBuffer(data: Float32Array): boolean {
@@ -34,6 +36,21 @@ export type WorkerRequest =
       /** Blocks nothing reads any more: freed before this run. */
       free?: number[];
     }
+  | {
+      /** Runs a stage-1 batch through the stages its samples need (stageChain.ts); answered "chained". */
+      type: "chain";
+      id: number;
+      model: string;
+      /** The worker's index in its pool (its counters on the ThresholdBoard). */
+      worker: number;
+      feeds: Record<string, HostTensor>;
+      /** Inputs kept in this worker, as in "run". */
+      kept?: KeptRows;
+      rules: ChainRules;
+      /** The model's chain description, with the first chain of `model` a worker gets. */
+      setup?: ChainModel;
+      free?: number[];
+    }
   | { type: "free"; blocks: number[] }
   | { type: "release" };
 
@@ -54,5 +71,6 @@ export type WorkerReply =
   | { type: "loaded"; id: number; signatures: Signature[] }
   | { type: "unloaded"; id: number }
   | { type: "result"; id: number; outputs: Record<string, HostTensor>; block?: number }
+  | { type: "chained"; id: number; answers: HostTensor; stages: HostTensor }
   | { type: "error"; id: number; message: string }
   | { type: "released" };

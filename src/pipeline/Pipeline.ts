@@ -1,16 +1,18 @@
 import type { Logger } from "pino";
 import { ServingError } from "../core/errors.js";
-import type { HostTensor, KeptBlock, StageRunner } from "../engine/StageRunner.js";
+import { EngineWorkerStopped, type HostTensor, type StageBatchResult, type StageRunner } from "../engine/StageRunner.js";
+import type { ChainAnswers } from "../engine/stageChain.js";
+import { exitDecision } from "../scoring/exitDecision.js";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
 import { batchFailure } from "./batchFailure.js";
 import { drop, type KeptHandle, ownRow, stageInputs } from "./carriedTensors.js";
 import type { EntryAdmission } from "./EntryAdmission.js";
-import type { ExitPolicy } from "./ExitPolicy.js";
-import { exitDecision } from "./exitDecision.js";
+import type { AnsweredRequest, ExitPolicy } from "./ExitPolicy.js";
+import { EngineDecisions, HeardAnswers, replayAnswer, reportRuns } from "./engineDecisions.js";
 import { predictAt, predictEvery } from "./exitPrediction.js";
 import { depthOf, PipelinePrograms, type Program, queueOf } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
-import { isOut, maxExitFor, rejected, type Sample } from "./Sample.js";
+import { isOut, maxExitFor, newSample, rejected, type Sample } from "./Sample.js";
 
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
@@ -28,6 +30,8 @@ export class Pipeline {
   private readonly log: Logger;
   private readonly scorer: ExitScorer;
   private readonly admission: EntryAdmission;
+  /** Set when the engine decides the exits after the first: a batch of stage 2 on runs through the stages it needs there. */
+  private readonly decisions: EngineDecisions | undefined;
 
   constructor(
     private readonly model: PipelineModel,
@@ -39,6 +43,8 @@ export class Pipeline {
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.programs = new PipelinePrograms(model, opts, (p, batch, worker) => this.runBatch(p, batch, worker));
     this.admission = this.programs.admission;
+    const { workers } = this.programs.loop.scheduler;
+    this.decisions = opts.decideInEngine && runner.runChain ? new EngineDecisions(this.programs.stages, model.classes, this.scorer, workers) : undefined;
   }
 
   get exits(): number {
@@ -71,29 +77,12 @@ export class Pipeline {
     const refusal = this.admissionError(opts);
     if (refusal) return rejected(refusal);
     const entry = this.programs.entryOf(opts);
-    let sample!: Sample;
-    const result = new Promise<ClassifyResult>((resolve, reject) => {
-      sample = {
-        tensors: new Map([[this.model.inputName, ownRow(input, this.model.inputShape)]]),
-        maxExit,
-        fixed: opts.fixedExit !== undefined && opts.fixedExit <= maxExit,
-        opts,
-        predictions: [],
-        status: "queued",
-        policy: opts.policy ?? this.policy,
-        path: entry.fused ? "fused" : "staged",
-        worker: undefined,
-        rank: opts.priority ?? 0,
-        stage: 0,
-        timer: undefined,
-        queueTimer: undefined,
-        enqueuedAtMs: this.opts.clock.now(),
-        queueMs: 0,
-        computeMs: 0,
-        chargedFlops: 0,
-        resolve,
-        reject,
-      };
+    const { sample, result } = newSample(opts, {
+      tensors: new Map([[this.model.inputName, ownRow(input, this.model.inputShape)]]),
+      maxExit,
+      policy: opts.policy ?? this.policy,
+      path: entry.fused ? "fused" : "staged",
+      enqueuedAtMs: this.opts.clock.now(),
     });
     const queue = entry.queues[0]!;
     if (!this.programs.loop.offer(queue, sample, this.opts.maxQueueSize)) return rejected(this.admission.full(entry.session));
@@ -166,22 +155,20 @@ export class Pipeline {
   private settle(s: Sample, status: "answered" | "withdrawn", predicted = false): void {
     s.status = status;
     if (!predicted && s.chargedFlops > 0) s.policy.withdrawn(s.chargedFlops);
-    for (const ref of s.tensors.values()) this.release(drop(ref));
+    for (const ref of s.tensors.values()) drop(ref, this.runner);
     s.tensors.clear();
     if (s.timer !== undefined) this.opts.clock.clearTimer(s.timer);
     if (s.queueTimer !== undefined) this.opts.clock.clearTimer(s.queueTimer);
     this.inflight--;
-    if (this.inflight === 0)
-      this.drainWaiters.splice(0).forEach((w) => {
-        w();
-      });
+    if (this.inflight === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  /** Answers `s` (first, so that nothing after it can leave it unanswered), then tells the policy and the metrics. */
-  private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason): void {
+  /** Answers `s` (first, so that nothing after it can leave it unanswered), then tells the policy (unless `heard` collects it for observeAll) and the metrics. */
+  private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason, heard?: HeardAnswers): void {
     this.settle(s, "answered", true);
     s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
-    s.policy.observe({ exit: p.exit, flops: p.flops, chargedFlops: s.chargedFlops, path: s.path });
+    const answer: AnsweredRequest = { exit: p.exit, flops: p.flops, chargedFlops: s.chargedFlops, path: s.path };
+    heard ? heard.add(s.policy, answer) : s.policy.observe(answer);
     this.opts.hooks?.exitTaken?.(p.exit, p.flops, s.opts.tenant);
   }
 
@@ -196,10 +183,6 @@ export class Pipeline {
     }
   }
 
-  private release(block: KeptBlock | undefined): void {
-    if (block) this.runner.release(block);
-  }
-
   /** Runs a batch the scheduler planned for `worker`: program `p` on it, then answers or forwards each sample (scatter); every step that throws fails the batch's requests. */
   private async runBatch(p: Program, batch: Sample[], worker: number): Promise<void> {
     for (const s of batch) s.status = "running";
@@ -209,11 +192,17 @@ export class Pipeline {
     this.opts.hooks?.queueDepth?.(k, depth);
     const t0 = this.opts.clock.now();
     for (const s of batch) s.queueMs += t0 - s.enqueuedAtMs;
-    let out: Awaited<ReturnType<StageRunner["runBatch"]>>;
+    const chained = k > 0 && !p.fused ? this.decisions?.rulesFor(batch, k) : undefined;
+    let out: StageBatchResult | ChainAnswers;
     try {
-      const inputs = stageInputs(p.graph.inputs, batch, this.model);
-      out = await this.runner.runBatch(k, inputs, { worker, keep: p.keep, transferInputs: true }); // inputs made for it
+      out = chained // inputs made for it: transferred
+        ? await this.runner.runChain!(this.decisions!.model, stageInputs([...batch[0]!.tensors.keys()], batch, this.model), chained, {
+            worker,
+            transferInputs: true,
+          })
+        : await this.runner.runBatch(k, stageInputs(p.graph.inputs, batch, this.model), { worker, keep: p.keep, transferInputs: true });
     } catch (err) {
+      if (chained && err instanceof EngineWorkerStopped) this.decisions!.workerStopped(worker);
       return this.failBatch(p, batch, "run", err);
     }
     const seconds = (this.opts.clock.now() - t0) / 1000;
@@ -223,12 +212,28 @@ export class Pipeline {
         this.admission.recordBatch(k, seconds * 1000);
         this.opts.stats?.batchRan(batch.length, seconds);
       }
-      this.opts.hooks?.batchRun?.(k, batch.length, seconds);
-      this.log.debug({ stage: p.fused ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000 }, "batch ran");
-      if (p.fused) this.finishFused(batch, out.host);
+      reportRuns(out, k, batch.length, seconds, this.opts.hooks);
+      this.log.debug({ stage: p.fused ? "fused" : k + 1, batch: batch.length, ms: seconds * 1000, chained: chained !== undefined }, "batch ran");
+      if ("answers" in out) this.answerChained(batch, k, out);
+      else if (p.fused) this.finishFused(batch, out.host);
       else this.scatter(p, batch, out.host, out.kept && { block: out.kept, holders: 0 }, worker);
+      if (!p.fused && !("answers" in out)) this.decisions?.publish(batch); // decisions made here moved the thresholds
     } catch (err) {
       this.failBatch(p, batch, "scatter", err);
+    }
+  }
+
+  /** The engine decided the batch's exits: its policies hear each sample's scores and decisions (replayAnswer), then each sample still in it answers, heard together (observeAll). */
+  private answerChained(batch: Sample[], start: number, out: ChainAnswers): void {
+    const heard = new HeardAnswers();
+    try {
+      batch.forEach((s, i) => {
+        if (s.status !== "running") return; // withdrawn meanwhile
+        const a = replayAnswer(s, start, out.answers, i, this.model.exitFlops, this.model.classes);
+        this.finish(s, a.prediction, a.probs, a.reason, heard);
+      });
+    } finally {
+      this.decisions!.tell(heard);
     }
   }
 
@@ -270,7 +275,7 @@ export class Pipeline {
         for (const [name, ref] of s.tensors) {
           if ((this.programs.lastReader.get(name) ?? -1) > k) continue;
           s.tensors.delete(name);
-          this.release(drop(ref));
+          drop(ref, this.runner);
         }
         for (const name of p.keep) {
           s.tensors.set(name, { kind: "kept", handle: kept!, row: i });

@@ -44,6 +44,39 @@ export interface Sample {
   reject(e: Error): void;
 }
 
+/** A request entering the pipeline, queued for its first program, and the promise its answer settles. */
+export function newSample(
+  opts: RequestOptions,
+  at: Pick<Sample, "tensors" | "maxExit" | "policy" | "path" | "enqueuedAtMs">,
+): { sample: Sample; result: Promise<ClassifyResult> } {
+  let sample!: Sample;
+  const result = new Promise<ClassifyResult>((resolve, reject) => {
+    // every field written here, in one literal: one hidden class for every sample (no spread)
+    sample = {
+      tensors: at.tensors,
+      maxExit: at.maxExit,
+      policy: at.policy,
+      path: at.path,
+      enqueuedAtMs: at.enqueuedAtMs,
+      fixed: opts.fixedExit !== undefined && opts.fixedExit <= at.maxExit,
+      opts,
+      predictions: [],
+      status: "queued",
+      worker: undefined,
+      rank: opts.priority ?? 0,
+      stage: 0,
+      timer: undefined,
+      queueTimer: undefined,
+      queueMs: 0,
+      computeMs: 0,
+      chargedFlops: 0,
+      resolve,
+      reject,
+    };
+  });
+  return { sample, result };
+}
+
 /** Whether the request has left the pipeline. */
 export function isOut(s: Sample): boolean {
   return s.status === "answered" || s.status === "withdrawn";

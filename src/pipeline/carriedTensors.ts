@@ -32,10 +32,9 @@ export function batchInput(refs: readonly TensorRef[], rowDims: () => readonly n
   throw new Error("a batch input is kept in the engine for some samples and not for others");
 }
 
-/** Drops one reference; returns the block to release when it was the last. */
-export function drop(ref: TensorRef): KeptBlock | undefined {
-  if (ref.kind !== "kept") return undefined;
-  return --ref.handle.holders === 0 ? ref.handle.block : undefined;
+/** Drops one reference; the engine frees its block when it was the last. */
+export function drop(ref: TensorRef, engine: { release(block: KeptBlock): void }): void {
+  if (ref.kind === "kept" && --ref.handle.holders === 0) engine.release(ref.handle.block);
 }
 
 /** A stage batch's inputs: host tensors gathered once (the request inputs; only the model input's shape is known here), kept rows read where they are. */

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/Clock.js";
 import type { SchedulerLoop } from "../scheduler/SchedulerLoop.js";
+import type { DecidedExit } from "../scoring/exitDecision.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
 import type { InferenceStatistics } from "./InferenceStatistics.js";
@@ -43,6 +44,13 @@ export interface PipelineOptions {
   stats?: InferenceStatistics;
   /** Turns an exit's logits into the answered probabilities (default: plain softmax). */
   scorer?: ExitScorer;
+  /**
+   * The engine decides exits (when the runner can): a stage-1 batch without anytime requests
+   * runs through the stages its requests need in the worker that started it, and only the
+   * answers come back; its decisions reach the exit policy afterwards, in order. Default false:
+   * every stage batch comes back to be decided here.
+   */
+  decideInEngine?: boolean;
 }
 
 /** Observability callbacks (metrics live outside the pipeline). */
@@ -78,7 +86,7 @@ export interface RequestOptions {
   tenantQueueShare?: number;
 }
 
-export type ExitReason = "confident" | "last" | "fixed" | "budget" | "deadline";
+export type ExitReason = DecidedExit | "deadline";
 
 /** One exit's answer: the scored prediction (the exit scoring rule's), and the exit's own (its logits alone). */
 export interface ExitPrediction {

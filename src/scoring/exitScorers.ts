@@ -8,6 +8,8 @@ import { softmaxRow } from "./softmax.js";
  */
 export interface ExitScorer {
   readonly name: ScoreRule;
+  /** Per-exit temperatures of the temperature rules (empty for the others): with the name, all that makes the scorer again elsewhere (makeScorer). */
+  readonly temperatures: readonly number[];
   score(exit: number, logits: Float32Array, row: number, classes: number, previous: Float32Array | undefined): Float32Array;
 }
 
@@ -20,6 +22,7 @@ export function makeScorer(rule: ScoreRule, temperatures: readonly number[]): Ex
   const ensemble = rule === "ensemble" || rule === "ensemble-temperature";
   return {
     name: rule,
+    temperatures: scaled ? [...temperatures] : [],
     score(exit, logits, row, classes, previous) {
       const t = scaled ? temperatures[exit]! : 1;
       const src = t === 1 ? logits : scale(logits, row, classes, 1 / t);

@@ -13,11 +13,12 @@ const tensor = (i: number) => ({ shape: [1, 28, 28], data: tensorBytes(fixtures[
 /** The server's engine workers (private: the test reaches in to crash one). */
 type Workers = { alive: boolean; worker: { postMessage(m: unknown): void } }[];
 
-describe("an engine worker crashes under load", () => {
+describe.each([false, true])("an engine worker crashes under load (exit decisions in the engine: %s)", (engine) => {
   let s: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
     // admission by queue size only (no maxQueueWaitMs): every one of the 400 is admitted, so every one must be answered
-    s = await startServer(["--engine-workers", "2", "--budget-target", "0.5", "--max-batch-size", "8", "--max-queue-wait-ms", "0"]);
+    const args = ["--engine-workers", "2", "--budget-target", "0.5", "--max-batch-size", "8", "--max-queue-wait-ms", "0"];
+    s = await startServer([...args, "--exit-decisions-in-engine", String(engine)]);
   });
   afterAll(() => s?.stop());
 
@@ -51,6 +52,8 @@ describe("an engine worker crashes under load", () => {
     const after = await Promise.all(Array.from({ length: 64 }, (_, i) => codeOf(unary(s.clients.classifier, "Classify", { tensor: tensor(i) }, 30_000))));
     expect(after).toEqual(Array(64).fill("OK"));
     expect(served.pipeline.inflightCount).toBe(0);
-    console.log(`worker crash under load: ${JSON.stringify(tally)} of ${codes.length}; then 64 of 64 OK`);
+    // nothing the dead worker charged stays counted against the thresholds
+    expect(served.budget.status().knobTerms?.inflightChargedFlops ?? 0).toBeCloseTo(0, 0);
+    console.log(`worker crash under load (exit decisions in the engine: ${engine}): ${JSON.stringify(tally)} of ${codes.length}; then 64 of 64 OK`);
   });
 });

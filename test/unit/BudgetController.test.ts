@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BudgetController } from "../../src/budget/BudgetController.js";
+import { ThresholdBoard } from "../../src/engine/ThresholdBoard.js";
 import { rng } from "../support/rng.js";
 
 const FLOPS = [4, 8, 11, 12, 15, 16];
@@ -38,6 +39,16 @@ const windows = (xs: number[], w: number) =>
     .filter((i) => i % 50 === 0)
     .map((i) => mean(xs.slice(i, i + w)));
 const base = [0.9, 0.9, 0.9, 0.9, 0.9];
+/** The worst run of answers: the largest sum of cost errors over any contiguous stretch. */
+function worstRun(errors: readonly number[]): number {
+  let best = 0;
+  let run = 0;
+  for (const e of errors) {
+    run = Math.max(0, run + e);
+    best = Math.max(best, run);
+  }
+  return best;
+}
 
 describe("BudgetController", () => {
   for (const [name, hardness] of [
@@ -157,15 +168,84 @@ describe("BudgetController", () => {
       }
       pendingMax = Math.max(pendingMax, ctrl.pendingFlops);
     }
-    // worst run: the largest sum over any contiguous stretch of answers
-    let best = 0;
-    let run = 0;
-    for (const e of errors) {
-      run = Math.max(0, run + e);
-      best = Math.max(best, run);
-    }
     expect(errors.length).toBeGreaterThan(10_000);
-    expect(best).toBeLessThanOrEqual(((24 + 1) * LAST) / 0.5 + pendingMax);
+    expect(worstRun(errors)).toBeLessThanOrEqual(((24 + 1) * LAST) / 0.5 + pendingMax);
+  });
+});
+
+describe("BudgetController with exits decided in the engine (ThresholdBoard)", () => {
+  it("counts the engine's running charges as pending: in its thresholds, in its status, and gone when released", () => {
+    const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 8 });
+    const twin = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 8 });
+    let running = 0;
+    ctrl.countRunning(() => running);
+    running = twin.advanced(0) + twin.advanced(1);
+    expect(ctrl.thresholds()).toEqual(twin.thresholds());
+    expect(ctrl.knob).toBeCloseTo(twin.knob, 12);
+    expect(ctrl.runningFlops).toBe(running);
+    expect(ctrl.thresholdRule().thresholds).not.toEqual(twin.thresholds()); // the engine counts its running charges itself
+    running = 0;
+    expect(ctrl.thresholds()).toEqual(new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 8 }).thresholds());
+  });
+
+  it("sum (c - B) stays within (W + 1) F_K / gain + P_max when two engine workers decide later exits in chains and their answers are heard together", () => {
+    const r = rng(5);
+    const ctrl = new BudgetController({ exitFlops: FLOPS, baseThresholds: base, targetFlops: 0.4 * LAST });
+    const board = ThresholdBoard.create(FLOPS.length, 2, 1);
+    ctrl.countRunning(() => board.running(0));
+    board.publish(0, ctrl.thresholdRule());
+    const setpoint = 0.4 * LAST * 0.99;
+    const errors: number[] = [];
+    let pendingMax = 0;
+    type Req = { conf: number[]; k: number; charged: number; chain: number[]; exit?: number };
+    const chains: { worker: number; reqs: Req[] }[] = [];
+    for (let step = 0; step < 3000; step++) {
+      // a first-exit batch decided here
+      const forwarded: Req[] = [];
+      for (let i = 0; i < 1 + Math.floor(r() * 8); i++) {
+        const q: Req = { conf: sample(r() < 0.5 ? 0.1 : 0.95, r), k: 0, charged: 0, chain: [] };
+        ctrl.exitScored(0, q.conf[0]!);
+        if (q.conf[0]! >= ctrl.thresholds()[0]!) {
+          ctrl.observe({ exit: 0, flops: FLOPS[0]!, chargedFlops: 0, path: "staged" });
+          errors.push(FLOPS[0]! - setpoint);
+        } else {
+          q.charged += ctrl.advanced(0);
+          q.k = 1;
+          forwarded.push(q);
+        }
+      }
+      board.publish(0, ctrl.thresholdRule());
+      if (forwarded.length) chains.push({ worker: step % 2, reqs: forwarded });
+      // an engine worker runs one stage of a chain: decides on the board, releases what answers
+      const c = chains[Math.floor(r() * chains.length)];
+      if (c) {
+        for (const q of c.reqs.filter((q) => q.exit === undefined)) {
+          if (q.k === FLOPS.length - 1 || q.conf[q.k]! >= board.threshold(0, q.k)) {
+            q.exit = q.k;
+            board.release(
+              0,
+              c.worker,
+              q.chain.reduce((a, b) => a + b, 0),
+            );
+          } else {
+            q.chain.push(board.charge(0, c.worker, q.k));
+            q.k++;
+          }
+        }
+        if (c.reqs.every((q) => q.exit !== undefined)) {
+          // the chain's answers: decisions replayed, then heard together
+          chains.splice(chains.indexOf(c), 1);
+          for (const q of c.reqs) for (let k = 1; k < q.exit!; k++) q.charged += ctrl.advanced(k);
+          ctrl.observeAll(c.reqs.map((q) => ({ exit: q.exit!, flops: FLOPS[q.exit!]!, chargedFlops: q.charged, path: "staged" as const })));
+          for (const q of c.reqs) errors.push(FLOPS[q.exit!]! - setpoint);
+          board.publish(0, ctrl.thresholdRule());
+        }
+      }
+      pendingMax = Math.max(pendingMax, ctrl.pendingFlops + ctrl.runningFlops);
+    }
+    expect(errors.length).toBeGreaterThan(5_000);
+    expect(worstRun(errors)).toBeLessThanOrEqual(((24 + 1) * LAST) / 0.5 + pendingMax);
+    expect(Math.abs(mean(errors))).toBeLessThan(0.1 * setpoint);
   });
 });
 

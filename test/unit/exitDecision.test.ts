@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exitDecision } from "../../src/pipeline/exitDecision.js";
+import { exitDecision } from "../../src/scoring/exitDecision.js";
 
 describe("exitDecision", () => {
   const adaptive = { fixed: false, maxExit: 4 };

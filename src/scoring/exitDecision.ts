@@ -1,7 +1,11 @@
-import type { ExitReason } from "./pipelineTypes.js";
+/** Why a sample answered at an exit: confident enough, the last exit, its fixed exit, or the deepest its budget affords. */
+export type DecidedExit = "confident" | "last" | "fixed" | "budget";
 
 /** What a sample does after exit `stage` scored it: answer from it (and why), or go on to the next stage. */
-export type ExitDecision = ExitReason | "forward";
+export type ExitDecision = DecidedExit | "forward";
+
+/** The reasons in a fixed order, for the engine's packed answers. */
+export const DECIDED_EXITS: readonly DecidedExit[] = ["confident", "last", "fixed", "budget"];
 
 /**
  * The exit decision, a pure function: a sample answers at its fixed exit or the deepest its
