@@ -12,7 +12,7 @@ import { EngineDecisions, HeardAnswers, replayAnswer, reportRuns } from "./engin
 import { predictAt, predictEvery } from "./exitPrediction.js";
 import { depthOf, PipelinePrograms, type Program, queueOf } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
-import { isOut, maxExitFor, newSample, rejected, type Sample } from "./Sample.js";
+import { isOut, maxExitFor, newSample, rejected, resultOf, type Sample } from "./Sample.js";
 
 export type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission };
 
@@ -166,7 +166,7 @@ export class Pipeline {
   /** Answers `s` (first, so that nothing after it can leave it unanswered), then tells the policy (unless `heard` collects it for observeAll) and the metrics. */
   private finish(s: Sample, p: ExitPrediction, probs: Float32Array, reason: ExitReason, heard?: HeardAnswers): void {
     this.settle(s, "answered", true);
-    s.resolve({ ...p, probabilities: probs, reason, exits: s.opts.returnAllExits ? s.predictions : [], queueMs: s.queueMs, computeMs: s.computeMs });
+    s.resolve(resultOf(s, p, probs, reason));
     const answer: AnsweredRequest = { exit: p.exit, flops: p.flops, chargedFlops: s.chargedFlops, path: s.path };
     heard ? heard.add(s.policy, answer) : s.policy.observe(answer);
     this.opts.hooks?.exitTaken?.(p.exit, p.flops, s.opts.tenant);

@@ -1,6 +1,6 @@
 import type { TensorRef } from "./carriedTensors.js";
 import type { ExitPolicy } from "./ExitPolicy.js";
-import type { ClassifyResult, ExitPrediction, RequestOptions, Submission } from "./pipelineTypes.js";
+import type { ClassifyResult, ExitPrediction, ExitReason, RequestOptions, Submission } from "./pipelineTypes.js";
 
 /**
  * Where a request is: waiting in a queue, in a batch the engine runs, or out of the pipeline
@@ -75,6 +75,23 @@ export function newSample(
     };
   });
   return { sample, result };
+}
+
+/** Sample `s`'s answer from prediction `p` (one object literal: every answer has one hidden class). */
+export function resultOf(s: Sample, p: ExitPrediction, probabilities: Float32Array, reason: ExitReason): ClassifyResult {
+  return {
+    exit: p.exit,
+    classIndex: p.classIndex,
+    confidence: p.confidence,
+    flops: p.flops,
+    ownClassIndex: p.ownClassIndex,
+    ownConfidence: p.ownConfidence,
+    probabilities,
+    reason,
+    exits: s.opts.returnAllExits ? s.predictions : [],
+    queueMs: s.queueMs,
+    computeMs: s.computeMs,
+  };
 }
 
 /** Whether the request has left the pipeline. */
