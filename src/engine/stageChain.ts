@@ -50,12 +50,13 @@ interface Carried {
 }
 
 /**
- * Runs a stage batch (from stage `rules.stage`) on engine worker `worker` through as many stages as its samples need,
- * back to back where the tensors are: after each stage every remaining sample is scored and
- * decided (the pipeline's exitDecision, its policy's threshold read from the board at that
- * moment; each decision to go on charged there until the request answers), those that go on run the next stage on their
- * rows of what earlier stages kept, until every sample has answered. Nothing of the batch is kept
- * when it returns.
+ * Runs a batch of stage `rules.stage` on engine worker `worker` through as many stages as its
+ * samples need, back to back where the tensors are: after each stage every remaining sample is
+ * scored and decided (the pipeline's exitDecision, its policy's threshold read from the board at
+ * that moment; each decision to go on charged there until the request answers), and those that go
+ * on run the next stage on their rows of what earlier stages kept, until every sample has
+ * answered. Nothing of the batch is kept when it returns; if a stage throws, the charges of the
+ * requests still running leave the board and the error goes to the caller.
  */
 export async function runChain(
   model: ChainModel,
@@ -80,17 +81,6 @@ export async function runChain(
   const identity = Int32Array.from({ length: n }, (_, i) => i);
   for (const [name, tensor] of Object.entries(feeds)) carried.set(name, { tensor, rowOf: identity });
   try {
-    await runStages();
-  } catch (err) {
-    // the requests still running fail with the chain: their charges leave the board
-    charged.forEach((flops, i) => {
-      if (flops !== 0) board.release(rules.samples[3 * i + 2]!, worker, flops);
-    });
-    throw err;
-  }
-  return { answers: { data: answers, dims: [n, stride] }, stages: { data: stages, dims: [K, 2] } };
-
-  async function runStages(): Promise<void> {
     let alive = identity;
     for (let k = rules.stage; alive.length > 0; k++) {
       const stage = model.stages[k];
@@ -145,7 +135,14 @@ export async function runChain(
       }
       alive = Int32Array.from(next);
     }
+  } catch (err) {
+    // the requests still running fail with the chain: their charges leave the board
+    charged.forEach((flops, i) => {
+      if (flops !== 0) board.release(rules.samples[3 * i + 2]!, worker, flops);
+    });
+    throw err;
   }
+  return { answers: { data: answers, dims: [n, stride] }, stages: { data: stages, dims: [K, 2] } };
 }
 
 /** The batch tensor of `alive`'s rows of a carried tensor: the tensor itself when they are all of it, in order. */

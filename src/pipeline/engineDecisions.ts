@@ -12,14 +12,13 @@ const BOARD_SLOTS = 64;
 
 /**
  * The main thread's side of exits decided in the engine, for one model: the chain model the
- * workers get once, the ThresholdBoard its policies publish their thresholds to (a slot each),
- * each stage-1 batch's rules, and what the policies have heard of each worker's charges.
+ * workers get once, the ThresholdBoard its exit policies publish their thresholds to (a slot
+ * each, its running charges counted by the policy: countRunning), and each chained batch's rules.
  */
 export class EngineDecisions {
   readonly model: ChainModel;
   private readonly board: ThresholdBoard;
   private readonly slots = new Map<ExitPolicy, number>();
-  private readonly policies: ExitPolicy[] = [];
 
   constructor(stages: readonly { graph: { inputs: readonly string[] }; keep: readonly string[] }[], classes: number, scorer: ExitScorer, workers: number) {
     this.board = ThresholdBoard.create(stages.length, workers, BOARD_SLOTS);
@@ -79,8 +78,8 @@ export class EngineDecisions {
   private slotOf(policy: ExitPolicy): number | undefined {
     let slot = this.slots.get(policy);
     if (slot === undefined) {
-      if (this.policies.length >= this.board.slots) return undefined;
-      slot = this.policies.push(policy) - 1;
+      if (this.slots.size >= this.board.slots) return undefined;
+      slot = this.slots.size;
       this.slots.set(policy, slot);
       const board = this.board;
       const at = slot;
