@@ -52,8 +52,11 @@ export class HostKeepingRunner implements StageRunner {
   }
 
   runChain(model: ChainModel, batch: StageBatch, rules: ChainRules, opts: { worker: number; transferInputs?: boolean }): Promise<ChainAnswers> {
-    const chain = this.chains.get(model) ?? { scorer: makeScorer(model.scoreRule, model.temperatures), board: boardOf(model) };
-    this.chains.set(model, chain);
+    let chain = this.chains.get(model);
+    if (!chain) {
+      chain = { scorer: makeScorer(model.scoreRule, model.temperatures), board: boardOf(model) };
+      this.chains.set(model, chain);
+    }
     const run = (k: number, feeds: Record<string, HostTensor>) => this.inner.runStage(k, feeds, { worker: opts.worker, transferInputs: opts.transferInputs });
     return runChain(model, chain.scorer, chain.board, opts.worker, this.feeds(batch), rules, run, () => performance.now());
   }

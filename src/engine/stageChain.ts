@@ -38,7 +38,7 @@ export interface ChainAnswers {
   stages: HostTensor;
 }
 
-export const answerStride = (exits: number, classes: number): number => 2 + 4 * exits + classes;
+const answerStride = (exits: number, classes: number): number => 2 + 4 * exits + classes;
 
 /** The board a chain model names, as a worker opens it. */
 export const boardOf = (model: ChainModel): ThresholdBoard => new ThresholdBoard(model.board.buffer, model.stages.length, model.board.workers);

@@ -81,10 +81,9 @@ export class EngineDecisions {
       if (this.slots.size >= this.board.slots) return undefined;
       slot = this.slots.size;
       this.slots.set(policy, slot);
-      const board = this.board;
       const at = slot;
-      policy.countRunning(() => board.running(at));
-      board.publish(slot, policy.thresholdRule());
+      policy.countRunning(() => this.board.running(at));
+      this.board.publish(slot, policy.thresholdRule());
     }
     return slot;
   }
