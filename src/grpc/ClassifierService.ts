@@ -8,6 +8,7 @@ import type { ServedModel } from "../model/loadServedModel.js";
 import type { ModelRepository } from "../model/ModelRepository.js";
 import type { Classifier, FieldInput } from "../pipeline/Classifier.js";
 import type { ClassifyResult } from "../pipeline/Pipeline.js";
+import { topIndices } from "../scoring/softmax.js";
 import { wirePoint, wireThresholds } from "./BudgetService.js";
 import type { CallContext, CallEnvelope } from "./CallEnvelope.js";
 
@@ -94,7 +95,6 @@ export class ClassifierService {
   }
 
   private response(c: Classifier, requestId: string, r: ClassifyResult, topK: number): ClassifyResponse {
-    const order = Array.from(r.probabilities.keys()).sort((a, b) => r.probabilities[b]! - r.probabilities[a]!);
     return {
       request_id: requestId,
       class_index: r.classIndex,
@@ -102,7 +102,7 @@ export class ClassifierService {
       confidence: r.confidence,
       exit: r.exit + 1,
       flops: r.flops,
-      top_k: order.slice(0, Math.min(topK, order.length)).map((i) => ({ class_index: i, label: c.labels[i], probability: r.probabilities[i] })),
+      top_k: topIndices(r.probabilities, topK).map((i) => ({ class_index: i, label: c.labels[i], probability: r.probabilities[i] })),
       model_name: c.name,
       model_version: c.version,
       exits: r.exits.map((p) => ({

@@ -3,6 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "pino";
+import { directSerializing } from "./directSerializing.js";
 import { tolerantService, type UndecodableMessage } from "./tolerantDecoding.js";
 
 export interface GrpcServerOptions {
@@ -30,7 +31,8 @@ export interface GrpcServerOptions {
 
 /**
  * A grpc-js server with the given services plus server reflection (listing just those). Every
- * method decodes tolerantly (garbage is INVALID_ARGUMENT, never INTERNAL), each connection gets
+ * method decodes tolerantly (garbage is INVALID_ARGUMENT, never INTERNAL), answers of the
+ * classifier are written without protobufjs message objects (directSerializing), each connection gets
  * the configured HTTP/2 window, and HTTP/2 connections that the protocol layer closes are logged
  * with the reason.
  */
@@ -51,7 +53,7 @@ export class GrpcServer {
     });
     const loaded = grpc.loadPackageDefinition(packageDefinition);
     const add = (definition: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) => {
-      const safe = tolerantService(definition, impl, opts.onUndecodable);
+      const safe = tolerantService(directSerializing(definition), impl, opts.onUndecodable);
       this.server.addService(safe.definition, safe.impl);
     };
     for (const [fullName, impl] of Object.entries(services)) {

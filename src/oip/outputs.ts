@@ -1,5 +1,6 @@
 import { echo, invalidArgument } from "../core/errors.js";
 import type { ClassifyResult } from "../pipeline/Pipeline.js";
+import { topIndices } from "../scoring/softmax.js";
 import { boolParam, type InferParameter, integerParam } from "./parameters.js";
 
 /**
@@ -64,10 +65,7 @@ export function encodeOutput(
   if (o.classification !== undefined) {
     // Triton's classification extension: BYTES [N, k], "<value>:<index>:<label>", most probable first
     const k = Math.min(o.classification, labels.length);
-    const strings = rs.flatMap((r) => {
-      const order = Array.from(r.probabilities.keys()).sort((a, b) => r.probabilities[b]! - r.probabilities[a]!);
-      return order.slice(0, k).map((j) => `${r.probabilities[j]!.toFixed(6)}:${j}:${labels[j]}`);
-    });
+    const strings = rs.flatMap((r) => topIndices(r.probabilities, k).map((j) => `${r.probabilities[j]!.toFixed(6)}:${j}:${labels[j]}`));
     return { tensor: { name: o.name, datatype: "BYTES", shape: [n, k] }, raw: bytesTensor(strings) };
   }
   const shape = o.name === "probabilities" ? [n, labels.length] : PER_EXIT_OUTPUTS.includes(o.name) ? [n, exits] : [n];

@@ -237,11 +237,11 @@ export class Pipeline {
     }
   }
 
-  /** The fused graph ran every exit at once: each sample gets every exit's prediction and answers from the last. */
+  /** The fused graph ran every exit at once: each sample answers from the last, with every exit's prediction where it asked for all. */
   private finishFused(batch: Sample[], out: Record<string, HostTensor>): void {
     batch.forEach((s, i) => {
       if (s.status !== "running") return; // withdrawn meanwhile
-      const { predictions, probs } = predictEvery(this.scorer, out, i, this.model.classes, this.model.exitFlops);
+      const { predictions, probs } = predictEvery(this.scorer, out, i, this.model.classes, this.model.exitFlops, s.opts.returnAllExits);
       s.predictions.push(...predictions);
       this.finish(s, predictions[predictions.length - 1]!, probs, "fixed");
     });

@@ -23,19 +23,34 @@ export function predictAt(
   return { probs, prediction: { exit: k, classIndex: cls, confidence: probs[cls]!, flops, ownClassIndex: own.index, ownConfidence: own.confidence } };
 }
 
-/** Every exit's answer for row `row` of a fused graph's outputs (logits_1 ... logits_K), and the last exit's scored probabilities. */
+/** The fused graph's logits outputs by exit: logits_1 ... logits_K. */
+const logitsNames: string[] = [];
+const logitsName = (k: number): string => (logitsNames[k] ??= `logits_${k + 1}`);
+
+/**
+ * Every exit's answer for row `row` of a fused graph's outputs (logits_1 ... logits_K), and the
+ * last exit's scored probabilities; with `every` false only the last exit's answer (the earlier
+ * exits are scored only where the rule averages them).
+ */
 export function predictEvery(
   scorer: ExitScorer,
   out: Record<string, HostTensor>,
   row: number,
   classes: number,
   exitFlops: readonly number[],
+  every = true,
 ): { predictions: ExitPrediction[]; probs: Float32Array } {
   const predictions: ExitPrediction[] = [];
+  const K = exitFlops.length;
+  const averages = scorer.name.startsWith("ensemble");
   let probs: Float32Array | undefined;
-  for (let k = 0; k < exitFlops.length; k++) {
-    const logits = out[`logits_${k + 1}`];
-    if (!logits) throw new Error(`the fused graph returned no logits_${k + 1}`);
+  for (let k = every || averages ? 0 : K - 1; k < K; k++) {
+    const logits = out[logitsName(k)];
+    if (!logits) throw new Error(`the fused graph returned no ${logitsName(k)}`);
+    if (!every && k < K - 1) {
+      probs = scorer.score(k, logits.data, row, classes, probs);
+      continue;
+    }
     const r = predictAt(scorer, k, logits.data, row, classes, probs, exitFlops[k]!);
     predictions.push(r.prediction);
     probs = r.probs;

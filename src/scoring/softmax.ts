@@ -29,3 +29,23 @@ export function maxSoftmax(logits: Float32Array, row: number, classes: number): 
   for (let c = 0; c < classes; c++) sum += Math.exp(logits[off + c]! - logits[off + index]!);
   return { index, confidence: Math.fround(1 / sum) };
 }
+
+/**
+ * The indices of the `k` largest values, largest first; equal values in index order (as a stable
+ * sort by value would give). O(n k) without sorting the whole array: k is a top-k answer's few.
+ */
+export function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const n = Math.min(Math.max(0, Math.floor(k)), values.length);
+  const top: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (top.length === n && !(v > values[top[n - 1]!]!)) continue;
+    let at = top.length === n ? n - 1 : top.length;
+    while (at > 0 && v > values[top[at - 1]!]!) {
+      top[at] = top[at - 1]!;
+      at--;
+    }
+    top[at] = i;
+  }
+  return top;
+}
