@@ -18,8 +18,9 @@ export class MetricFactory {
 
   constructor(private readonly registry: client.Registry) {}
 
-  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): client.Counter<L> {
-    return this.track(new client.Counter({ name, help, labelNames, registers: [this.registry] }), labelNames);
+  /** A counter; `collect` runs whenever it is read (a scrape, get()), before its values are taken. */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: () => void): client.Counter<L> {
+    return this.track(new client.Counter({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) }), labelNames);
   }
 
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): client.Gauge<L> {

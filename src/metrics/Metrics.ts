@@ -1,4 +1,5 @@
 import client from "prom-client";
+import { CounterCells } from "./CounterCells.js";
 import { MetricFactory } from "./MetricFactory.js";
 import { type ModelLabels, PerModelHistogram, versionKey } from "./PerModelHistogram.js";
 import { serveMetrics } from "./serveMetrics.js";
@@ -17,23 +18,34 @@ export class Metrics {
   private readonly make = new MetricFactory(this.registry);
 
   // ---- per model version: answers, FLOPs, tenants
-  readonly exitsTaken = this.make.counter("ranet_exits_total", "Requests answered per exit (1-based), per model version", ["model", "version", "exit"]);
+  readonly exitsTaken = this.make.counter(
+    "ranet_exits_total",
+    "Requests answered per exit (1-based), per model version",
+    ["model", "version", "exit"],
+    (): void => this.exitCells.flush(),
+  );
   /** Buckets at each model's exit FLOPs. */
   readonly requestFlops = new PerModelHistogram(
     "ranet_request_flops",
     "Multiply-adds spent per answered request, per model version (buckets at its exits' FLOPs)",
   );
   // tenant: a configured tenant's name, or "other" (never a value taken raw from a request)
-  readonly tenantRequests = this.make.counter("ranet_tenant_requests_total", "Answered requests per model version and tenant (a configured tenant, or other)", [
-    "model",
-    "version",
-    "tenant",
-  ]);
+  readonly tenantRequests = this.make.counter(
+    "ranet_tenant_requests_total",
+    "Answered requests per model version and tenant (a configured tenant, or other)",
+    ["model", "version", "tenant"],
+    (): void => this.tenantRequestCells.flush(),
+  );
   readonly tenantFlops = this.make.counter(
     "ranet_tenant_flops_total",
     "Multiply-adds spent on answered requests per model version and tenant (a configured tenant, or other); over ranet_tenant_requests_total, a tenant's mean FLOPs per request",
     ["model", "version", "tenant"],
+    (): void => this.tenantFlopCells.flush(),
   );
+  /** What each answer adds to the counters above, as plain numbers (CounterCells: counted into them when they are read). */
+  readonly exitCells = new CounterCells(this.exitsTaken);
+  readonly tenantRequestCells = new CounterCells(this.tenantRequests);
+  readonly tenantFlopCells = new CounterCells(this.tenantFlops);
   readonly dropped = this.make.counter("ranet_dropped_total", "Admitted requests that left before an answer, per model version", [
     "model",
     "version",
@@ -85,7 +97,10 @@ export class Metrics {
     "ranet_requests_total",
     "Answered calls by method, gRPC code (a REST call: the code its HTTP status stands for) and protocol (grpc, rest); messages over maxMessageBytes included: RESOURCE_EXHAUSTED",
     ["method", "code", "protocol"],
+    (): void => this.requestCells.flush(),
   );
+  /** What each call adds to ranet_requests_total (CounterCells). */
+  readonly requestCells = new CounterCells(this.requests);
   readonly requestDuration = this.make.histogram(
     "ranet_request_duration_seconds",
     "Latency of the calls the server worked on, by method and protocol (grpc, rest); refusals at admission, RESOURCE_EXHAUSTED and UNAVAILABLE, are left out",

@@ -14,6 +14,8 @@ export class PerModelHistogram {
   readonly type = "histogram";
   readonly aggregator = "sum";
   private readonly parts = new Map<string, { labels: ModelLabels; h: client.Histogram }>();
+  /** Each part by the labels object its caller keeps (a pipeline's hooks): an answer looks it up without building its key. */
+  private byLabels = new WeakMap<ModelLabels, client.Histogram>();
 
   constructor(
     readonly name: string,
@@ -25,14 +27,22 @@ export class PerModelHistogram {
     const key = versionKey(labels);
     if (!this.parts.has(key))
       this.parts.set(key, { labels, h: new client.Histogram({ name: this.name, help: this.help, buckets: [...buckets], registers: [] }) });
+    this.byLabels = new WeakMap();
   }
 
   remove(labels: ModelLabels): void {
     this.parts.delete(versionKey(labels));
+    this.byLabels = new WeakMap();
   }
 
   observe(labels: ModelLabels, value: number): void {
-    this.parts.get(versionKey(labels))?.h.observe(value);
+    let h = this.byLabels.get(labels);
+    if (!h) {
+      h = this.parts.get(versionKey(labels))?.h;
+      if (!h) return;
+      this.byLabels.set(labels, h);
+    }
+    h.observe(value);
   }
 
   async get(): Promise<client.MetricObjectWithValues<client.MetricValueWithName<string>>> {

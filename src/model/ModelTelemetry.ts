@@ -24,13 +24,17 @@ export class ModelTelemetry {
 
   /**
    * Pipeline callbacks of one model version recording batches, queue depths, exits and drops.
-   * Each series' label set is made once (a new object per answer was garbage on the main thread).
+   * Each series' label set is made once (a new object per answer was garbage on the main thread);
+   * an answer adds to its counters' cells (CounterCells), which they count in when read.
    */
   hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
     const stage = memo((k: number) => ({ ...labels, stage: k + 1 }));
-    const exit = memo((k: number) => ({ ...labels, exit: k + 1 }));
-    const tenant = memo((t: string) => ({ ...labels, tenant: t }));
+    const exit = memo((k: number) => m.exitCells.cell({ ...labels, exit: k + 1 }));
+    const tenant = memo((t: string) => ({
+      requests: m.tenantRequestCells.cell({ ...labels, tenant: t }),
+      flops: m.tenantFlopCells.cell({ ...labels, tenant: t }),
+    }));
     return {
       batchRun: (k, size, seconds) => {
         m.stageBatchSize.observe(stage(k), size);
@@ -38,11 +42,11 @@ export class ModelTelemetry {
       },
       queueDepth: (k, depth) => m.queueDepth.set(stage(k), depth),
       exitTaken: (k, flops, tenantName) => {
-        m.exitsTaken.inc(exit(k));
+        exit(k).value++;
         m.requestFlops.observe(labels, flops);
         const t = tenant(tenantName ?? "other");
-        m.tenantRequests.inc(t);
-        m.tenantFlops.inc(t, flops);
+        t.requests.value++;
+        t.flops.value += flops;
       },
       dropped: (reason) => m.dropped.inc({ ...labels, reason }),
     };

@@ -50,4 +50,31 @@ describe("Metrics", () => {
     await removal;
     expect((await seriesOf(m, "a")).some((l) => l.startsWith("ranet_model_info"))).toBe(true);
   });
+
+  it("counts what an answer adds to a counter's cells whenever the counter is read: a scrape, get()", async () => {
+    const m = new Metrics();
+    const labels = { model: "a", version: "1" };
+    m.addModel(labels, [1e6, 2e6]);
+    const exit2 = m.exitCells.cell({ ...labels, exit: 2 });
+    expect(m.exitCells.cell({ ...labels, exit: 2 })).toBe(exit2);
+    exit2.value += 3;
+    expect(await m.registry.metrics()).toMatch(/^ranet_exits_total\{model="a",version="1",exit="2"\} 3$/m);
+    exit2.value++;
+    m.exitsTaken.inc({ ...labels, exit: 2 }); // a direct increment adds up with the cell's
+    const values = (await m.exitsTaken.get()).values;
+    expect(values.find((v) => v.labels.exit === 2)?.value).toBe(5);
+    expect(await m.registry.metrics()).toMatch(/^ranet_exits_total\{model="a",version="1",exit="2"\} 5$/m);
+  });
+
+  it("a removed version's cells do not bring its series back; a count after removal does", async () => {
+    const m = new Metrics();
+    const labels = { model: "a", version: "1" };
+    m.addModel(labels, [1e6]);
+    const cell = m.tenantRequestCells.cell({ ...labels, tenant: "gold" });
+    cell.value++;
+    await m.removeModel(labels);
+    expect(await seriesOf(m, "a")).toEqual([]);
+    cell.value++;
+    expect(await seriesOf(m, "a")).toEqual(['ranet_tenant_requests_total{model="a",version="1",tenant="gold"} 1']);
+  });
 });
