@@ -17,13 +17,25 @@ interface CallSeries {
 const seriesOf = new WeakMap<Metrics, Map<string, Map<string, CallSeries>>>();
 
 function callSeries(metrics: Metrics, method: string, protocol: Protocol): CallSeries {
-  let byProtocol = seriesOf.get(metrics);
-  if (!byProtocol) seriesOf.set(metrics, (byProtocol = new Map()));
-  let byMethod = byProtocol.get(protocol);
-  if (!byMethod) byProtocol.set(protocol, (byMethod = new Map()));
-  let series = byMethod.get(method);
-  if (!series) byMethod.set(method, (series = { labels: { method, protocol }, byCode: new Map() }));
-  return series;
+  const byProtocol = had(seriesOf, metrics, newMap<string, Map<string, CallSeries>>);
+  const byMethod = had(byProtocol, protocol, newMap<string, CallSeries>);
+  const series = byMethod.get(method);
+  if (series) return series;
+  const made: CallSeries = { labels: { method, protocol }, byCode: new Map() };
+  byMethod.set(method, made);
+  return made;
+}
+
+const newMap = <K, V>() => new Map<K, V>();
+
+/** `map`'s value of `key`, made and kept at the first ask. */
+function had<K extends object | string, V>(map: Map<K, V> | WeakMap<K & object, V>, key: K, make: () => V): V {
+  let v = (map as Map<K, V>).get(key);
+  if (v === undefined) {
+    v = make();
+    (map as Map<K, V>).set(key, v);
+  }
+  return v;
 }
 
 /** Starts timing a call of `method` by `protocol`; the returned function records its end with its gRPC code name. */
@@ -33,7 +45,10 @@ export function callTimer(metrics: Metrics, method: string, protocol: Protocol):
     const series = callSeries(metrics, method, protocol);
     if (!REFUSALS.has(code)) metrics.requestDuration.observe(series.labels, (performance.now() - t0) / 1000);
     let cell = series.byCode.get(code);
-    if (!cell) series.byCode.set(code, (cell = metrics.requestCells.cell({ method, code, protocol })));
+    if (cell === undefined) {
+      cell = metrics.requestCells.cell({ method, code, protocol });
+      series.byCode.set(code, cell);
+    }
     cell.value++;
   };
 }
