@@ -5,11 +5,11 @@ import type { ClassifyResponse } from "../generated/ranet/v1/ClassifyResponse.js
  * answer): proto-loader's serializer builds a protobufjs message object per answer and per top-k
  * entry first, the largest single cost of an answer on the main thread. Field numbers and types
  * are those of proto/ranet/v1/classifier.proto (ClassifyResponse, ClassProbability,
- * ExitPrediction, Error); fields at their proto3 default are left out, as proto3 allows. Returns
- * undefined for a value this writer does not take (a 64-bit integer given as string or Long, a
+ * ExitPrediction, Error), each written when the object has it (null and undefined left out), in
+ * field order: the bytes protobufjs writes for the same object. Returns undefined for a value this writer does not take (a 64-bit integer given as string or Long, a
  * number that is not a safe non-negative integer where the proto has an integer), so the caller
- * falls back to the generic serializer. test/unit/classifyResponseCodec.test.ts decodes its output
- * with protobufjs.
+ * falls back to the generic serializer. test/unit/classifyResponseCodec.test.ts compares its bytes
+ * with protobufjs's.
  */
 export function encodeClassifyResponse(r: ClassifyResponse): Buffer | undefined {
   const w = writer;
@@ -69,7 +69,7 @@ class Writer {
   pos = 0;
 
   uint(field: number, v: unknown): void {
-    if (v === undefined || v === null || v === 0) return;
+    if (v === undefined || v === null) return;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw NOT_TAKEN;
     this.room(16);
     this.varint((field << 3) | WIRE_VARINT);
@@ -77,7 +77,7 @@ class Writer {
   }
 
   float(field: number, v: unknown): void {
-    if (v === undefined || v === null || v === 0) return;
+    if (v === undefined || v === null) return;
     if (typeof v !== "number") throw NOT_TAKEN;
     this.room(10);
     this.varint((field << 3) | WIRE_FIXED32);
@@ -86,7 +86,7 @@ class Writer {
   }
 
   text(field: number, s: string | undefined | null): void {
-    if (s === undefined || s === null || s === "") return;
+    if (s === undefined || s === null) return;
     if (typeof s !== "string") throw NOT_TAKEN;
     this.room(10 + 3 * s.length);
     this.varint((field << 3) | WIRE_LENGTH);
