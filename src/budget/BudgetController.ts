@@ -100,7 +100,9 @@ export class BudgetController implements ExitPolicy {
   private readonly baseLogits: number[];
   private readonly difficulty: DifficultyFeedForward | undefined;
   private sinceSolve = 0;
-  private current: number[];
+  /** The thresholds of the knob without the engine's running charges, as last computed; `stale` once a term moved (recomputed when read: a batch of answers moves them once). */
+  private computed: number[];
+  private stale = false;
   /** The charges of requests the engine runs with its own decisions (countRunning). */
   private running: () => number = () => 0;
   /** Running E[final cost | the request reached exit k], per exit. */
@@ -123,7 +125,7 @@ export class BudgetController implements ExitPolicy {
       this.lowest = -(opts.range ?? 12);
       this.highest = opts.range ?? 12;
     }
-    this.current = this.compute();
+    this.computed = this.compute();
     this.reachedCost = opts.scores ? reachedCosts(opts.scores, this.current, opts.exitFlops) : [...opts.exitFlops];
   }
 
@@ -150,7 +152,7 @@ export class BudgetController implements ExitPolicy {
     this.sinceSolve = 0;
     this.feedForward = this.difficulty.solve(this.setpoint);
     this.unwind();
-    this.current = this.compute();
+    this.stale = true;
   }
 
   /**
@@ -161,7 +163,7 @@ export class BudgetController implements ExitPolicy {
   advanced(exit: number): number {
     const charge = this.chargeFor(exit);
     this.pending += charge;
-    this.current = this.compute();
+    this.stale = true;
     return charge;
   }
 
@@ -173,14 +175,14 @@ export class BudgetController implements ExitPolicy {
   observe(answer: AnsweredRequest): void {
     this.pending -= answer.chargedFlops;
     this.integrate(answer);
-    this.current = this.compute();
+    this.stale = true;
   }
 
   /** Answers heard together, decided in the engine (ExitPolicy.observeAll): their charges leave the pending sum, then each one counts as observe counts it. */
   observeAll(answers: readonly AnsweredRequest[]): void {
     for (const a of answers) this.pending -= a.chargedFlops;
     for (const a of answers) this.integrate(a);
-    this.current = this.compute();
+    this.stale = true;
   }
 
   /**
@@ -214,7 +216,7 @@ export class BudgetController implements ExitPolicy {
   /** A request left unanswered: its charges leave the pending sum; its cost was not answered, so it does not count. */
   withdrawn(chargedFlops: number): void {
     this.pending -= chargedFlops;
-    this.current = this.compute();
+    this.stale = true;
   }
 
   /**
@@ -238,7 +240,7 @@ export class BudgetController implements ExitPolicy {
     this.target = flops;
     if (this.difficulty) this.feedForward = this.difficulty.solve(this.setpoint);
     this.unwind();
-    this.current = this.compute();
+    this.stale = true;
   }
 
   get targetFlops(): number {
@@ -267,6 +269,14 @@ export class BudgetController implements ExitPolicy {
   /** The knob without the engine's running charges (the engine counts those itself: ThresholdRule). */
   private get ownKnob(): number {
     return this.feedForward + this.integral + this.pendingTerm();
+  }
+
+  private get current(): number[] {
+    if (this.stale) {
+      this.computed = this.compute();
+      this.stale = false;
+    }
+    return this.computed;
   }
 
   private compute(): number[] {

@@ -23,8 +23,9 @@ export class MetricFactory {
     return this.track(new client.Counter({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) }), labelNames);
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): client.Gauge<L> {
-    return this.track(new client.Gauge({ name, help, labelNames, registers: [this.registry] }), labelNames);
+  /** A gauge; `collect` as for counter. */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = [], collect?: () => void): client.Gauge<L> {
+    return this.track(new client.Gauge({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) }), labelNames);
   }
 
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): client.Histogram<L> {

@@ -1,5 +1,6 @@
 import client from "prom-client";
 import { CounterCells } from "./CounterCells.js";
+import { GaugeCells } from "./GaugeCells.js";
 import { MetricFactory } from "./MetricFactory.js";
 import { type ModelLabels, PerModelHistogram, versionKey } from "./PerModelHistogram.js";
 import { serveMetrics } from "./serveMetrics.js";
@@ -85,7 +86,11 @@ export class Metrics {
     ["model", "version", "stage"],
     [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
   );
-  readonly queueDepth = this.make.gauge("ranet_queue_depth", "Samples waiting per stage, per model version", ["model", "version", "stage"]);
+  readonly queueDepth = this.make.gauge("ranet_queue_depth", "Samples waiting per stage, per model version", ["model", "version", "stage"], (): void =>
+    this.queueDepthCells.flush(),
+  );
+  /** What each request and batch sets ranet_queue_depth to (GaugeCells: set in it when it is read). */
+  readonly queueDepthCells = new GaugeCells(this.queueDepth);
   readonly queueWaitEstimate = this.make.gauge(
     "ranet_queue_wait_estimate_seconds",
     "Estimated queueing time of a new request, per model version (admission refuses above maxQueueWaitMs)",

@@ -31,9 +31,12 @@ export class ModelRoutes implements ModelSource<ServedModel> {
       .sort();
   }
 
-  /** The default model: configured, or the only served one, or the first by name. */
+  /** The default model: configured, or the only served one, or the first by name (servedNames()[0], found without building the list: asked for every request that names no model). */
   get defaultName(): string {
-    return this.defaultModel ?? this.servedNames()[0] ?? "";
+    if (this.defaultModel !== undefined) return this.defaultModel;
+    let first: string | undefined;
+    for (const m of this.models.values()) if ((first === undefined || m.name < first) && this.newest(m)) first = m.name;
+    return first ?? "";
   }
 
   /** The default model's newest version (single-model callers and tools). */

@@ -25,11 +25,13 @@ export class ModelTelemetry {
   /**
    * Pipeline callbacks of one model version recording batches, queue depths, exits and drops.
    * Each series' label set is made once (a new object per answer was garbage on the main thread);
-   * an answer adds to its counters' cells (CounterCells), which they count in when read.
+   * an answer adds to its counters' cells (CounterCells), a queue depth sets its gauge's cell
+   * (GaugeCells), which reach them when they are read.
    */
   hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
     const stage = memo((k: number) => ({ ...labels, stage: k + 1 }));
+    const depth = memo((k: number) => m.queueDepthCells.cell({ ...labels, stage: k + 1 }));
     const exit = memo((k: number) => m.exitCells.cell({ ...labels, exit: k + 1 }));
     const tenant = memo((t: string) => ({
       requests: m.tenantRequestCells.cell({ ...labels, tenant: t }),
@@ -40,7 +42,11 @@ export class ModelTelemetry {
         m.stageBatchSize.observe(stage(k), size);
         m.stageDuration.observe(stage(k), seconds);
       },
-      queueDepth: (k, depth) => m.queueDepth.set(stage(k), depth),
+      queueDepth: (k, waiting) => {
+        const cell = depth(k);
+        cell.value = waiting;
+        cell.changed = true;
+      },
       exitTaken: (k, flops, tenantName) => {
         exit(k).value++;
         m.requestFlops.observe(labels, flops);

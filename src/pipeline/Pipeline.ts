@@ -77,8 +77,7 @@ export class Pipeline {
     const refusal = this.admissionError(opts);
     if (refusal) return rejected(refusal);
     const entry = this.programs.entryOf(opts);
-    const { sample, result } = newSample(opts, {
-      tensors: new Map([[this.model.inputName, ownRow(input, this.model.inputShape)]]),
+    const { sample, result } = newSample(opts, this.model.inputName, ownRow(input, this.model.inputShape), {
       maxExit,
       policy: opts.policy ?? this.policy,
       path: entry.fused ? "fused" : "staged",

@@ -44,16 +44,20 @@ export interface Sample {
   reject(e: Error): void;
 }
 
-/** A request entering the pipeline, queued for its first program, and the promise its answer settles. */
+/** A request entering the pipeline with its input tensor (`inputName`: its row `input`), queued for its first program, and the promise its answer settles. */
 export function newSample(
   opts: RequestOptions,
-  at: Pick<Sample, "tensors" | "maxExit" | "policy" | "path" | "enqueuedAtMs">,
+  inputName: string,
+  input: TensorRef,
+  at: Pick<Sample, "maxExit" | "policy" | "path" | "enqueuedAtMs">,
 ): { sample: Sample; result: Promise<ClassifyResult> } {
+  const tensors: Sample["tensors"] = new Map();
+  tensors.set(inputName, input);
   let sample!: Sample;
   const result = new Promise<ClassifyResult>((resolve, reject) => {
     // every field written here, in one literal: one hidden class for every sample (no spread)
     sample = {
-      tensors: at.tensors,
+      tensors,
       maxExit: at.maxExit,
       policy: at.policy,
       path: at.path,

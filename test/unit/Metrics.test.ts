@@ -77,4 +77,20 @@ describe("Metrics", () => {
     cell.value++;
     expect(await seriesOf(m, "a")).toEqual(['ranet_tenant_requests_total{model="a",version="1",tenant="gold"} 1']);
   });
+
+  it("a gauge cell reaches its gauge when read, only when set since; a removed series stays removed until set again", async () => {
+    const m = new Metrics();
+    const labels = { model: "a", version: "1" };
+    m.addModel(labels, [1e6]);
+    const depth = m.queueDepthCells.cell({ ...labels, stage: 1 });
+    depth.value = 7;
+    depth.changed = true;
+    expect(await m.registry.metrics()).toMatch(/^ranet_queue_depth\{model="a",version="1",stage="1"\} 7$/m);
+    await m.removeModel(labels);
+    expect(await seriesOf(m, "a")).toEqual([]);
+    depth.value = 0;
+    depth.changed = true;
+    expect(await seriesOf(m, "a")).toEqual(['ranet_queue_depth{model="a",version="1",stage="1"} 0']);
+  });
 });
+
