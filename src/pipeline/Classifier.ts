@@ -181,13 +181,13 @@ export class Classifier {
     try {
       const { inputs, opts } = build();
       const results = await this.run(inputs, opts, cancellation);
-      const longest = (f: (r: ClassifyResult) => number) => Math.max(...results.map(f));
-      this.stats.succeeded(
-        this.clock.now() - t0,
-        results.length,
-        longest((r) => r.queueMs),
-        longest((r) => r.computeMs),
-      );
+      let queueMs = Number.NEGATIVE_INFINITY;
+      let computeMs = Number.NEGATIVE_INFINITY;
+      for (const r of results) {
+        queueMs = Math.max(queueMs, r.queueMs);
+        computeMs = Math.max(computeMs, r.computeMs);
+      }
+      this.stats.succeeded(this.clock.now() - t0, results.length, queueMs, computeMs);
       return results;
     } catch (err) {
       this.stats.failed(this.clock.now() - t0);

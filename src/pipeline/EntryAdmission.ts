@@ -84,12 +84,15 @@ export class EntryAdmission {
    * `entry`, the longest over the entry queues.
    */
   waitMs(entry?: number, rank = 0): number {
-    const waitAt = (k: number) => {
-      const q = this.queue(k);
-      return this.estimates.get(k)!.waitMs(rank > 0 ? q.depthUpTo(rank) : q.depth);
-    };
-    if (entry !== undefined) return waitAt(entry);
-    return Math.max(...[...this.estimates.keys()].map(waitAt));
+    if (entry !== undefined) return this.waitAt(entry, rank);
+    let longest = Number.NEGATIVE_INFINITY;
+    for (const k of this.estimates.keys()) longest = Math.max(longest, this.waitAt(k, rank));
+    return longest;
+  }
+
+  private waitAt(entry: number, rank: number): number {
+    const q = this.queue(entry);
+    return this.estimates.get(entry)!.waitMs(rank > 0 ? q.depthUpTo(rank) : q.depth);
   }
 
   /**

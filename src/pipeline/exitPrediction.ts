@@ -23,6 +23,9 @@ export function predictAt(
   return { probs, prediction: { exit: k, classIndex: cls, confidence: probs[cls]!, flops, ownClassIndex: own.index, ownConfidence: own.confidence } };
 }
 
+/** Two arrays the exits before the last are scored into when only the last one answers (each score reads the one before). */
+let scratch: Float32Array[] = [];
+
 /** The fused graph's logits outputs by exit: logits_1 ... logits_K. */
 const logitsNames: string[] = [];
 const logitsName = (k: number): string => (logitsNames[k] ??= `logits_${k + 1}`);
@@ -48,7 +51,8 @@ export function predictEvery(
     const logits = out[logitsName(k)];
     if (!logits) throw new Error(`the fused graph returned no ${logitsName(k)}`);
     if (!every && k < K - 1) {
-      probs = scorer.score(k, logits.data, row, classes, probs);
+      if (scratch[0]?.length !== classes) scratch = [new Float32Array(classes), new Float32Array(classes)];
+      probs = scorer.score(k, logits.data, row, classes, probs, scratch[k % 2]);
       continue;
     }
     const r = predictAt(scorer, k, logits.data, row, classes, probs, exitFlops[k]!);

@@ -10,7 +10,8 @@ export interface ExitScorer {
   readonly name: ScoreRule;
   /** Per-exit temperatures of the temperature rules (empty for the others): with the name, all that makes the scorer again elsewhere (makeScorer). */
   readonly temperatures: readonly number[];
-  score(exit: number, logits: Float32Array, row: number, classes: number, previous: Float32Array | undefined): Float32Array;
+  /** The probabilities of row `row` at exit `exit`, written into `out` when given (not `previous`), else into a new array. */
+  score(exit: number, logits: Float32Array, row: number, classes: number, previous: Float32Array | undefined, out?: Float32Array): Float32Array;
 }
 
 export const SCORE_RULES = ["max-softmax", "temperature", "ensemble", "ensemble-temperature"] as const;
@@ -23,10 +24,10 @@ export function makeScorer(rule: ScoreRule, temperatures: readonly number[]): Ex
   return {
     name: rule,
     temperatures: scaled ? [...temperatures] : [],
-    score(exit, logits, row, classes, previous) {
+    score(exit, logits, row, classes, previous, out) {
       const t = scaled ? temperatures[exit]! : 1;
       const src = t === 1 ? logits : scale(logits, row, classes, 1 / t);
-      const probs = softmaxRow(src, t === 1 ? row : 0, classes);
+      const probs = softmaxRow(src, t === 1 ? row : 0, classes, out);
       if (!ensemble || !previous) return probs;
       // running mean of the exits' probabilities: previous holds the mean of exits 0..exit-1
       for (let c = 0; c < classes; c++) probs[c] = (previous[c]! * exit + probs[c]!) / (exit + 1);

@@ -1,9 +1,8 @@
-/** Softmax of row `row` of a [rows, classes] logits array, as a new array. */
-export function softmaxRow(logits: Float32Array, row: number, classes: number): Float32Array {
+/** Softmax of row `row` of a [rows, classes] logits array, into `out` (a new array without it). */
+export function softmaxRow(logits: Float32Array, row: number, classes: number, out: Float32Array = new Float32Array(classes)): Float32Array {
   const off = row * classes;
   let max = -Infinity;
   for (let c = 0; c < classes; c++) max = Math.max(max, logits[off + c]!);
-  const out = new Float32Array(classes);
   let sum = 0;
   for (let c = 0; c < classes; c++) {
     const e = Math.exp(logits[off + c]! - max);

@@ -28,9 +28,20 @@ describe("fused deep path", () => {
     return Array.from({ length: 200 }, (_, i) => normalise(imageOf(set, i * 41), spec));
   };
 
-  it("answers forced-last requests exactly as the staged path does", async () => {
+  it("answers forced-last requests exactly as the staged path does, with and without every exit's prediction", async () => {
     const xs = inputs();
-    const req = (x: Float32Array) => ({ tensor: { shape: [1, 28, 28], data: tensorBytes(x) }, options: { exit: 6, return_all_exits: true } });
+    for (const returnAll of [true, false]) await sameAnswers(xs, returnAll);
+    // the fused server ran the fused graph (metrics label it stage 7, after the 6 stages); the staged one never did
+    const fusedBatches = async (srv: typeof fused) => {
+      const text = await (await fetch(`http://127.0.0.1:${srv.app.metricsPort}/metrics`)).text();
+      return Number(/^ranet_stage_batch_size_count\{model="ranet-fmnist",version="1",stage="7"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    };
+    expect(await fusedBatches(fused)).toBeGreaterThan(0);
+    expect(await fusedBatches(staged)).toBe(0);
+  });
+
+  async function sameAnswers(xs: Float32Array[], returnAll: boolean): Promise<void> {
+    const req = (x: Float32Array) => ({ tensor: { shape: [1, 28, 28], data: tensorBytes(x) }, options: { exit: 6, return_all_exits: returnAll } });
     const [a, b] = await Promise.all([
       Promise.all(xs.map((x) => unary(fused.clients.classifier, "Classify", req(x)))),
       Promise.all(xs.map((x) => unary(staged.clients.classifier, "Classify", req(x)))),
@@ -44,15 +55,13 @@ describe("fused deep path", () => {
       });
       expect(a[i]!.confidence).toBeCloseTo(b[i]!.confidence, 5);
       expect(a[i]!.exits.map((e) => [e.exit, e.class_index, e.flops])).toEqual(b[i]!.exits.map((e) => [e.exit, e.class_index, e.flops]));
+      expect(a[i]!.exits).toHaveLength(returnAll ? 6 : 0);
+      expect(a[i]!.top_k.map((p) => p.class_index)).toEqual(b[i]!.top_k.map((p) => p.class_index));
+      a[i]!.top_k.forEach((p, j) => {
+        expect(p.probability).toBeCloseTo(b[i]!.top_k[j]!.probability, 5);
+      });
     }
-    // the fused server ran the fused graph (metrics label it stage 7, after the 6 stages); the staged one never did
-    const fusedBatches = async (srv: typeof fused) => {
-      const text = await (await fetch(`http://127.0.0.1:${srv.app.metricsPort}/metrics`)).text();
-      return Number(/^ranet_stage_batch_size_count\{model="ranet-fmnist",version="1",stage="7"\} (\S+)$/m.exec(text)?.[1] ?? 0);
-    };
-    expect(await fusedBatches(fused)).toBeGreaterThan(0);
-    expect(await fusedBatches(staged)).toBe(0);
-  });
+  }
 
   it("keeps adaptive, anytime and earlier fixed exits on the staged path", async () => {
     const x = inputs()[0]!;

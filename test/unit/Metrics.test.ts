@@ -93,4 +93,3 @@ describe("Metrics", () => {
     expect(await seriesOf(m, "a")).toEqual(['ranet_queue_depth{model="a",version="1",stage="1"} 0']);
   });
 });
-
