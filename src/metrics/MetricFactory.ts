@@ -1,4 +1,5 @@
 import client from "prom-client";
+import { CellHistogram } from "./CellHistogram.js";
 
 type Labels = Partial<Record<string, string | number>>;
 
@@ -28,8 +29,11 @@ export class MetricFactory {
     return this.track(new client.Gauge({ name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) }), labelNames);
   }
 
-  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): client.Histogram<L> {
-    return this.track(new client.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] }), labelNames);
+  /** A histogram whose series hot paths observe through their cells (CellHistogram). */
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): CellHistogram<L> {
+    const h = new CellHistogram(name, help, labelNames, buckets);
+    this.registry.registerMetric(h as unknown as client.Metric);
+    return this.track(h, labelNames);
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { BucketCounts } from "./BucketCounts.js";
 import type { CounterCell } from "./CounterCells.js";
 import type { Metrics } from "./Metrics.js";
 
@@ -7,13 +8,13 @@ export type Protocol = "grpc" | "rest";
 /** Refusals at admission: counted, but kept out of the latency histogram (they answer fast and would flatter it). */
 const REFUSALS = new Set(["RESOURCE_EXHAUSTED", "UNAVAILABLE"]);
 
-/** One method's series by one protocol: its latency histogram's labels, and its ranet_requests_total cell per code. */
+/** One method's series by one protocol: its latency histogram's series, and its ranet_requests_total cell per code. */
 interface CallSeries {
-  labels: { method: string; protocol: Protocol };
+  duration: BucketCounts;
   byCode: Map<string, CounterCell>;
 }
 
-/** Per registry, per protocol and method: made at a method's first call, so a call allocates no label objects. */
+/** Per registry, per protocol and method: made at a method's first call, so a call allocates no label objects and hashes no labels. */
 const seriesOf = new WeakMap<Metrics, Map<string, Map<string, CallSeries>>>();
 
 function callSeries(metrics: Metrics, method: string, protocol: Protocol): CallSeries {
@@ -21,7 +22,7 @@ function callSeries(metrics: Metrics, method: string, protocol: Protocol): CallS
   const byMethod = had(byProtocol, protocol, newMap<string, CallSeries>);
   const series = byMethod.get(method);
   if (series) return series;
-  const made: CallSeries = { labels: { method, protocol }, byCode: new Map() };
+  const made: CallSeries = { duration: metrics.requestDuration.cell({ method, protocol }), byCode: new Map() };
   byMethod.set(method, made);
   return made;
 }
@@ -43,7 +44,7 @@ export function callTimer(metrics: Metrics, method: string, protocol: Protocol):
   const t0 = performance.now();
   return (code) => {
     const series = callSeries(metrics, method, protocol);
-    if (!REFUSALS.has(code)) metrics.requestDuration.observe(series.labels, (performance.now() - t0) / 1000);
+    if (!REFUSALS.has(code)) series.duration.observe((performance.now() - t0) / 1000);
     let cell = series.byCode.get(code);
     if (cell === undefined) {
       cell = metrics.requestCells.cell({ method, code, protocol });

@@ -30,8 +30,10 @@ export class ModelTelemetry {
    */
   hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
-    const stage = memo((k: number) => ({ ...labels, stage: k + 1 }));
-    const depth = memo((k: number) => m.queueDepthCells.cell({ ...labels, stage: k + 1 }));
+    const stage = memo((k: number) => {
+      const at = { ...labels, stage: k + 1 };
+      return { size: m.stageBatchSize.cell(at), seconds: m.stageDuration.cell(at), depth: m.queueDepthCells.cell(at) };
+    });
     const exit = memo((k: number) => m.exitCells.cell({ ...labels, exit: k + 1 }));
     const tenant = memo((t: string) => ({
       requests: m.tenantRequestCells.cell({ ...labels, tenant: t }),
@@ -39,11 +41,12 @@ export class ModelTelemetry {
     }));
     return {
       batchRun: (k, size, seconds) => {
-        m.stageBatchSize.observe(stage(k), size);
-        m.stageDuration.observe(stage(k), seconds);
+        const s = stage(k);
+        s.size.observe(size);
+        s.seconds.observe(seconds);
       },
       queueDepth: (k, waiting) => {
-        const cell = depth(k);
+        const cell = stage(k).depth;
         cell.value = waiting;
         cell.changed = true;
       },
