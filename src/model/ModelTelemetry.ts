@@ -30,10 +30,12 @@ export class ModelTelemetry {
    */
   hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
-    const stage = memo((k: number) => {
+    // a stage's histogram series start with its first batch, its queue depth with its first report
+    const batches = memo((k: number) => {
       const at = { ...labels, stage: k + 1 };
-      return { size: m.stageBatchSize.cell(at), seconds: m.stageDuration.cell(at), depth: m.queueDepthCells.cell(at) };
+      return { size: m.stageBatchSize.cell(at), seconds: m.stageDuration.cell(at) };
     });
+    const depth = memo((k: number) => m.queueDepthCells.cell({ ...labels, stage: k + 1 }));
     const exit = memo((k: number) => m.exitCells.cell({ ...labels, exit: k + 1 }));
     const tenant = memo((t: string) => ({
       requests: m.tenantRequestCells.cell({ ...labels, tenant: t }),
@@ -41,12 +43,12 @@ export class ModelTelemetry {
     }));
     return {
       batchRun: (k, size, seconds) => {
-        const s = stage(k);
+        const s = batches(k);
         s.size.observe(size);
         s.seconds.observe(seconds);
       },
       queueDepth: (k, waiting) => {
-        const cell = stage(k).depth;
+        const cell = depth(k);
         cell.value = waiting;
         cell.changed = true;
       },
