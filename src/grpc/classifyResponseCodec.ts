@@ -6,10 +6,11 @@ import type { ClassifyResponse } from "../generated/ranet/v1/ClassifyResponse.js
  * entry first, the largest single cost of an answer on the main thread. Field numbers and types
  * are those of proto/ranet/v1/classifier.proto (ClassifyResponse, ClassProbability,
  * ExitPrediction, Error), each written when the object has it (null and undefined left out), in
- * field order: the bytes protobufjs writes for the same object. Returns undefined for a value this writer does not take (a 64-bit integer given as string or Long, a
- * number that is not a safe non-negative integer where the proto has an integer), so the caller
- * falls back to the generic serializer. test/unit/classifyResponseCodec.test.ts compares its bytes
- * with protobufjs's.
+ * field order: the bytes protobufjs writes for the same object. Returns undefined for a value
+ * this writer does not take (a 64-bit integer given as string or Long, a number that is not a
+ * safe non-negative integer where the proto has an integer), so the caller falls back to the
+ * generic serializer. test/unit/classifyResponseCodec.test.ts compares its bytes with
+ * protobufjs's.
  */
 export function encodeClassifyResponse(r: ClassifyResponse): Buffer | undefined {
   const w = writer;
