@@ -1,6 +1,5 @@
 import client from "prom-client";
-import { CounterCells } from "./CounterCells.js";
-import { GaugeCells } from "./GaugeCells.js";
+import { counterCells, gaugeCells } from "./MetricCells.js";
 import { MetricFactory } from "./MetricFactory.js";
 import { type ModelLabels, PerModelHistogram, versionKey } from "./PerModelHistogram.js";
 import { serveMetrics } from "./serveMetrics.js";
@@ -43,10 +42,10 @@ export class Metrics {
     ["model", "version", "tenant"],
     (): void => this.tenantFlopCells.flush(),
   );
-  /** What each answer adds to the counters above, as plain numbers (CounterCells: counted into them when they are read). */
-  readonly exitCells = new CounterCells(this.exitsTaken);
-  readonly tenantRequestCells = new CounterCells(this.tenantRequests);
-  readonly tenantFlopCells = new CounterCells(this.tenantFlops);
+  /** What each answer adds to the counters above, as plain numbers (MetricCells: counted into them when they are read). */
+  readonly exitCells = counterCells(this.exitsTaken);
+  readonly tenantRequestCells = counterCells(this.tenantRequests);
+  readonly tenantFlopCells = counterCells(this.tenantFlops);
   readonly dropped = this.make.counter("ranet_dropped_total", "Admitted requests that left before an answer, per model version", [
     "model",
     "version",
@@ -89,8 +88,8 @@ export class Metrics {
   readonly queueDepth = this.make.gauge("ranet_queue_depth", "Samples waiting per stage, per model version", ["model", "version", "stage"], (): void =>
     this.queueDepthCells.flush(),
   );
-  /** What each request and batch sets ranet_queue_depth to (GaugeCells: set in it when it is read). */
-  readonly queueDepthCells = new GaugeCells(this.queueDepth);
+  /** What each request and batch sets ranet_queue_depth to (MetricCells: set in it when it is read). */
+  readonly queueDepthCells = gaugeCells(this.queueDepth);
   readonly queueWaitEstimate = this.make.gauge(
     "ranet_queue_wait_estimate_seconds",
     "Estimated queueing time of a new request, per model version (admission refuses above maxQueueWaitMs)",
@@ -104,8 +103,8 @@ export class Metrics {
     ["method", "code", "protocol"],
     (): void => this.requestCells.flush(),
   );
-  /** What each call adds to ranet_requests_total (CounterCells). */
-  readonly requestCells = new CounterCells(this.requests);
+  /** What each call adds to ranet_requests_total (MetricCells). */
+  readonly requestCells = counterCells(this.requests);
   readonly requestDuration = this.make.histogram(
     "ranet_request_duration_seconds",
     "Latency of the calls the server worked on, by method and protocol (grpc, rest); refusals at admission, RESOURCE_EXHAUSTED and UNAVAILABLE, are left out",

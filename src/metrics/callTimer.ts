@@ -1,5 +1,5 @@
 import type { BucketCounts } from "./BucketCounts.js";
-import type { CounterCell } from "./CounterCells.js";
+import type { CounterCell } from "./MetricCells.js";
 import type { Metrics } from "./Metrics.js";
 
 /** The protocols a call comes by (the `protocol` label). */

@@ -25,8 +25,8 @@ export class ModelTelemetry {
   /**
    * Pipeline callbacks of one model version recording batches, queue depths, exits and drops.
    * Each series' label set is made once (a new object per answer was garbage on the main thread);
-   * an answer adds to its counters' cells (CounterCells), a queue depth sets its gauge's cell
-   * (GaugeCells), which reach them when they are read.
+   * an answer adds to its counters' cells and a queue depth sets its gauge's cell (MetricCells),
+   * which reach them when they are read; batches observe their histograms' series (CellHistogram).
    */
   hooksFor(labels: ModelLabels): PipelineHooks {
     const m = this.metrics;
