@@ -18,8 +18,6 @@
  * batching of the real pipeline, which the simulation only approximates.
  */
 
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import pino from "pino";
 import { targetFlopsOf } from "../src/budget/budgetTarget.js";
 import { createBudget } from "../src/budget/createBudget.js";
@@ -27,11 +25,9 @@ import { scoresFromLogits } from "../src/budget/thresholdTable.js";
 import { makeClients, unary } from "../src/cli/clients.js";
 import { loadCalibration } from "../src/format/calibration.js";
 import { loadManifest } from "../src/format/manifest.js";
-import { softmaxRow } from "../src/scoring/softmax.js";
 import { adversarialOrders, simulateServing, windowReport, withinBounds } from "../test/support/budgetSimulation.js";
-import { loadFashionMnist } from "../test/support/fashionMnist.js";
 import { startServerProcess } from "../test/support/serverProcess.js";
-import { budgetStreams, streamAll } from "./lib/budgetStreams.js";
+import { streamAll, validationStreams } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
 
 const TARGETS = [0.3, 0.5, 0.7];
@@ -98,24 +94,12 @@ runMain(async () => {
 
 async function tuneOnServer(): Promise<void> {
   const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
-  const manifest = await loadManifest(modelDir);
-  const cal = await loadCalibration(manifest);
-  const header = JSON.parse(readFileSync(path.join(manifest.dir, manifest.calibration!), "utf8")) as { indices?: number[] };
-  if (!header.indices) throw new Error("the calibration file lists no training-file positions ('indices'); re-export the model");
-  const train = loadFashionMnist("train");
-  const side = train.side;
-  const pixels = new Uint8Array(header.indices.length * side * side);
-  header.indices.forEach((idx, i) => {
-    pixels.set(train.pixels.subarray(idx * side * side, (idx + 1) * side * side), i * side * side);
-  });
-  const set = { count: header.indices.length, side, pixels, labels: Uint8Array.from(header.indices, (idx) => train.labels[idx]!) };
-  const first = Float32Array.from({ length: cal.count }, (_, i) => Math.max(...softmaxRow(cal.logits, i * cal.exits, cal.classes)));
-  const streams = budgetStreams(set, manifest.input, first);
+  const { manifest, count, streams } = await validationStreams(modelDir);
   const exitFlops = manifest.exits.map((e) => e.flops);
   const depths = arg("in-flight", "64,1024").split(",").map(Number);
   const gains = arg("gain", "0.5").split(",");
   const windows = arg("window", "224").split(",");
-  console.log(`validation images through the server: ${set.count}; ${TARGETS.length} targets x ${depths.length} depths x ${streams.length} orders per gain\n`);
+  console.log(`validation images through the server: ${count}; ${TARGETS.length} targets x ${depths.length} depths x ${streams.length} orders per gain\n`);
   for (const gain of gains)
     for (const window of windows) {
       const server = await startServerProcess([

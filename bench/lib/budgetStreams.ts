@@ -1,7 +1,12 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { makeClients } from "../../src/cli/clients.js";
+import { loadCalibration } from "../../src/format/calibration.js";
+import { loadManifest, type Manifest } from "../../src/format/manifest.js";
+import { softmaxRow } from "../../src/scoring/softmax.js";
 import { difficultyOrders, difficultySplit, indices } from "../../test/support/budgetSimulation.js";
 import type { ImageSet } from "../../test/support/fashionMnist.js";
-import { imageOf, normalise } from "../../test/support/fashionMnist.js";
+import { imageOf, loadFashionMnist, normalise } from "../../test/support/fashionMnist.js";
 import { streamInOrder } from "../../test/support/orderedStream.js";
 import { rng, shuffler } from "../../test/support/rng.js";
 
@@ -95,4 +100,25 @@ export interface RunResult {
   /** Cost and correctness per request, in the order sent. */
   costs: number[];
   correct: number[];
+}
+
+/**
+ * The adversarial orders (budgetStreams) over a model's validation images themselves: the
+ * training-file positions its calibration file lists, ordered by the first exit's confidence on
+ * its recorded validation logits. The test set is never read.
+ */
+export async function validationStreams(modelDir: string): Promise<{ manifest: Manifest; count: number; streams: BudgetStream[] }> {
+  const manifest = await loadManifest(modelDir);
+  const cal = await loadCalibration(manifest);
+  const header = JSON.parse(readFileSync(path.join(manifest.dir, manifest.calibration!), "utf8")) as { indices?: number[] };
+  if (!header.indices) throw new Error("the calibration file lists no training-file positions ('indices'); re-export the model");
+  const train = loadFashionMnist("train");
+  const side = train.side;
+  const pixels = new Uint8Array(header.indices.length * side * side);
+  header.indices.forEach((idx, i) => {
+    pixels.set(train.pixels.subarray(idx * side * side, (idx + 1) * side * side), i * side * side);
+  });
+  const set = { count: header.indices.length, side, pixels, labels: Uint8Array.from(header.indices, (idx) => train.labels[idx]!) };
+  const first = Float32Array.from({ length: cal.count }, (_, i) => Math.max(...softmaxRow(cal.logits, i * cal.exits, cal.classes)));
+  return { manifest, count: set.count, streams: budgetStreams(set, manifest.input, first) };
 }
