@@ -72,14 +72,7 @@ async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> 
     for (const b of msg.free ?? []) blocks.delete(b);
     const session = models.get(model)?.[stage];
     if (!session) throw new Error(`no stage ${stage + 1} of model ${model}`);
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(msg.feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
-    const kept = msg.kept;
-    for (let i = 0; kept && i < kept.names.length; i++) {
-      const t = keptInput(kept, i);
-      ortFeeds[kept.names[i]!] = new ort.Tensor("float32", t.data, t.dims);
-    }
-    const out = await session.run(ortFeeds);
+    const out = await session.run(ortFeedsOf(messageFeeds(msg)));
     const outputs: Record<string, HostTensor> = {};
     const keptOut: Record<string, HostTensor> = {};
     const transfer: ArrayBuffer[] = [];
@@ -100,6 +93,20 @@ async function run(msg: Extract<WorkerRequest, { type: "run" }>): Promise<void> 
   }
 }
 
+/** A run's or chain's inputs: those the message carries and the kept rows it names. */
+function messageFeeds(msg: { feeds: Record<string, HostTensor>; kept?: KeptRows }): Record<string, HostTensor> {
+  const feeds = { ...msg.feeds };
+  for (let i = 0; msg.kept && i < msg.kept.names.length; i++) feeds[msg.kept.names[i]!] = keptInput(msg.kept, i);
+  return feeds;
+}
+
+/** Host tensors as onnxruntime feeds (their data not copied). */
+function ortFeedsOf(feeds: Record<string, HostTensor>): Record<string, ort.Tensor> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
+  return ortFeeds;
+}
+
 /** Onnxruntime's outputs as host tensors (their data as onnxruntime made it, not copied). */
 function hostOutputs(out: ort.InferenceSession.OnnxValueMapType): Record<string, HostTensor> {
   const host: Record<string, HostTensor> = {};
@@ -118,13 +125,9 @@ async function chain(msg: Extract<WorkerRequest, { type: "chain" }>): Promise<vo
     const runStage = async (k: number, feeds: Record<string, HostTensor>) => {
       const session = sessions[k];
       if (!session) throw new Error(`no stage ${k + 1} of model ${model}`);
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor("float32", t.data, t.dims);
-      return hostOutputs(await session.run(ortFeeds));
+      return hostOutputs(await session.run(ortFeedsOf(feeds)));
     };
-    const feeds = { ...msg.feeds };
-    for (let i = 0; msg.kept && i < msg.kept.names.length; i++) feeds[msg.kept.names[i]!] = keptInput(msg.kept, i);
-    const r = await runChain(spec.model, spec.scorer, spec.board, msg.worker, feeds, msg.rules, runStage, () => performance.now());
+    const r = await runChain(spec.model, spec.scorer, spec.board, msg.worker, messageFeeds(msg), msg.rules, runStage, () => performance.now());
     post({ type: "chained", id, ...r }, [r.answers.data.buffer as ArrayBuffer, r.stages.data.buffer as ArrayBuffer]);
   } catch (err) {
     post({ type: "error", id, message: (err as Error).message });

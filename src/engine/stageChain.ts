@@ -1,6 +1,6 @@
 import { DECIDED_EXITS, exitDecision } from "../scoring/exitDecision.js";
-import type { ExitScorer, ScoreRule } from "../scoring/exitScorers.js";
-import { argmax, maxSoftmax } from "../scoring/softmax.js";
+import { type ExitScorer, ownPrediction, type ScoreRule } from "../scoring/exitScorers.js";
+import { argmax } from "../scoring/softmax.js";
 import { gatherRows } from "./gatherRows.js";
 import type { HostTensor } from "./StageRunner.js";
 import { ThresholdBoard } from "./ThresholdBoard.js";
@@ -112,7 +112,7 @@ export async function runChain(
         const slot = rules.samples[3 * i + 2]!;
         const probs = scorer.score(k, logits.data, j, C, lastProbs[i]);
         const cls = argmax(probs);
-        const own = scorer.name === "max-softmax" ? { index: cls, confidence: probs[cls]! } : maxSoftmax(logits.data, j, C);
+        const own = ownPrediction(scorer, probs, cls, logits.data, j, C);
         const at = i * stride + 2 + 4 * k;
         answers[at] = cls;
         answers[at + 1] = probs[cls]!;

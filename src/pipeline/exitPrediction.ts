@@ -1,6 +1,6 @@
 import type { HostTensor } from "../engine/StageRunner.js";
-import type { ExitScorer } from "../scoring/exitScorers.js";
-import { argmax, maxSoftmax } from "../scoring/softmax.js";
+import { type ExitScorer, ownPrediction } from "../scoring/exitScorers.js";
+import { argmax } from "../scoring/softmax.js";
 import type { ExitPrediction } from "./pipelineTypes.js";
 
 /**
@@ -18,8 +18,7 @@ export function predictAt(
 ): { probs: Float32Array; prediction: ExitPrediction } {
   const probs = scorer.score(k, logits, row, classes, lastProbs);
   const cls = argmax(probs);
-  // under max-softmax the scored prediction is the exit's own
-  const own = scorer.name === "max-softmax" ? { index: cls, confidence: probs[cls]! } : maxSoftmax(logits, row, classes);
+  const own = ownPrediction(scorer, probs, cls, logits, row, classes);
   return { probs, prediction: { exit: k, classIndex: cls, confidence: probs[cls]!, flops, ownClassIndex: own.index, ownConfidence: own.confidence } };
 }
 

@@ -1,5 +1,5 @@
 import type { Calibration } from "../format/calibration.js";
-import { softmaxRow } from "./softmax.js";
+import { maxSoftmax, softmaxRow } from "./softmax.js";
 
 /**
  * How an exit turns its logits into the probabilities it answers with and whose maximum is
@@ -12,6 +12,21 @@ export interface ExitScorer {
   readonly temperatures: readonly number[];
   /** The probabilities of row `row` at exit `exit`, written into `out` when given (not `previous`), else into a new array. */
   score(exit: number, logits: Float32Array, row: number, classes: number, previous: Float32Array | undefined, out?: Float32Array): Float32Array;
+}
+
+/**
+ * The exit's own prediction for row `row` (argmax and max softmax of its logits alone), given the
+ * scored probabilities' argmax `cls`: under max-softmax the scored prediction is the exit's own.
+ */
+export function ownPrediction(
+  scorer: ExitScorer,
+  probs: Float32Array,
+  cls: number,
+  logits: Float32Array,
+  row: number,
+  classes: number,
+): { index: number; confidence: number } {
+  return scorer.name === "max-softmax" ? { index: cls, confidence: probs[cls]! } : maxSoftmax(logits, row, classes);
 }
 
 export const SCORE_RULES = ["max-softmax", "temperature", "ensemble", "ensemble-temperature"] as const;
