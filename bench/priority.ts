@@ -6,13 +6,15 @@
  * together with level 1 at share x factor x C. Reports level 1's p99 against its unloaded p99
  * and the refusals of each level. Then the floor no policy inside the server can go under: the
  * same flood refused by the request's own validation (priority 3 of 2 levels: INVALID_ARGUMENT
- * before admission, queues or engine) beside the same level-1 traffic. `--rounds` rounds, each
- * running one server per `--yield-utilization` value (priorityYieldUtilization) and
- * `--worker-slots` value (engineWorkerSlots), interleaved.
+ * before admission, queues or engine) beside the same level-1 traffic, and level 1's p99 under
+ * the flood over that floor's. `--rounds` rounds, each running one server per combination of
+ * `--yield-utilization` (priorityYieldUtilization), `--worker-slots` (engineWorkerSlots) and
+ * `--priority-yield-batch-size` (priorityYieldBatchSize) values, interleaved.
  * Writes docs/results/priority.md.
  *
  *   npm run bench:priority -- [--seconds 6] [--factor 2] [--share 0.1] [--rounds 3] [--exit 0]
- *                             [--yield-utilization 0,0.6,0.8] [--worker-slots 2] [--model-dir DIR] [--out docs/results/priority.md]
+ *                             [--yield-utilization 0,0.6,0.8] [--worker-slots 2]
+ *                             [--priority-yield-batch-size 4] [--model-dir DIR] [--out docs/results/priority.md]
  *
  * --exit: ClassifyOptions.exit of every request (1-based; 0 = adaptive at the default budget).
  */
@@ -32,6 +34,7 @@ const rounds = Number(arg("rounds", "3"));
 const exit = Number(arg("exit", "0"));
 const yields = arg("yield-utilization", "0,0.6,0.8").split(",").map(Number);
 const slotsList = arg("worker-slots", "2").split(",").map(Number);
+const lowerSizes = arg("priority-yield-batch-size", "4").split(",").map(Number);
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const out = arg("out", "docs/results/priority.md");
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -46,9 +49,9 @@ async function main(): Promise<void> {
   const bytes = tensorBytesOf(loadFashionMnist("test"), 2000, manifest.input);
   const request = (i: number) => ({ tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] }, options: { exit, priority: 2 } });
   const rows: string[] = [];
-  for (let r = 1; r <= rounds; r++) for (const y of yields) for (const slots of slotsList) await round(r, y, slots);
+  for (let r = 1; r <= rounds; r++) for (const y of yields) for (const slots of slotsList) for (const lower of lowerSizes) await round(r, y, slots, lower);
 
-  async function round(r: number, y: number, slots: number): Promise<void> {
+  async function round(r: number, y: number, slots: number, lower: number): Promise<void> {
     const server = await startServerProcess([
       "--model-dir",
       modelDir,
@@ -58,6 +61,8 @@ async function main(): Promise<void> {
       String(y),
       "--engine-worker-slots",
       String(slots),
+      "--priority-yield-batch-size",
+      String(lower),
     ]);
     try {
       const C = (await runLoad({ address: server.address, concurrency: 64, api: "unary", durationMs: seconds * 1000, warmupMs: 1000, request })).throughput;
@@ -70,10 +75,10 @@ async function main(): Promise<void> {
       const ratio = high.okMs.p99 / alone.okMs.p99;
       const invalidOnly = (invalid.codes["3"] ?? 0) === invalid.sent;
       rows.push(
-        `| ${r} | ${y} | ${slots} | ${C.toFixed(0)} | ${p99s(alone)} | ${p99s(high)} | ${ratio.toFixed(2)} / ${(high.okSecondHalfP99Ms / alone.okSecondHalfP99Ms).toFixed(2)} | ${p99s(floor)}${invalidOnly ? "" : " (not all refused!)"} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${((low.codes["0"] ?? 0) / seconds).toFixed(0)} | ${low.okMs.p99.toFixed(0)} |`,
+        `| ${r} | ${y} | ${slots} | ${lower} | ${C.toFixed(0)} | ${p99s(alone)} | ${p99s(high)} | ${ratio.toFixed(2)} / ${(high.okSecondHalfP99Ms / alone.okSecondHalfP99Ms).toFixed(2)} | ${p99s(floor)}${invalidOnly ? "" : " (not all refused!)"} | ${(high.okMs.p99 / floor.okMs.p99).toFixed(2)} / ${(high.okSecondHalfP99Ms / floor.okSecondHalfP99Ms).toFixed(2)} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${((low.codes["0"] ?? 0) / seconds).toFixed(0)} | ${low.okMs.p99.toFixed(0)} |`,
       );
       log(
-        `round ${r}, priorityYieldUtilization ${y}, engineWorkerSlots ${slots}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}; beside a flood refused at validation: level 1 p99 ${floor.okMs.p99.toFixed(1)}, flood codes ${JSON.stringify(invalid.codes)}`,
+        `round ${r}, priorityYieldUtilization ${y}, engineWorkerSlots ${slots}, priorityYieldBatchSize ${lower}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}; beside a flood refused at validation: level 1 p99 ${floor.okMs.p99.toFixed(1)}, flood codes ${JSON.stringify(invalid.codes)}; level 1 p99 by second under overload ${high.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}, beside the refused flood ${floor.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}`,
       );
     } finally {
       await server.stop();
@@ -82,16 +87,16 @@ async function main(): Promise<void> {
   const text = [
     "# Priority levels under overload",
     "",
-    `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit} --yield-utilization ${yields.join(",")} --worker-slots ${slotsList.join(",")}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
-    `Machine: ${machine()}; the server (\`--priority-levels 2\`, \`--priority-yield-utilization\` and \`--engine-worker-slots\` as in each row, default settings otherwise; one server per row, the settings interleaved within each round) and two client processes share the machine.`,
+    `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit} --yield-utilization ${yields.join(",")} --worker-slots ${slotsList.join(",")} --priority-yield-batch-size ${lowerSizes.join(",")}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
+    `Machine: ${machine()}; the server (\`--priority-levels 2\`, \`--priority-yield-utilization\`, \`--engine-worker-slots\` and \`--priority-yield-batch-size\` as in each row, default settings otherwise; one server per row, the settings interleaved within each round) and two client processes share the machine.`,
     `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection): level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
     "",
     `The floor: level 1 at ${share * factor} x C beside the same ${((1 - share) * factor).toFixed(2)} x C flood sent with priority 3, which the server refuses with INVALID_ARGUMENT when it validates the request, before admission, queues or engine: what level 1 sees when the flood costs only the gRPC layer's work.`,
     "",
     `Each p99 is given over the whole ${seconds} s and over its second half (requests sent after the first ${Math.floor(seconds / 2)} s: past the start-up of the flood).`,
     "",
-    "| round | priorityYieldUtilization | engineWorkerSlots | C (img/s) | level 1 p99 alone (ms) | level 1 p99 under overload (ms) | ratio | floor: level 1 p99 beside a flood refused at validation (ms) | level 1 refused | level 2 refused | other codes / unanswered | level 2 answered OK (/s) | level 2 OK p99 (ms) |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| round | priorityYieldUtilization | engineWorkerSlots | priorityYieldBatchSize | C (img/s) | level 1 p99 alone (ms) | level 1 p99 under overload (ms) | ratio | floor: level 1 p99 beside a flood refused at validation (ms) | under overload / floor | level 1 refused | level 2 refused | other codes / unanswered | level 2 answered OK (/s) | level 2 OK p99 (ms) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
     "",
   ].join("\n");

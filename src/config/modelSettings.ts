@@ -20,6 +20,7 @@ export const MODEL_SETTINGS = [
   "priorityQueueTimeoutMs",
   "priorityTimeoutAction",
   "priorityYieldUtilization",
+  "priorityYieldBatchSize",
   "allowTimeoutOverride",
   "maxQueueWaitMs",
   "loadAdaptive",

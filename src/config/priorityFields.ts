@@ -30,6 +30,11 @@ export const PRIORITY_FIELDS = {
     0,
     "with priority levels: while the main thread's event loop is busier than this share (over its last 100 ms) and requests of a higher level arrived within the last second, requests of lower levels are refused (RESOURCE_EXHAUSTED), so the one thread that reads and answers every request keeps headroom for the higher levels; costs the lower levels' throughput under load (docs/operations.md measures it). 0 = off",
   ],
+  priorityYieldBatchSize: [
+    int(0, 4096),
+    4,
+    "with priority levels, preemption between batches: while a higher level is active in the model (one of its requests queued, or one joined a stage's queue within the last second), requests of lower levels fill a stage batch only up to this many, and a higher level's batch passes the lower levels' batches an engine worker holds, taking a slot beyond engineWorkerSlots at once; so at each stage a higher level's request waits behind at most engineWorkerSlots batches this short, never for a slot. Costs the lower levels' throughput while a higher level is active (docs/api.md measures it). 0 = off: lower levels fill batches up to maxBatchSize",
+  ],
   allowTimeoutOverride: [
     bool,
     false,

@@ -118,6 +118,7 @@ export async function loadServedModel(manifest: Manifest, deps: ServedModelDeps,
         maxQueueSize: config.maxQueueSize,
         maxQueueSizeByLevel: config.priorityMaxQueueSize,
         maxQueueWaitMs: config.maxQueueWaitMs,
+        yieldBatchSize: config.priorityYieldBatchSize,
         yieldToHigherLevels:
           deps.eventLoop && config.priorityLevels > 1 && config.priorityYieldUtilization > 0
             ? { maxUtilization: config.priorityYieldUtilization, utilization: () => deps.eventLoop!.utilization }

@@ -1,4 +1,5 @@
 import { ServingError } from "../core/errors.js";
+import { LEVEL_ACTIVE_MS } from "../scheduler/Scheduler.js";
 import { AdmissionEstimate } from "./AdmissionEstimate.js";
 
 export interface EntryAdmissionOptions {
@@ -28,8 +29,8 @@ export interface YieldToHigherLevels {
   nowMs: () => number;
 }
 
-/** How recently a higher level must have arrived for a lower one to yield to it. */
-export const HIGHER_LEVEL_RECENT_MS = 1000;
+/** How recently a higher level must have arrived for a lower one to yield to it: as long as the scheduler counts a level active. */
+export const HIGHER_LEVEL_RECENT_MS = LEVEL_ACTIVE_MS;
 
 /** What admission reads of an entry queue. */
 export interface EntryQueue {

@@ -82,6 +82,7 @@ export class PipelinePrograms {
             worker,
             maxBatchSize: opts.maxBatchSize,
             maxQueueDelayMs: opts.maxQueueDelayMs,
+            yieldBatchSize: opts.yieldBatchSize,
             dispatchWhenIdle: opts.dispatchWhenIdle !== false,
             rank: (s) => s.rank,
             group: entry ? (s) => s.opts.tenant : undefined, // a tenant's share of the entry queues

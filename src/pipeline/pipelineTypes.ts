@@ -35,6 +35,8 @@ export interface PipelineOptions {
   maxQueueSizeByLevel?: readonly number[];
   /** Admission bound on queueing time: a request is refused when estimatedWaitMs() exceeds it. 0 = off. */
   maxQueueWaitMs?: number;
+  /** While a higher priority level is active, lower levels' requests fill a batch only up to this many (QueueSpec.yieldBatchSize); 0 or undefined: no limit. */
+  yieldBatchSize?: number;
   /** Lower priority levels yield to higher ones while the event loop is busier than maxUtilization (EntryAdmission); undefined: never. */
   yieldToHigherLevels?: { maxUtilization: number; utilization: () => number };
   clock: Clock;

@@ -7,6 +7,12 @@ import { type QueueSpec, StageQueue } from "./StageQueue.js";
  */
 export const SLOTS_PER_WORKER = 2;
 
+/**
+ * How long a priority level of a model stays active after one of its requests joined a queue of
+ * the model: while a higher level is active, lower levels' batches stay short (QueueSpec.yieldBatchSize).
+ */
+export const LEVEL_ACTIVE_MS = 1000;
+
 export interface SchedulerOptions {
   /** Engine worker threads (0..workers-1). */
   workers: number;
@@ -28,6 +34,15 @@ interface ModelState {
   queues: StageQueue<unknown>[];
   /** Its batches in the workers (running or waiting in one). */
   inWorkers: number;
+  /** The highest priority level active in it (the lowest rank; see StageQueue.activeRank), as of this plan. */
+  activeRank: number;
+}
+
+/** A batch a worker holds: its model, and the rank of the first in line when it formed. */
+interface Held {
+  m: ModelState;
+  rank: number;
+  batch: PlannedBatch;
 }
 
 /**
@@ -53,11 +68,18 @@ interface ModelState {
  *   priority level (the lowest rank at a queue's head), then the deepest program (depthOrder), FIFO
  *   within a level of a queue. A batch takes the first maxBatchSize in
  *   line, so it mixes levels only to fill up.
+ * - Preemption between batches (queues with yieldBatchSize): while a higher priority level is
+ *   active in a model (one of its requests queued, or joined a queue within LEVEL_ACTIVE_MS),
+ *   lower levels' requests fill a batch only up to yieldBatchSize, and a higher level's batch
+ *   passes the lower levels' batches in a worker's slots, taking a slot beyond slotsPerWorker at
+ *   once. So at each stage a higher level's request waits behind at most slotsPerWorker short
+ *   batches, never for a slot. (Between models it does not apply: measured, a model with fewer
+ *   batches in the workers is not a quieter one, and no quiet model under a unary flood gained.)
  */
 export class Scheduler {
   private readonly models = new Map<string, ModelState>();
-  /** The models of each worker's batches, in the order it runs them (the first is running). */
-  private readonly held: ModelState[][];
+  /** The batches each worker holds, in the order it runs them (the first is running). */
+  private readonly held: Held[][];
   private turn = 0;
   readonly slotsPerWorker: number;
 
@@ -80,7 +102,7 @@ export class Scheduler {
     const q = new StageQueue(spec);
     let m = this.models.get(spec.model);
     if (!m) {
-      m = { key: spec.model, queues: [], inWorkers: 0 };
+      m = { key: spec.model, queues: [], inWorkers: 0, activeRank: Number.POSITIVE_INFINITY };
       this.models.set(spec.model, m);
     }
     m.queues.push(q as StageQueue<unknown>);
@@ -99,19 +121,27 @@ export class Scheduler {
   schedule(nowMs: number): PlannedBatch[] {
     const plan: PlannedBatch[] = [];
     const models = [...this.models.values()];
+    for (const m of models) m.activeRank = activeRank(m.queues, nowMs - LEVEL_ACTIVE_MS);
     for (let planned = true; planned; ) {
       planned = false;
-      // the least loaded worker first: a batch waits in a worker behind another only when every worker has one
-      for (let load = 0; load < this.slotsPerWorker && !planned; load++) {
+      let most = 0;
+      for (const h of this.held) most = Math.max(most, h.length);
+      // the least loaded worker first: a batch waits in a worker behind another only when every worker has one;
+      // from slotsPerWorker on, only a batch of a higher level than the batches filling the worker's slots
+      for (let load = 0; load <= most && !planned; load++) {
         for (let worker = 0; worker < this.held.length && !planned; worker++) {
           const held = this.held[worker]!;
           if (held.length !== load || !this.takesWork(worker)) continue;
-          const picked = this.pick(models, nowMs, load === 0, held[0], worker);
+          const beyond = load >= this.slotsPerWorker ? held : undefined;
+          const picked = this.pick(models, nowMs, load === 0 || beyond !== undefined, held[0]?.m, worker, beyond);
           if (!picked) continue;
           const [m, queue] = picked;
+          const batch: PlannedBatch = { queue, items: [], worker };
+          const rank = queue.head!.rank;
+          batch.items = queue.take(queue.spec.maxBatchSize, m.activeRank);
           m.inWorkers++;
-          held.push(m);
-          plan.push({ queue, items: queue.take(queue.spec.maxBatchSize), worker });
+          held.push({ m, rank, batch });
+          plan.push(batch);
           planned = true;
         }
       }
@@ -121,10 +151,10 @@ export class Scheduler {
 
   /** A planned batch has settled: its slot is free. */
   finished(b: PlannedBatch): void {
-    const m = this.models.get(b.queue.spec.model);
     const held = this.held[b.worker]!;
-    const i = m ? held.indexOf(m) : -1;
-    if (!m || i < 0) return;
+    const i = held.findIndex((h) => h.batch === b);
+    if (i < 0) return;
+    const { m } = held[i]!;
     held.splice(i, 1);
     m.inWorkers--;
     if (m.queues.length === 0 && m.inWorkers === 0) this.models.delete(m.key);
@@ -154,8 +184,10 @@ export class Scheduler {
   }
 
   /**
-   * For a worker slot (idle: the worker holds nothing; `running`: the model of the batch it runs),
-   * the model and queue whose batch goes there, or undefined.
+   * For a worker slot (idle: the worker holds nothing, or the slot is one beyond slotsPerWorker;
+   * `running`: the model of the batch it runs; `beyond`: the batches of a worker whose slots are
+   * full, which only a higher level's batch may pass), the model and queue whose batch goes there,
+   * or undefined.
    */
   private pick(
     models: readonly ModelState[],
@@ -163,15 +195,21 @@ export class Scheduler {
     idle: boolean,
     running: ModelState | undefined,
     worker: number,
+    beyond?: readonly Held[],
   ): [ModelState, StageQueue<unknown>] | undefined {
+    const mayRun = (q: StageQueue<unknown>, m: ModelState) => {
+      const pinned = q.spec.worker;
+      if (pinned !== undefined && pinned !== worker && this.takesWork(pinned)) return false;
+      return !beyond || passes(q, m, beyond, this.slotsPerWorker);
+    };
     let best: [ModelState, StageQueue<unknown>] | undefined;
     let bestAt = 0;
     for (let i = 0; i < models.length; i++) {
       const at = (this.turn + i) % models.length;
       const m = models[at]!;
       if (best && m.inWorkers >= best[0].inWorkers) continue;
-      if (running && m !== running && m.inWorkers >= running.inWorkers) continue;
-      const q = firstInLine(m.queues, nowMs, idle, (pinned) => pinned === undefined || pinned === worker || !this.takesWork(pinned));
+      if (!beyond && running && m !== running && m.inWorkers >= running.inWorkers) continue;
+      const q = firstInLine(m, nowMs, idle, mayRun);
       if (!q) continue;
       best = [m, q];
       bestAt = at;
@@ -181,16 +219,32 @@ export class Scheduler {
   }
 }
 
-/** Of a model's queues with a batch that may leave for this worker (`mayRun`: a queue's pinned worker), the one with the highest priority level at its head, then the deepest. */
-function firstInLine(
-  queues: readonly StageQueue<unknown>[],
-  nowMs: number,
-  idle: boolean,
-  mayRun: (pinned: number | undefined) => boolean,
-): StageQueue<unknown> | undefined {
+/** The most urgent rank active in a model's queues (StageQueue.activeRank); +Infinity: none. */
+function activeRank(queues: readonly StageQueue<unknown>[], sinceMs: number): number {
+  let rank = Number.POSITIVE_INFINITY;
+  for (const q of queues) rank = Math.min(rank, q.activeRank(sinceMs) ?? rank);
+  return rank;
+}
+
+/**
+ * Whether a batch of `q` (model `m`) may join a worker holding `held`, its slots full: its first
+ * in line is not delayed, and fewer than `slots` of the held batches are ahead of it, a held
+ * batch being passed when it yields to this one (a lower level's of the same model, from a queue
+ * with yieldBatchSize).
+ */
+function passes(q: StageQueue<unknown>, m: ModelState, held: readonly Held[], slots: number): boolean {
+  const head = q.head;
+  if (!head || head.delayed) return false;
+  let ahead = 0;
+  for (const h of held) if (!(h.m === m && h.rank > head.rank && h.batch.queue.spec.yieldBatchSize)) ahead++;
+  return ahead < slots;
+}
+
+/** Of a model's queues with a batch that may leave for this worker (`mayRun`), the one with the highest priority level at its head, then the deepest. */
+function firstInLine(m: ModelState, nowMs: number, idle: boolean, mayRun: (q: StageQueue<unknown>, m: ModelState) => boolean): StageQueue<unknown> | undefined {
   let best: StageQueue<unknown> | undefined;
-  for (const q of queues) {
-    if (!mayRun(q.spec.worker) || !q.ready(nowMs, idle)) continue;
+  for (const q of m.queues) {
+    if (!q.ready(nowMs, idle) || !mayRun(q, m)) continue;
     if (!best || before(q, best)) best = q;
   }
   return best;

@@ -11,6 +11,12 @@ export interface QueueSpec<T> {
   maxQueueDelayMs: number;
   /** An idle worker takes what waits at once, full batch or not (work-conserving batching). */
   dispatchWhenIdle: boolean;
+  /**
+   * Preemption between batches (see Scheduler): while a higher priority level is active in the
+   * model, items of lower levels join a batch only while it holds fewer than this, so the batches
+   * a higher level's request may wait behind stay short. 0 or undefined = no limit.
+   */
+  yieldBatchSize?: number;
   /** An item's place in line: lower ranks (higher priority levels) first, FIFO within a rank. Default: all 0. */
   rank?: (item: T) => number;
   /** A group an item counts in (e.g. its tenant), for depthOfGroup; undefined: none. */
@@ -47,6 +53,8 @@ interface Level<T> {
   rank: number;
   waiting: Entry<T>[];
   delayed: Entry<T>[];
+  /** When an item of this level last joined the queue. */
+  lastAddedAtMs: number;
 }
 
 /** Where the first in line stands: its rank, and whether its queue timeout delayed it (behind every item not delayed). */
@@ -113,9 +121,17 @@ export class StageQueue<T> {
   add(items: readonly T[], nowMs: number): void {
     for (const item of items) {
       const e = { item, enqueuedAtMs: nowMs, rank: this.spec.rank?.(item) ?? 0, group: this.spec.group?.(item) };
-      this.level(e.rank, true)!.waiting.push(e);
+      const l = this.level(e.rank, true)!;
+      l.waiting.push(e);
+      l.lastAddedAtMs = nowMs;
       this.count(e, 1);
     }
+  }
+
+  /** The lowest rank (highest priority level) with an item queued, or one that joined at or after `sinceMs`; undefined: none. */
+  activeRank(sinceMs: number): number | undefined {
+    for (const l of this.levels) if (l.waiting.length > 0 || l.delayed.length > 0 || l.lastAddedAtMs >= sinceMs) return l.rank;
+    return undefined;
   }
 
   /** Moves a waiting item behind every item not delayed (its queue timeout passed, action delay); false if it is not waiting. */
@@ -142,14 +158,20 @@ export class StageQueue<T> {
     return false;
   }
 
-  /** Takes the first `n` in line (a batch): every level's waiting items by rank, then the delayed ones by rank. */
-  take(n: number): T[] {
+  /**
+   * Takes the first `n` in line (a batch): every level's waiting items by rank, then the delayed
+   * ones by rank; items ranked after `yieldTo` (a higher level is active) only while the batch
+   * holds fewer than yieldBatchSize.
+   */
+  take(n: number, yieldTo = Number.POSITIVE_INFINITY): T[] {
     const taken: T[] = [];
+    const lowerCap = this.spec.yieldBatchSize || n;
     for (const which of ["waiting", "delayed"] as const) {
       for (const l of this.levels) {
-        if (taken.length === n) return taken;
+        const cap = l.rank > yieldTo ? Math.min(n, lowerCap) : n;
+        if (taken.length >= cap) continue;
         const line = l[which];
-        const out = line.splice(0, n - taken.length);
+        const out = line.splice(0, cap - taken.length);
         for (const e of out) {
           this.count(e, -1);
           taken.push(e.item);
@@ -171,7 +193,7 @@ export class StageQueue<T> {
     while (i < this.levels.length && this.levels[i]!.rank < rank) i++;
     if (this.levels[i]?.rank === rank) return this.levels[i];
     if (!create) return undefined;
-    const l: Level<T> = { rank, waiting: [], delayed: [] };
+    const l: Level<T> = { rank, waiting: [], delayed: [], lastAddedAtMs: Number.NEGATIVE_INFINITY };
     this.levels.splice(i, 0, l);
     return l;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type PlannedBatch, Scheduler } from "../../src/scheduler/Scheduler.js";
+import { LEVEL_ACTIVE_MS, type PlannedBatch, Scheduler } from "../../src/scheduler/Scheduler.js";
 import type { QueueSpec, StageQueue } from "../../src/scheduler/StageQueue.js";
 
 /** Items are strings "<model><stage>:<n>"; a queue runs nothing itself (the plan is what is tested). */
@@ -155,5 +155,84 @@ describe("Scheduler", () => {
     expect(s.schedule(0)).toEqual([]); // second slot, b not due
     s.finished(p!);
     expect(show(s.schedule(0))).toEqual(["0 <- b:0 x1"]);
+  });
+
+  describe("preemption between priority levels (yieldBatchSize)", () => {
+    const rank = (x: string) => Number(x.split(":")[0]!.slice(-1)); // "p2:0" -> level 2
+    const prioritised = (s: Scheduler, stage: number, yieldBatchSize: number, worker?: number) =>
+      queueOf(s, "a", stage, { rank, maxBatchSize: 8, yieldBatchSize, worker });
+
+    it("caps a lower level's batch while a higher level is queued or joined within LEVEL_ACTIVE_MS, and fills it again after", () => {
+      const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
+      const q = prioritised(s, 0, 2);
+      q.add(items("p2", 20), 0);
+      let [b] = s.schedule(0);
+      expect(b!.items).toHaveLength(8); // no higher level seen: a full batch
+      s.finished(b!);
+      q.add(["p1:0"], 10);
+      [b] = s.schedule(10);
+      expect(b!.items).toEqual(["p1:0", "p2:8"]); // level 1 first, level 2 only up to 2 in all
+      s.finished(b!);
+      [b] = s.schedule(10 + LEVEL_ACTIVE_MS);
+      expect(b!.items).toEqual(["p2:9", "p2:10"]); // level 1 joined within LEVEL_ACTIVE_MS: still capped
+      s.finished(b!);
+      [b] = s.schedule(11 + LEVEL_ACTIVE_MS);
+      expect(b!.items).toHaveLength(8); // level 1 gone quiet: full batches again
+    });
+
+    it("takes a higher level's own requests up to maxBatchSize", () => {
+      const s = new Scheduler({ workers: 1, slotsPerWorker: 1 });
+      const q = prioritised(s, 0, 2);
+      q.add(items("p2", 4), 0);
+      q.add(items("p1", 5), 0);
+      const [b] = s.schedule(0);
+      expect(b!.items).toEqual(["p1:0", "p1:1", "p1:2", "p1:3", "p1:4"]); // five of level 1, none of level 2 (5 >= 2)
+    });
+
+    it("gives a higher level's batch a slot beyond slotsPerWorker where lower levels fill the slots, at once", () => {
+      const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+      const entry = prioritised(s, 0, 2);
+      const deeper = prioritised(s, 1, 2, 0);
+      entry.add(items("p2", 20), 0);
+      expect(s.schedule(0)).toHaveLength(2); // both slots: level 2
+      deeper.add(["p1:0"], 1);
+      expect(show(s.schedule(1))).toEqual(["0 <- p1:0 x1"]); // a third batch, not waiting for a slot (nor for a fuller batch)
+      deeper.add(["p1:1"], 2);
+      expect(show(s.schedule(2))).toEqual(["0 <- p1:1 x1"]); // level 1 holds one of its two slots
+      deeper.add(["p1:2"], 3);
+      entry.add(items("p3", 1), 3);
+      expect(s.schedule(3)).toEqual([]); // level 1 holds two: it waits; level 2 and 3 wait for their slots
+    });
+
+    it("does not make one model yield to another: a quiet model's batch neither shortens a busy model's nor passes its slots", () => {
+      const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+      const a = queueOf(s, "a", 0, { rank, maxBatchSize: 8, yieldBatchSize: 2 });
+      const b = queueOf(s, "b", 0, { rank, maxBatchSize: 8, yieldBatchSize: 2 });
+      a.add(items("p2", 40), 0);
+      const [a1, a2] = s.schedule(0);
+      b.add(["p1:0"], 1);
+      expect(s.schedule(1)).toEqual([]); // no slot beyond slotsPerWorker for another model's level 1
+      s.finished(a1!);
+      const [b1] = s.schedule(6);
+      expect(show([b1!])).toEqual(["0 <- p1:0 x1"]); // the next free slot, by the fairness between models
+      s.finished(a2!);
+      expect(show(s.schedule(6))).toEqual(["0 <- p2:16 x8"]); // "a" still fills its batches
+    });
+
+    it("keeps the slots as they were without yieldBatchSize, or for a delayed head", () => {
+      const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+      const entry = queueOf(s, "a", 0, { rank, maxBatchSize: 8 });
+      entry.add(items("p2", 20), 0);
+      expect(s.schedule(0)).toHaveLength(2);
+      entry.add(["p1:0"], 1);
+      expect(s.schedule(1)).toEqual([]); // no slot beyond slotsPerWorker
+      const s2 = new Scheduler({ workers: 1, slotsPerWorker: 1 });
+      const q = prioritised(s2, 0, 2);
+      q.add(items("p2", 9), 0);
+      expect(s2.schedule(0)).toHaveLength(1);
+      q.add(["p1:0"], 1);
+      q.delay("p1:0", 2); // its queue timeout passed: behind every item not delayed
+      expect(s2.schedule(2)).toEqual([]);
+    });
   });
 });
