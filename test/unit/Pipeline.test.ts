@@ -7,7 +7,7 @@ import { Pipeline, type PipelineModel } from "../../src/pipeline/Pipeline.js";
 import { FakeClock, flush } from "../support/FakeClock.js";
 import { model, ToyRunner } from "../support/toyPipeline.js";
 
-function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQueueSize?: number; maxQueueWaitMs?: number } = {}) {
+function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQueueSize?: number; maxQueueWaitMs?: number; yieldBatchSize?: number } = {}) {
   const clock = new FakeClock();
   const runner = new ToyRunner(clock);
   const observed: number[] = [];
@@ -20,6 +20,7 @@ function setup(thresholds = [0.99, 0.99, 0], opts: { maxBatchSize?: number; maxQ
     dispatchWhenIdle: false, // batches wait to fill (or 1 ms), so requests submitted together share one
     maxQueueSize: opts.maxQueueSize ?? 100,
     maxQueueWaitMs: opts.maxQueueWaitMs,
+    yieldBatchSize: opts.yieldBatchSize,
     clock,
     log: pino({ level: "silent" }),
   });
@@ -270,6 +271,23 @@ describe("Pipeline", () => {
     await clock.advance(10);
     expect((await Promise.all(later.map((l) => l.result))).map((r) => r.exit)).toEqual([2, 2]);
     await p.drain();
+  });
+
+  it("keeps lower levels' batches at yieldBatchSize while a higher level is active, and fills them again a second after", async () => {
+    const { p, clock, runner } = setup([0, 0, 0], { maxBatchSize: 8, yieldBatchSize: 2 });
+    runner.batchMs = 10;
+    const sizes = () => runner.calls.map((c) => c.n);
+    const batchOf = (priority: number, n: number) => Array.from({ length: n }, () => p.submit(x(0.5), { priority }).result);
+    await Promise.all([...batchOf(2, 8), clock.advance(20)]);
+    expect(sizes()).toEqual([8]); // no higher level seen: a full batch
+    const high = batchOf(1, 1);
+    const low = batchOf(2, 8);
+    await clock.advance(100);
+    await Promise.all([...high, ...low]);
+    expect(sizes().slice(1)).toEqual([2, 2, 2, 2, 1]); // level 1 with one of level 2, then level 2 two at a time
+    await clock.advance(1000);
+    await Promise.all([...batchOf(2, 8), clock.advance(20)]);
+    expect(sizes().at(-1)).toBe(8); // level 1 quiet for a second: full batches again
   });
 
   it("admits and runs higher priority levels first: under a long queue level 1 is admitted while level 2 is refused", async () => {

@@ -59,6 +59,9 @@ describe("config", () => {
     expect(() => load(["--load-adaptive-min-factor", "0"])).toThrow(/config key 'loadAdaptiveMinFactor'/);
     expect(load(["--priority-yield-utilization", "0.6"]).priorityYieldUtilization).toBe(0.6);
     expect(() => load(["--priority-yield-utilization", "1.5"])).toThrow(/config key 'priorityYieldUtilization' from flag --priority-yield-utilization: .*<=1/);
+    expect(load([]).priorityYieldBatchSize).toBe(4); // lower levels' batches stay short while a higher level is active, by default
+    expect(load(["--priority-yield-batch-size", "0"]).priorityYieldBatchSize).toBe(0);
+    expect(() => load(["--priority-yield-batch-size", "-1"])).toThrow(/config key 'priorityYieldBatchSize'/);
     expect(() => load(["--tls-cert-file", "a.pem"])).toThrow(/'tlsCertFile' and 'tlsKeyFile' go together/);
   });
 
