@@ -133,6 +133,7 @@ export class Scheduler {
           const held = this.held[worker]!;
           if (held.length !== load || !this.takesWork(worker)) continue;
           const beyond = load >= this.slotsPerWorker ? held : undefined;
+          if (beyond && !mayBePassed(beyond)) continue;
           const picked = this.pick(models, nowMs, load === 0 || beyond !== undefined, held[0]?.m, worker, beyond);
           if (!picked) continue;
           const [m, queue] = picked;
@@ -197,11 +198,6 @@ export class Scheduler {
     worker: number,
     beyond?: readonly Held[],
   ): [ModelState, StageQueue<unknown>] | undefined {
-    const mayRun = (q: StageQueue<unknown>, m: ModelState) => {
-      const pinned = q.spec.worker;
-      if (pinned !== undefined && pinned !== worker && this.takesWork(pinned)) return false;
-      return !beyond || passes(q, m, beyond, this.slotsPerWorker);
-    };
     let best: [ModelState, StageQueue<unknown>] | undefined;
     let bestAt = 0;
     for (let i = 0; i < models.length; i++) {
@@ -209,12 +205,25 @@ export class Scheduler {
       const m = models[at]!;
       if (best && m.inWorkers >= best[0].inWorkers) continue;
       if (!beyond && running && m !== running && m.inWorkers >= running.inWorkers) continue;
-      const q = firstInLine(m, nowMs, idle, mayRun);
+      const q = this.firstInLine(m, nowMs, idle, worker, beyond);
       if (!q) continue;
       best = [m, q];
       bestAt = at;
     }
     if (best) this.turn = (bestAt + 1) % models.length;
+    return best;
+  }
+
+  /** Of model `m`'s queues with a batch that may leave for this worker slot (see pick), the one with the highest priority level at its head, then the deepest. */
+  private firstInLine(m: ModelState, nowMs: number, idle: boolean, worker: number, beyond: readonly Held[] | undefined): StageQueue<unknown> | undefined {
+    let best: StageQueue<unknown> | undefined;
+    for (const q of m.queues) {
+      if (!q.ready(nowMs, idle)) continue;
+      const pinned = q.spec.worker; // its items' kept tensors are there, unless that worker died
+      if (pinned !== undefined && pinned !== worker && this.takesWork(pinned)) continue;
+      if (beyond && !passes(q, m, beyond, this.slotsPerWorker)) continue;
+      if (!best || before(q, best)) best = q;
+    }
     return best;
   }
 }
@@ -224,6 +233,12 @@ function activeRank(queues: readonly StageQueue<unknown>[], sinceMs: number): nu
   let rank = Number.POSITIVE_INFINITY;
   for (const q of queues) rank = Math.min(rank, q.activeRank(sinceMs) ?? rank);
   return rank;
+}
+
+/** Whether a batch of a worker's `held` ones may be passed: a lower level's than its model's most urgent active one, from a queue with yieldBatchSize. */
+function mayBePassed(held: readonly Held[]): boolean {
+  for (const h of held) if (h.rank > h.m.activeRank && h.batch.queue.spec.yieldBatchSize) return true;
+  return false;
 }
 
 /**
@@ -238,16 +253,6 @@ function passes(q: StageQueue<unknown>, m: ModelState, held: readonly Held[], sl
   let ahead = 0;
   for (const h of held) if (!(h.m === m && h.rank > head.rank && h.batch.queue.spec.yieldBatchSize)) ahead++;
   return ahead < slots;
-}
-
-/** Of a model's queues with a batch that may leave for this worker (`mayRun`), the one with the highest priority level at its head, then the deepest. */
-function firstInLine(m: ModelState, nowMs: number, idle: boolean, mayRun: (q: StageQueue<unknown>, m: ModelState) => boolean): StageQueue<unknown> | undefined {
-  let best: StageQueue<unknown> | undefined;
-  for (const q of m.queues) {
-    if (!q.ready(nowMs, idle) || !mayRun(q, m)) continue;
-    if (!best || before(q, best)) best = q;
-  }
-  return best;
 }
 
 /** Whether queue `a`'s batch goes before `b`'s (both ready, same model): a head not delayed first, then the lower rank, then the deeper program. */
