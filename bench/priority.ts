@@ -34,7 +34,7 @@ const rounds = Number(arg("rounds", "3"));
 const exit = Number(arg("exit", "0"));
 const yields = arg("yield-utilization", "0,0.6,0.8").split(",").map(Number);
 const slotsList = arg("worker-slots", "2").split(",").map(Number);
-const lowerSizes = arg("priority-yield-batch-size", "4").split(",").map(Number);
+const yieldBatchSizes = arg("priority-yield-batch-size", "4").split(",").map(Number);
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const out = arg("out", "docs/results/priority.md");
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -49,9 +49,10 @@ async function main(): Promise<void> {
   const bytes = tensorBytesOf(loadFashionMnist("test"), 2000, manifest.input);
   const request = (i: number) => ({ tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] }, options: { exit, priority: 2 } });
   const rows: string[] = [];
-  for (let r = 1; r <= rounds; r++) for (const y of yields) for (const slots of slotsList) for (const lower of lowerSizes) await round(r, y, slots, lower);
+  for (let r = 1; r <= rounds; r++)
+    for (const y of yields) for (const slots of slotsList) for (const yieldBatch of yieldBatchSizes) await round(r, y, slots, yieldBatch);
 
-  async function round(r: number, y: number, slots: number, lower: number): Promise<void> {
+  async function round(r: number, y: number, slots: number, yieldBatch: number): Promise<void> {
     const server = await startServerProcess([
       "--model-dir",
       modelDir,
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
       "--engine-worker-slots",
       String(slots),
       "--priority-yield-batch-size",
-      String(lower),
+      String(yieldBatch),
     ]);
     try {
       const C = (await runLoad({ address: server.address, concurrency: 64, api: "unary", durationMs: seconds * 1000, warmupMs: 1000, request })).throughput;
@@ -75,10 +76,10 @@ async function main(): Promise<void> {
       const ratio = high.okMs.p99 / alone.okMs.p99;
       const invalidOnly = (invalid.codes["3"] ?? 0) === invalid.sent;
       rows.push(
-        `| ${r} | ${y} | ${slots} | ${lower} | ${C.toFixed(0)} | ${p99s(alone)} | ${p99s(high)} | ${ratio.toFixed(2)} / ${(high.okSecondHalfP99Ms / alone.okSecondHalfP99Ms).toFixed(2)} | ${p99s(floor)}${invalidOnly ? "" : " (not all refused!)"} | ${(high.okMs.p99 / floor.okMs.p99).toFixed(2)} / ${(high.okSecondHalfP99Ms / floor.okSecondHalfP99Ms).toFixed(2)} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${((low.codes["0"] ?? 0) / seconds).toFixed(0)} | ${low.okMs.p99.toFixed(0)} |`,
+        `| ${r} | ${y} | ${slots} | ${yieldBatch} | ${C.toFixed(0)} | ${p99s(alone)} | ${p99s(high)} | ${ratio.toFixed(2)} / ${(high.okSecondHalfP99Ms / alone.okSecondHalfP99Ms).toFixed(2)} | ${p99s(floor)}${invalidOnly ? "" : " (not all refused!)"} | ${(high.okMs.p99 / floor.okMs.p99).toFixed(2)} / ${(high.okSecondHalfP99Ms / floor.okSecondHalfP99Ms).toFixed(2)} | ${refused(high)} | ${refused(low)} | ${other(high) + other(low)} / ${high.unanswered + low.unanswered} | ${((low.codes["0"] ?? 0) / seconds).toFixed(0)} | ${low.okMs.p99.toFixed(0)} |`,
       );
       log(
-        `round ${r}, priorityYieldUtilization ${y}, engineWorkerSlots ${slots}, priorityYieldBatchSize ${lower}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}; beside a flood refused at validation: level 1 p99 ${floor.okMs.p99.toFixed(1)}, flood codes ${JSON.stringify(invalid.codes)}; level 1 p99 by second under overload ${high.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}, beside the refused flood ${floor.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}`,
+        `round ${r}, priorityYieldUtilization ${y}, engineWorkerSlots ${slots}, priorityYieldBatchSize ${yieldBatch}: C ${C.toFixed(0)}, level 1 p99 alone ${alone.okMs.p99.toFixed(1)} with overload ${high.okMs.p99.toFixed(1)}; level 1 codes ${JSON.stringify(high.codes)}, level 2 codes ${JSON.stringify(low.codes)}; beside a flood refused at validation: level 1 p99 ${floor.okMs.p99.toFixed(1)}, flood codes ${JSON.stringify(invalid.codes)}; level 1 p99 by second under overload ${high.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}, beside the refused flood ${floor.okP99BySecondMs.map((x) => x.toFixed(0)).join(" ")}`,
       );
     } finally {
       await server.stop();
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
   const text = [
     "# Priority levels under overload",
     "",
-    `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit} --yield-utilization ${yields.join(",")} --worker-slots ${slotsList.join(",")} --priority-yield-batch-size ${lowerSizes.join(",")}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
+    `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit} --yield-utilization ${yields.join(",")} --worker-slots ${slotsList.join(",")} --priority-yield-batch-size ${yieldBatchSizes.join(",")}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
     `Machine: ${machine()}; the server (\`--priority-levels 2\`, \`--priority-yield-utilization\`, \`--engine-worker-slots\` and \`--priority-yield-batch-size\` as in each row, default settings otherwise; one server per row, the settings interleaved within each round) and two client processes share the machine.`,
     `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection): level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
     "",
