@@ -186,7 +186,7 @@ describe("Scheduler", () => {
       q.add(items("p2", 4), 0);
       q.add(items("p1", 5), 0);
       const [b] = s.schedule(0);
-      expect(b!.items).toEqual(["p1:0", "p1:1", "p1:2", "p1:3", "p1:4"]); // five of level 1, none of level 2 (5 >= 2)
+      expect(b!.items).toEqual(["p1:0", "p1:1", "p1:2", "p1:3", "p1:4"]); // five of level 1; no level 2, as the batch already holds more than yieldBatchSize
     });
 
     it("gives a higher level's batch a slot beyond slotsPerWorker where lower levels fill the slots, at once", () => {
