@@ -40,5 +40,4 @@ COPY proto ./proto
 COPY models/repository ./models/repository
 USER 10001:10001
 EXPOSE 50051 8080 9464
-# V8's young generation at 64 MiB per semi-space, as npm start runs it (docs/operations.md, Memory)
-ENTRYPOINT ["node", "--max-semi-space-size=64", "dist/main.js"]
+ENTRYPOINT ["node", "dist/main.js"]

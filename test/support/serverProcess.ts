@@ -30,9 +30,6 @@ export const LOOPBACK_FLAGS = [
   "0",
 ];
 
-/** The Node flags the server runs with, as `npm start` and the Docker image start it (test/unit/launchFlags.test.ts keeps them equal). */
-export const SERVER_NODE_FLAGS = ["--max-semi-space-size=64"];
-
 /** REST ports free unless the caller picks them (a later flag wins): two servers must not collide on 8080. */
 const FREE_HTTP_PORTS = ["--http-port", "0", "--admin-http-port", "0"];
 
@@ -40,15 +37,11 @@ const FREE_HTTP_PORTS = ["--http-port", "0", "--admin-http-port", "0"];
 export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean; httpFlag?: boolean; env?: NodeJS.ProcessEnv } = {}): SpawnedServer {
   // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)
   const admin = o.adminFlag === false ? [] : ["--admin-port", "0"];
-  const proc = spawn(
-    process.execPath,
-    [...SERVER_NODE_FLAGS, "--import", "tsx", "src/main.ts", ...(o.httpFlag === false ? [] : FREE_HTTP_PORTS), ...admin, ...args],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-      cwd: o.cwd,
-      env: o.env,
-    },
-  );
+  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...(o.httpFlag === false ? [] : FREE_HTTP_PORTS), ...admin, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    cwd: o.cwd,
+    env: o.env,
+  });
   const lines: any[] = [];
   let buf = "";
   let stderr = "";
