@@ -13,8 +13,7 @@ describe("exits decided in the engine", () => {
   let engine: Awaited<ReturnType<typeof startServer>>;
   let main: Awaited<ReturnType<typeof startServer>>;
   beforeAll(async () => {
-    // answers are what is compared: no refusal by estimated wait (the server shares the test's busy thread)
-    const args = ["--controller", "false", "--budget-target", "0.5", "--max-queue-wait-ms", "0"];
+    const args = ["--controller", "false", "--budget-target", "0.5"];
     engine = await startServer([...args, "--exit-decisions-in-engine", "true"]);
     main = await startServer([...args, "--exit-decisions-in-engine", "false"]);
   });

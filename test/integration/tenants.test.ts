@@ -15,8 +15,7 @@ describe.runIf(existsSync(FMNIST_DIR))("tenants", () => {
   let inputs: Buffer[];
   let last: number;
   beforeAll(async () => {
-    // budgets are what is checked: no refusal by estimated wait (the server shares the test's busy thread)
-    s = await startServer(["--tenants", TENANTS, "--priority-levels", "2", "--max-stream-inflight", "256", "--max-queue-wait-ms", "0"]);
+    s = await startServer(["--tenants", TENANTS, "--priority-levels", "2", "--max-stream-inflight", "256"]);
     const manifest = await loadManifest(MODEL_DIR);
     last = manifest.exits.at(-1)!.flops;
     inputs = tensorBytesOf(loadFashionMnist("test"), 3000, manifest.input);
