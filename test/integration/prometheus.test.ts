@@ -49,7 +49,8 @@ describe.runIf(existsSync(PROMETHEUS))("a real Prometheus scraping a live server
   let promUrl: string;
   beforeAll(async () => {
     // two models with different targets: every per-model series and rule has a `model` label
-    s = await startServer(["--model-repository", repositoryOf(["ranet-a", "ranet-b"])]);
+    // the saturation rule reads the configured wait bound: the default, set here (test servers have none)
+    s = await startServer(["--model-repository", repositoryOf(["ranet-a", "ranet-b"]), "--max-queue-wait-ms", "500"]);
     const dir = mkdtempSync(path.join(os.tmpdir(), "prom-"));
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
