@@ -7,7 +7,7 @@
 import { loadManifest } from "../src/format/manifest.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
 import { runLoad } from "../test/support/loadgen.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const settings = arg("settings", "2:32:2,2:64:2,2:32:5,2:64:5,2:128:5,2:32:0,2:32:0.5,1:32:0").split(",");
   for (const setting of settings) {
     const [workers, maxBatch, delayMs] = setting.split(":");
-    const s = await startServerProcess([
+    const s = await startBenchServer([
       "--model-dir",
       modelDir,
       "--budget-target",

@@ -33,7 +33,7 @@ import { windowReport, withinBounds } from "../test/support/budgetSimulation.js"
 import { exitLogits } from "../test/support/exitLogits.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
 import { rng, shuffler } from "../test/support/rng.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { type BudgetStream, budgetStreams, type RunResult, streamAll } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
 import { renderVegaLite } from "./lib/vegaPlot.js";
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   // admission by estimated wait off: with 1,024 in flight a refusal would leave a hole in the order
   // one stream per run, as deep as the run: the server receives the requests in the order sent
   const startServer = (from?: string) =>
-    startServerProcess(
+    startBenchServer(
       [
         "--model-dir",
         path.resolve(modelDir),

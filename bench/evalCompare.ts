@@ -20,7 +20,7 @@ import os from "node:os";
 import { makeClients, unary } from "../src/cli/clients.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { streamInOrder } from "../test/support/orderedStream.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, runMain } from "./lib/cli.js";
 import { renderVegaLite } from "./lib/vegaPlot.js";
 
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const count = Math.min(Number(arg("limit", String(full.count))), full.count);
   const results = new Map<string, ModelResult>();
   for (const [setting, flags] of Object.entries(SETTINGS) as [keyof typeof SETTINGS, readonly string[]][]) {
-    const server = await startServerProcess(["--model-repository", repository, "--max-stream-inflight", String(inFlight), ...flags]);
+    const server = await startBenchServer(["--model-repository", repository, "--max-stream-inflight", String(inFlight), ...flags]);
     const c = makeClients(server.address, {}, undefined, server.adminAddress);
     try {
       const index = await unary(c.inference, "RepositoryIndex", { ready: true });

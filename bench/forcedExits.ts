@@ -22,7 +22,7 @@ import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.
 import type { LoadOptions } from "../test/support/loadgen.js";
 import { encode } from "../test/support/rawGrpc.js";
 import { rng } from "../test/support/rng.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
 import { loadWithCpu } from "./lib/threadCpu.js";
@@ -45,7 +45,7 @@ async function served(
   load: { request: (i: number) => ClassifyRequest; body: (i: number) => Buffer },
   api: LoadOptions["api"],
 ): Promise<Figure> {
-  const server = await startServerProcess([
+  const server = await startBenchServer([
     "--model-root",
     path.dirname(modelDir),
     "--model-dir",

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { makeClients, unary } from "../src/cli/clients.js";
 import { parityFixtures, repositoryOf, tensorBytes } from "../test/support/fixtures.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, runMain } from "./lib/cli.js";
 
 async function main(): Promise<void> {
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
       }),
   ];
   for (const { flags, models } of configs) {
-    const s = await startServerProcess(flags);
+    const s = await startBenchServer(flags);
     const c = makeClients(s.address);
     for (const model of models) {
       await Promise.all(Array.from({ length: 200 }, (_, i) => unary(c.classifier, "Classify", { model, tensor: t, options: { exit: i % 2 ? 6 : 0 } })));

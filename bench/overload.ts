@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { type OpenLoopResult, runLoad, runOpenLoop } from "../test/support/loadgen.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 
 const seconds = Number(arg("seconds", "8"));
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       ["0", false],
     ] as const) {
       const admission = wait === "0" ? "queue size only (maxQueueWaitMs 0)" : `maxQueueWaitMs ${wait}${adaptive ? " + loadAdaptive" : ""}`;
-      const server = await startServerProcess([
+      const server = await startBenchServer([
         "--model-dir",
         modelDir,
         "--budget-target",

@@ -16,7 +16,7 @@ import { FIELDS } from "../src/config/config.js";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { runLoad } from "../test/support/loadgen.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { type OpenLoopUnaryArgs, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const windowBytes of [65_535, defaultWindow]) {
     for (const client of ["node-http2", "grpc-js"] as const) {
-      const server = await startServerProcess(["--model-dir", modelDir, "--http2-connection-window-bytes", String(windowBytes)]);
+      const server = await startBenchServer(["--model-dir", modelDir, "--http2-connection-window-bytes", String(windowBytes)]);
       try {
         if (capacity === 0) {
           log("capacity (closed loop, unary, 64 in flight) ...");

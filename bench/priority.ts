@@ -23,7 +23,7 @@ import path from "node:path";
 import { loadManifest } from "../src/format/manifest.js";
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { runLoad } from "../test/support/loadgen.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     for (const y of yields) for (const slots of slotsList) for (const yieldBatch of yieldBatchSizes) await round(r, y, slots, yieldBatch);
 
   async function round(r: number, y: number, slots: number, yieldBatch: number): Promise<void> {
-    const server = await startServerProcess([
+    const server = await startBenchServer([
       "--model-dir",
       modelDir,
       "--priority-levels",

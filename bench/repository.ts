@@ -30,7 +30,7 @@ import { repositoryOf } from "../test/support/fixtures.js";
 import { runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { streamInOrder } from "../test/support/orderedStream.js";
 import { rng, shuffler } from "../test/support/rng.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
 import { runOpenLoopUnary } from "./lib/openLoopUnary.js";
@@ -62,7 +62,7 @@ async function budgets(lines: string[]): Promise<void> {
   const orders: OrderSpec[] = difficultyOrders(d, shuffler(rng(7)));
   const last = manifest.exits.at(-1)!.flops;
   const root = repository(["a", "b"], (n) => `budgetTarget: ${TARGETS[n as "a" | "b"]}\n`);
-  const server = await startServerProcess(["--model-repository", root, "--max-stream-inflight", String(inFlight)]);
+  const server = await startBenchServer(["--model-repository", root, "--max-stream-inflight", String(inFlight)]);
   const c = makeClients(server.address, {}, undefined, server.adminAddress);
   lines.push(
     "## Budgets per model under simultaneous traffic",
@@ -131,7 +131,7 @@ async function fairness(lines: string[]): Promise<void> {
   );
   for (let r = 1; r <= rounds; r++) {
     for (const flood of floods) {
-      const server = await startServerProcess(["--model-repository", root, "--engine-workers", String(engineWorkers)]);
+      const server = await startBenchServer(["--model-repository", root, "--engine-workers", String(engineWorkers)]);
       try {
         const request = (i: number) => ({ model: "a", tensor: { shape: manifest.input.shape, data: bytes[i % bytes.length] } });
         const capacity = await runLoad({ address: server.address, concurrency: 64, api: flood, durationMs: seconds * 1000, warmupMs: 1000, request });

@@ -23,6 +23,10 @@
  *                          [--baseline-dir DIR]   (an older checkout: its p99 at the same half-capacity rates, same run)
  *                          [--half-runs N]        (open-loop half-capacity runs per configuration; default --rounds)
  *
+ *   Every server runs the compiled build (`npm run build` first, in each checkout), as the Docker
+ *   image and `npm start` run it; `--server-from-source` runs the TypeScript source under tsx instead
+ *   (any bench takes it).
+ *
  *   npm run bench:serve -- --only REGEX [--rounds 1] [--out FILE]
  *     only the configurations whose names match REGEX (e.g. "adaptive 50%|raw whole"): their rows
  *     and the ratios they allow; no half-capacity runs and no plot; prints, and writes FILE only
@@ -43,7 +47,7 @@ import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
 import { type LoadOptions, runLoad, runOpenLoop } from "../test/support/loadgen.js";
 import { encode } from "../test/support/rawGrpc.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { serverEntryNote, startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { type RawSetting, rawThroughput } from "./lib/rawEngine.js";
 import { plotTargets } from "./lib/servePlot.js";
@@ -99,7 +103,7 @@ interface Load {
 /** The served pipeline under closed-loop load; `from`: an older checkout to run the server from. */
 async function served(flags: string[], load: Load, api: LoadOptions["api"], inFlight = concurrency, from?: string): Promise<Figure> {
   const model = from ? `${process.cwd()}/${modelDir}` : modelDir;
-  const server = await startServerProcess(
+  const server = await startBenchServer(
     ["--model-dir", model, "--max-batch-size", String(batch), ...flags],
     from ? { cwd: from, adminFlag: false, httpFlag: false } : undefined,
   );
@@ -145,7 +149,7 @@ async function ceiling(load: Load, api: LoadOptions["api"]): Promise<Figure> {
 /** p99 latency at a fixed offered rate (open loop over ClassifyStream). */
 async function p99At(rate: number, flags: string[], request: (i: number) => ClassifyRequest, from?: string): Promise<Figure> {
   const model = from ? `${process.cwd()}/${modelDir}` : modelDir;
-  const server = await startServerProcess(
+  const server = await startBenchServer(
     ["--model-dir", model, "--max-batch-size", String(batch), ...flags],
     from ? { cwd: from, adminFlag: false, httpFlag: false } : undefined,
   );
@@ -296,7 +300,7 @@ async function main(): Promise<void> {
     "# Serving benchmark",
     "",
     `\`npm run bench:serve -- --seconds ${seconds} --rounds ${rounds} --concurrency ${concurrency} --saturating-concurrency ${saturating} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process, closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs (medians of ${rounds} interleaved runs) use @grpc/grpc-js; REST rows node:http with keep-alive (one connection per call in flight), one image per call, binary rows with Triton's binary tensor data both ways.`,
+    `Machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"} (${cpus.cpus} usable: ${cpus.source}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, onnxruntime CPU provider; server and load generator share the machine. Medians of ${rounds} interleaved rounds; served runs in their own process (${serverEntryNote()}), closed loop, ${concurrency} calls in flight unless the row says otherwise, max batch ${batch}. ClassifyStream load comes from the node:http2 client of test/support/rawStreamLoad.ts (4 streams) unless the row says grpc-js; unary calls and the open-loop half-capacity runs (medians of ${rounds} interleaved runs) use @grpc/grpc-js; REST rows node:http with keep-alive (one connection per call in flight), one image per call, binary rows with Triton's binary tensor data both ways.`,
     "",
     "CPU per answer: the server's CPU time in the measuring window (per thread, from /proc/PID/task) over its answers, in microseconds: its main thread (gRPC, decoding, admission, answers), its other threads (engine workers, V8's helpers) and the whole server; for raw rows, the CPU time of the threads that call onnxruntime, per image.",
     "",
@@ -404,7 +408,7 @@ function compareReport(
     "# This checkout beside an older one",
     "",
     `\`npm run bench:serve -- --compare-only --baseline-dir DIR --seconds ${seconds} --rounds ${rounds} --half-runs ${halfRuns} --concurrency ${concurrency} --batch ${batch}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}.`,
-    `DIR: the older checkout (for example an earlier commit checked out with \`git worktree add DIR <commit>\`, this checkout's node_modules linked in); both serve this checkout's model folder. Machine: ${machine()}, onnxruntime CPU provider; servers and load generators share the machine. Throughput: ClassifyStream, closed loop, ${concurrency} in flight, node:http2 client, medians of ${rounds} interleaved rounds. p99: open loop (@grpc/grpc-js) at half of this checkout's capacity, medians of ${halfRuns} interleaved runs.`,
+    `DIR: the older checkout (for example an earlier commit checked out with \`git worktree add DIR <commit>\`, this checkout's node_modules linked in); both serve this checkout's model folder. Machine: ${machine()}, onnxruntime CPU provider; servers (${serverEntryNote()}) and load generators share the machine. Throughput: ClassifyStream, closed loop, ${concurrency} in flight, node:http2 client, medians of ${rounds} interleaved rounds. p99: open loop (@grpc/grpc-js) at half of this checkout's capacity, medians of ${halfRuns} interleaved runs.`,
     "",
     "| run | this checkout | older checkout | this / older | goal |",
     "|---|---:|---:|---:|---:|",

@@ -12,7 +12,7 @@ import { makeClients } from "../src/cli/clients.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import type { ClassifyResponse__Output } from "../src/generated/ranet/v1/ClassifyResponse.js";
 import { parityFixtures, tensorBytes } from "../test/support/fixtures.js";
-import { spawnServer } from "../test/support/serverProcess.js";
+import { spawnBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 
 const seconds = Number(arg("seconds", "600"));
@@ -21,7 +21,7 @@ const inFlight = Number(arg("in-flight", "64"));
 const target = arg("budget-target", "0.5");
 
 async function main(): Promise<void> {
-  const server = spawnServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--budget-target", target]);
+  const server = spawnBenchServer(["--host", "127.0.0.1", "--port", "0", "--metrics-port", "0", "--budget-target", target]);
   const { grpcPort } = await server.serving;
   const c = makeClients(`127.0.0.1:${grpcPort}`);
   const inputs = parityFixtures().map((f) => tensorBytes(f.input));

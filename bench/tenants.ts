@@ -19,7 +19,7 @@ import { difficultyOrders, difficultySplit, type OrderSpec, windowReport } from 
 import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js";
 import { streamInOrder } from "../test/support/orderedStream.js";
 import { rng, shuffler } from "../test/support/rng.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
 
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     { name: "gold", budgetTarget: goldTarget },
     { name: "silver", budgetTarget: silverTarget },
   ]);
-  const server = await startServerProcess([
+  const server = await startBenchServer([
     "--model-dir",
     modelDir,
     "--budget-target",

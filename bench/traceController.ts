@@ -16,7 +16,7 @@
 
 import { targetFlopsOf } from "../src/budget/budgetTarget.js";
 import { makeClients, unary } from "../src/cli/clients.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { streamAll, validationStreams } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
 
@@ -32,7 +32,7 @@ runMain(async () => {
   const everyMs = Number(arg("every-ms", "250"));
   const exitFlops = manifest.exits.map((e) => e.flops);
   const target = targetFlopsOf(fraction, exitFlops);
-  const server = await startServerProcess(["--model-dir", modelDir, "--max-queue-wait-ms", "0", "--max-stream-inflight", String(inFlight)]);
+  const server = await startBenchServer(["--model-dir", modelDir, "--max-queue-wait-ms", "0", "--max-stream-inflight", String(inFlight)]);
   const admin = makeClients(server.address, {}, undefined, server.adminAddress);
   try {
     await unary(admin.budget, "SetBudget", { target_flops: Math.round(target) });

@@ -26,7 +26,7 @@ import { makeClients, unary } from "../src/cli/clients.js";
 import { loadCalibration } from "../src/format/calibration.js";
 import { loadManifest } from "../src/format/manifest.js";
 import { adversarialOrders, simulateServing, windowReport, withinBounds } from "../test/support/budgetSimulation.js";
-import { startServerProcess } from "../test/support/serverProcess.js";
+import { startBenchServer } from "./lib/benchServer.js";
 import { streamAll, validationStreams } from "./lib/budgetStreams.js";
 import { arg, runMain } from "./lib/cli.js";
 
@@ -102,7 +102,7 @@ async function tuneOnServer(): Promise<void> {
   console.log(`validation images through the server: ${count}; ${TARGETS.length} targets x ${depths.length} depths x ${streams.length} orders per gain\n`);
   for (const gain of gains)
     for (const window of windows) {
-      const server = await startServerProcess([
+      const server = await startBenchServer([
         "--model-dir",
         modelDir,
         "--max-queue-wait-ms",

@@ -33,11 +33,23 @@ export const LOOPBACK_FLAGS = [
 /** REST ports free unless the caller picks them (a later flag wins): two servers must not collide on 8080. */
 const FREE_HTTP_PORTS = ["--http-port", "0", "--admin-http-port", "0"];
 
-/** Runs `src/main.ts` with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
-export function spawnServer(args: string[], o: { cwd?: string; adminFlag?: boolean; httpFlag?: boolean; env?: NodeJS.ProcessEnv } = {}): SpawnedServer {
+/**
+ * What a spawned server runs: its TypeScript source under tsx (`npm run dev`; what the tests run,
+ * nothing to build first), or the compiled build (`node dist/main.js`, as `npm start` and the
+ * Docker image run it; benchmarks measure this one, see bench/lib/benchServer.ts).
+ */
+export type ServerEntry = "source" | "build";
+
+const ENTRY_ARGS: Record<ServerEntry, string[]> = { source: ["--import", "tsx", "src/main.ts"], build: ["dist/main.js"] };
+
+/** Runs the server (`entry`, from source by default) with `args` (admin listener on a free port by default) in its own process, collecting its JSON log lines. */
+export function spawnServer(
+  args: string[],
+  o: { cwd?: string; adminFlag?: boolean; httpFlag?: boolean; env?: NodeJS.ProcessEnv; entry?: ServerEntry } = {},
+): SpawnedServer {
   // the admin listener on a free port unless the caller picks one (two servers must not collide on 50052)
   const admin = o.adminFlag === false ? [] : ["--admin-port", "0"];
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...(o.httpFlag === false ? [] : FREE_HTTP_PORTS), ...admin, ...args], {
+  const proc = spawn(process.execPath, [...ENTRY_ARGS[o.entry ?? "source"], ...(o.httpFlag === false ? [] : FREE_HTTP_PORTS), ...admin, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     cwd: o.cwd,
     env: o.env,
@@ -78,9 +90,10 @@ export async function startServerProcess(
   args: string[],
   /** Another checkout to run the server from (its own src/), e.g. to compare with an older version that has no admin or REST listener. */
   from?: { cwd: string; adminFlag: boolean; httpFlag?: boolean },
+  entry: ServerEntry = "source",
 ): Promise<{ address: string; adminAddress: string; httpAddress: string; metricsPort?: number; proc: ChildProcess; stop(): Promise<void> }> {
   const admin = from?.adminFlag === false ? [] : ["--admin-port", "0"];
-  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", ...admin, "--metrics-port", "0", ...args], from ?? {});
+  const s = spawnServer(["--host", "127.0.0.1", "--port", "0", ...admin, "--metrics-port", "0", ...args], { ...from, entry });
   s.proc.stderr!.pipe(process.stderr);
   const { grpcPort, adminPort, metricsPort, httpPort } = await s.serving;
   return {
