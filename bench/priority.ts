@@ -1,7 +1,8 @@
 /**
  * Priority levels under overload: the served model with `--priority-levels 2` (level 2 the
  * default). Capacity C: closed loop, unary Classify, 64 in flight. Then open loop for `seconds`,
- * each level from its own client process (a lean node:http2 client, one connection): level 1
+ * each level from its own client process (a lean node:http2 client, one connection; the processes
+ * load and connect first, and the clients of a run start sending together): level 1
  * alone at `share` x `factor` x C (its unloaded p99), then level 2 at (1 - share) x `factor` x C
  * together with level 1 at share x factor x C. Reports level 1's p99 against its unloaded p99
  * and the refusals of each level. Then the floor no policy inside the server can go under: the
@@ -25,7 +26,7 @@ import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js
 import { runLoad } from "../test/support/loadgen.js";
 import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
-import { type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
+import { commonStart, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const seconds = Number(arg("seconds", "6"));
 const factor = Number(arg("factor", "2"));
@@ -68,11 +69,15 @@ async function main(): Promise<void> {
     try {
       const C = (await runLoad({ address: server.address, concurrency: 64, api: "unary", durationMs: seconds * 1000, warmupMs: 1000, request })).throughput;
       const port = Number(server.address.split(":").pop());
-      const load = (priority: number, ratePerS: number) =>
-        runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit, priority });
-      const alone = await load(1, share * factor * C);
-      const [low, high] = await Promise.all([load(2, (1 - share) * factor * C), load(1, share * factor * C)]);
-      const [invalid, floor] = await Promise.all([load(3, (1 - share) * factor * C), load(1, share * factor * C)]);
+      const load = (priority: number, ratePerS: number, startAtMs: number) =>
+        runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit, priority, startAtMs });
+      const alone = await load(1, share * factor * C, commonStart());
+      let at = commonStart();
+      const [low, high] = await Promise.all([load(2, (1 - share) * factor * C, at), load(1, share * factor * C, at)]);
+      at = commonStart();
+      const [invalid, floor] = await Promise.all([load(3, (1 - share) * factor * C, at), load(1, share * factor * C, at)]);
+      const late = Math.max(...[alone, low, high, invalid, floor].map((x) => x.startedLateMs));
+      if (late > 0) log(`a client process was ready ${late} ms after the common start time (it started at once)`);
       const ratio = high.okMs.p99 / alone.okMs.p99;
       const invalidOnly = (invalid.codes["3"] ?? 0) === invalid.sent;
       rows.push(
@@ -90,7 +95,7 @@ async function main(): Promise<void> {
     "",
     `\`npm run bench:priority -- --seconds ${seconds} --factor ${factor} --share ${share} --rounds ${rounds} --exit ${exit} --yield-utilization ${yields.join(",")} --worker-slots ${slotsList.join(",")} --priority-yield-batch-size ${yieldBatchSizes.join(",")}\`, ${new Date().toISOString().slice(0, 16)}Z, model ${manifest.name} v${manifest.version}, ${exit > 0 ? `every request forced to exit ${exit}` : "adaptive at the default budget target"}.`,
     `Machine: ${machine()}; the server (\`--priority-levels 2\`, \`--priority-yield-utilization\`, \`--engine-worker-slots\` and \`--priority-yield-batch-size\` as in each row, default settings otherwise; one server per row, the settings interleaved within each round) and two client processes share the machine.`,
-    `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection): level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
+    `Capacity C: closed loop, unary Classify, 64 calls in flight, level 2. Then open loop for ${seconds} s, each level from its own lean node:http2 client (one connection), the client processes loaded and connected before a common start time: level 1 alone at ${share * factor} x C (its unloaded p99), then level 2 at ${((1 - share) * factor).toFixed(2)} x C with level 1 at ${share * factor} x C: ${factor} x C in all, ${share * 100}% of it at level 1.`,
     "",
     `The floor: level 1 at ${share * factor} x C beside the same ${((1 - share) * factor).toFixed(2)} x C flood sent with priority 3, which the server refuses with INVALID_ARGUMENT when it validates the request, before admission, queues or engine: what level 1 sees when the flood costs only the gRPC layer's work.`,
     "",

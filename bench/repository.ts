@@ -33,7 +33,7 @@ import { rng, shuffler } from "../test/support/rng.js";
 import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
-import { runOpenLoopUnary } from "./lib/openLoopUnary.js";
+import { commonStart, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const seconds = Number(arg("seconds", "6"));
@@ -122,7 +122,7 @@ async function fairness(lines: string[]): Promise<void> {
   lines.push(
     "## Fairness: one model flooded, another quiet",
     "",
-    `Both models at budget target 0.5, ${engineWorkers} engine workers. Capacity C of "a" alone: closed loop, 64 requests in flight over the flood's API. Then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C together with "b" at 10% of C. "b" always sends unary Classify from its own client process (a lean node:http2 client, one connection); "a" floods either with unary Classify from its own client process (so admission refuses its excess) or over 4 ClassifyStream streams from the benchmark's process (flow control holds its excess in the client: nothing to refuse). "a"'s batch time: the workers' time per stage batch during the flood if both workers were busy throughout (a lower bound when the main thread, not the engine, limits the flood).`,
+    `Both models at budget target 0.5, ${engineWorkers} engine workers. Capacity C of "a" alone: closed loop, 64 requests in flight over the flood's API. Then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C together with "b" at 10% of C. "b" always sends unary Classify from its own client process (a lean node:http2 client, one connection); the loads of a run start together, client processes loaded and connected first; "a" floods either with unary Classify from its own client process (so admission refuses its excess) or over 4 ClassifyStream streams from the benchmark's process (flow control holds its excess in the client: nothing to refuse). "a"'s batch time: the workers' time per stage batch during the flood if both workers were busy throughout (a lower bound when the main thread, not the engine, limits the flood).`,
     "",
     'The floor column (unary floods): "b" at 10% of C beside the same flood sent to a model the server does not have, which it refuses with NOT_FOUND when it routes the request, before admission, queues or engine: what "b" sees when the flood costs only the gRPC layer\'s work, which no scheduling or admission rule can go under. A stream flood has none: refused at once, nothing would hold it back, and the server would read it at the full offered rate instead of the rate it serves.',
     "",
@@ -137,25 +137,29 @@ async function fairness(lines: string[]): Promise<void> {
         const capacity = await runLoad({ address: server.address, concurrency: 64, api: flood, durationMs: seconds * 1000, warmupMs: 1000, request });
         const C = capacity.throughput;
         const port = Number(server.address.split(":").pop());
-        const unaryLoad = (model: string, ratePerS: number) =>
-          runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit: 0, model });
-        const alone = await unaryLoad("b", 0.1 * C);
+        const unaryLoad = (model: string, ratePerS: number, startAtMs: number) =>
+          runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit: 0, model, startAtMs });
+        const alone = await unaryLoad("b", 0.1 * C, commonStart());
         const metrics = async () => batchesRun(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
         const before = await metrics();
+        let at = commonStart();
         const [a, quiet] = await Promise.all([
           flood === "unary"
-            ? unaryLoad("a", 2 * C).then((x) => ({ sent: x.sent, refused: x.codes["8"] ?? 0 }))
-            : runOpenLoop({ address: server.address, rate: 2 * C, durationMs: seconds * 1000, request }).then((x) => ({
-                sent: x.sent,
-                refused: x.codes.RESOURCE_EXHAUSTED ?? 0,
-              })),
-          unaryLoad("b", 0.1 * C),
+            ? unaryLoad("a", 2 * C, at).then((x) => ({ sent: x.sent, refused: x.codes["8"] ?? 0 }))
+            : new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())))
+                .then(() => runOpenLoop({ address: server.address, rate: 2 * C, durationMs: seconds * 1000, request }))
+                .then((x) => ({
+                  sent: x.sent,
+                  refused: x.codes.RESOURCE_EXHAUSTED ?? 0,
+                })),
+          unaryLoad("b", 0.1 * C, at),
         ]);
         const batchMs = (engineWorkers * seconds * 1000) / Math.max(1, (await metrics()) - before);
         // the floor (unary floods): the same flood for a model the server does not have, refused with NOT_FOUND when it
         // routes, before admission or engine. A refused stream flood is no floor for a served one: nothing would hold it
         // back, so the server would read it at the full offered rate instead of what it serves.
-        const lost = flood === "unary" ? await Promise.all([unaryLoad("no-such-model", 2 * C), unaryLoad("b", 0.1 * C)]) : undefined;
+        at = commonStart();
+        const lost = flood === "unary" ? await Promise.all([unaryLoad("no-such-model", 2 * C, at), unaryLoad("b", 0.1 * C, at)]) : undefined;
         const floor = lost
           ? `${f2(lost[1].okMs.p99)}${(lost[0].codes["5"] ?? 0) === lost[0].sent ? "" : ` (${lost[0].sent - (lost[0].codes["5"] ?? 0)} not NOT_FOUND!)`}`
           : "n/a";

@@ -89,6 +89,9 @@ if (a.client === "node-http2") {
   close = () => clients.forEach((c) => void c.close());
 }
 
+const startedLateMs = a.startAtMs === undefined ? 0 : Math.max(0, Date.now() - a.startAtMs);
+if (a.startAtMs !== undefined && startedLateMs === 0) await new Promise((r) => setTimeout(r, a.startAtMs! - Date.now()));
+if (startedLateMs > 0) process.stderr.write(`open-loop client ready ${startedLateMs} ms after its start time; starting at once\n`);
 const cpu0 = process.cpuUsage();
 const elu0 = performance.eventLoopUtilization();
 const t0 = performance.now();
@@ -116,6 +119,7 @@ const result: OpenLoopUnaryResult = {
     okBySecond.slice(Math.floor(a.seconds / 2)).flatMap((xs) => xs ?? []),
     0.99,
   ),
+  startedLateMs,
   clientCpuPerS: (cpu.user + cpu.system) / 1e6 / sendingS,
   clientEventLoopUtilization: elu.utilization,
 };
