@@ -41,5 +41,5 @@ function benchEntry(cwd?: string): ServerEntry {
 
 /** How the benchmarked servers ran, for a report's header. */
 export function serverEntryNote(): string {
-  return process.argv.includes("--server-from-source") ? "the TypeScript source under tsx (--server-from-source)" : "the compiled build (node dist/main.js)";
+  return process.argv.includes("--server-from-source") ? "the TypeScript source under tsx (--server-from-source)" : "the compiled build, node dist/main.js";
 }
