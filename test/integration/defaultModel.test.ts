@@ -1,8 +1,10 @@
 /**
  * The default model is the same wherever the server starts: `npm start` with no flags (the
- * bundled repository's repository.yaml), the Docker image and Kubernetes (the same folder, no
- * RANET_DEFAULT_MODEL) all answer a request that names no model with RANet, as README shows.
+ * compiled build, on the bundled repository's repository.yaml), the Docker image and Kubernetes
+ * (the same folder, no RANET_DEFAULT_MODEL) all answer a request that names no model with RANet,
+ * as README shows.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,12 +18,16 @@ describe("the default model", () => {
   let server: ReturnType<typeof spawnServer>;
   let address: string;
   beforeAll(async () => {
-    // as `npm start` runs it: no model flag, no environment (the child gets none of RANET_*)
+    // as `npm start` runs it: compiled first, then node dist/main.js (the Docker image runs the
+    // same build); no model flag, no environment (the child gets none of RANET_*)
+    const scripts = JSON.parse(readFileSync("package.json", "utf8")).scripts;
+    expect(scripts.start).toBe("npm run --silent build && node dist/main.js");
+    execFileSync("npm", ["run", "--silent", "build"], { stdio: ["ignore", "ignore", "inherit"] });
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("RANET_")));
-    server = spawnServer([...LOOPBACK_FLAGS], { env });
+    server = spawnServer([...LOOPBACK_FLAGS], { env, entry: "build" });
     const { grpcPort } = await server.serving;
     address = `127.0.0.1:${grpcPort}`;
-  });
+  }, 120_000);
   afterAll(() => server?.stop());
 
   it("is RANet with the default configuration, as README's sample output shows", async () => {
