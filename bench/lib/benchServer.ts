@@ -20,8 +20,8 @@ export function buildServer(cwd = process.cwd()): void {
 /**
  * startServerProcess for a benchmark: the compiled build (`node dist/main.js`), not the source
  * under tsx. tsx enables source maps and runs esbuild's output with its name-keeping helpers;
- * on the 2-core machine the same server from source spent about a fifth more main-thread CPU per
- * streamed forced-last answer (85-98 against 77-81 us in alternating `bench:serve --only` runs).
+ * on the 2-core machine the same server from source spent 1.1-1.2x the main-thread CPU per
+ * streamed forced-last answer and 1.02-1.05x per adaptive one (alternating `bench:serve --only` runs).
  */
 export function startBenchServer(args: string[], from?: { cwd: string; adminFlag: boolean; httpFlag?: boolean }): ReturnType<typeof startServerProcess> {
   return startServerProcess(args, from, benchEntry(from?.cwd));
