@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { afterIo } from "../core/afterIo.js";
 import type { CallContext } from "../core/CallContext.js";
 import { Cancellation } from "../core/Cancellation.js";
 import type { CallObserver } from "./CallObserver.js";
@@ -44,22 +45,25 @@ export class CallEnvelope {
         if (!answered) cancellation.cancel();
       });
       const req = call.request as Req | UndecodableMessage;
-      new Promise<Res>((resolve) => {
-        if (req instanceof UndecodableMessage) throw req;
-        resolve(fn(req, { cancellation, deadlineMs: deadlineMsOf(call.getDeadline()), tenant: tenantOf(call, this.tenantHeader) }));
-      }).then(
-        (res) => {
-          answered = true;
-          done?.(grpc.status.OK);
-          cb(null, res);
-        },
-        (err) => {
-          answered = true;
-          const s = this.status(method, err);
-          done?.(s.code);
-          cb(s);
-        },
-      );
+      // an inference call starts after the engine's answers read in this turn (afterIo); other calls at once
+      (observed ? afterIo() : Promise.resolve())
+        .then(() => {
+          if (req instanceof UndecodableMessage) throw req;
+          return fn(req, { cancellation, deadlineMs: deadlineMsOf(call.getDeadline()), tenant: tenantOf(call, this.tenantHeader) });
+        })
+        .then(
+          (res) => {
+            answered = true;
+            done?.(grpc.status.OK);
+            cb(null, res);
+          },
+          (err) => {
+            answered = true;
+            const s = this.status(method, err);
+            done?.(s.code);
+            cb(s);
+          },
+        );
     };
   }
 
@@ -102,7 +106,7 @@ export class CallEnvelope {
         const work =
           raw instanceof UndecodableMessage
             ? Promise.reject(new StreamItemUndecodable(raw, n))
-            : Promise.resolve().then(() => {
+            : afterIo().then(() => {
                 if (tenant instanceof Error) throw tenant;
                 return fn(raw, { cancellation, deadlineMs, tenant });
               });

@@ -1,3 +1,4 @@
+import { afterIo } from "../core/afterIo.js";
 import type { CallContext } from "../core/CallContext.js";
 import { invalidArgument, ServingError } from "../core/errors.js";
 import type { ModelRef, OipService } from "../oip/OipService.js";
@@ -90,6 +91,7 @@ export function restRouter(oip: OipService, listener: "public" | "admin"): RestR
             POST: async (r, ctx) => {
               oip.checkServed(r.model); // an unknown model is 404 whatever the body
               const { req, binary } = inferRequestFromJson(r.body, r.header("inference-header-content-length"), r.model);
+              await afterIo(); // as gRPC's inference calls: started after the engine's answers of this turn
               try {
                 return { status: 200, infer: inferResponseToJson(await oip.infer(req, ctx), binary) };
               } catch (err) {
