@@ -2,6 +2,9 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { type ServerEntry, type SpawnedServer, spawnServer, startServerProcess } from "../../test/support/serverProcess.js";
 
+/** `--server-from-source` on the bench's command line (every bench takes it). */
+const fromSource = process.argv.includes("--server-from-source");
+
 /** Checkouts built by this bench process. */
 const built = new Set<string>();
 
@@ -34,12 +37,12 @@ export function spawnBenchServer(args: string[]): SpawnedServer {
 
 /** The build (compiled first), or the source under tsx where the bench's command line says `--server-from-source` (every bench takes it). */
 function benchEntry(cwd?: string): ServerEntry {
-  if (process.argv.includes("--server-from-source")) return "source";
+  if (fromSource) return "source";
   buildServer(cwd);
   return "build";
 }
 
 /** How the benchmarked servers ran, for a report's header. */
 export function serverEntryNote(): string {
-  return process.argv.includes("--server-from-source") ? "the TypeScript source under tsx (--server-from-source)" : "the compiled build, node dist/main.js";
+  return fromSource ? "the TypeScript source under tsx (--server-from-source)" : "the compiled build, node dist/main.js";
 }
