@@ -33,7 +33,8 @@ import { rng, shuffler } from "../test/support/rng.js";
 import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
-import { commonStart, runOpenLoopUnary } from "./lib/openLoopUnary.js";
+import { commonStart, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
+import { threadSchedule } from "./lib/threadCpu.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const seconds = Number(arg("seconds", "6"));
@@ -46,6 +47,8 @@ const out = arg("out", "docs/results/repository");
 const TARGETS = { a: 0.3, b: 0.7 } as const;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const f2 = (x: number) => x.toFixed(2);
+/** p99 over the whole run / over its second half (past the flood's start-up), ms. */
+const p99s = (r: OpenLoopUnaryResult) => `${f2(r.okMs.p99)} / ${f2(r.okSecondHalfP99Ms)}`;
 
 /** A repository of copies of the model ("a", "b", ...), each with its config.yaml. */
 function repository(names: readonly string[], config: (name: string) => string): string {
@@ -124,10 +127,10 @@ async function fairness(lines: string[]): Promise<void> {
     "",
     `Both models at budget target 0.5, ${engineWorkers} engine workers. Capacity C of "a" alone: closed loop, 64 requests in flight over the flood's API. Then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C together with "b" at 10% of C. "b" always sends unary Classify from its own client process (a lean node:http2 client, one connection); the loads of a run start together, client processes loaded and connected first; "a" floods either with unary Classify from its own client process (so admission refuses its excess) or over 4 ClassifyStream streams from the benchmark's process (flow control holds its excess in the client: nothing to refuse). "a"'s batch time: the workers' time per stage batch during the flood if both workers were busy throughout (a lower bound when the main thread, not the engine, limits the flood).`,
     "",
-    'The floor column (unary floods): "b" at 10% of C beside the same flood sent to a model the server does not have, which it refuses with NOT_FOUND when it routes the request, before admission, queues or engine: what "b" sees when the flood costs only the gRPC layer\'s work, which no scheduling or admission rule can go under. A stream flood has none: refused at once, nothing would hold it back, and the server would read it at the full offered rate instead of the rate it serves.',
+    `The floor column (unary floods): "b" at 10% of C beside the same flood sent to a model the server does not have, which it refuses with NOT_FOUND when it routes the request, before admission, queues or engine: what "b" sees when the flood costs only the gRPC layer's work, which no scheduling or admission rule can go under. A stream flood has none: refused at once, nothing would hold it back, and the server would read it at the full offered rate instead of the rate it serves. Each p99 of "b" beside a flood is given over the whole ${seconds} s and over its second half (requests sent after the first ${Math.floor(seconds / 2)} s: past the flood's start-up, when "a"'s queue fills), and so is its ratio to the floor. The main thread's columns: from the clients' common start to the end of both loads, the seconds per second the server's main thread ran and was runnable but waiting for one of the cores it shares with the engine workers and the clients (Linux schedstat).`,
     "",
-    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | floor: "b" p99 beside a flood refused at routing (ms) | "b" refused | "a" refused |',
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | floor: "b" p99 beside a flood refused at routing (ms) | "b" with the flood / floor | "b" refused | "a" refused | main thread with the flood: busy / waiting for a core (s per s) | the same beside the floor\'s flood |',
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (let r = 1; r <= rounds; r++) {
     for (const flood of floods) {
@@ -143,7 +146,8 @@ async function fairness(lines: string[]): Promise<void> {
         const metrics = async () => batchesRun(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
         const before = await metrics();
         let at = commonStart();
-        const [a, quiet] = await Promise.all([
+        const pid = server.proc.pid!;
+        const [[a, quiet], floodMain] = await mainThreadFrom(pid, at, [
           flood === "unary"
             ? unaryLoad("a", 2 * C, at).then((x) => ({ sent: x.sent, refused: x.codes["8"] ?? 0 }))
             : new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())))
@@ -153,23 +157,25 @@ async function fairness(lines: string[]): Promise<void> {
                   refused: x.codes.RESOURCE_EXHAUSTED ?? 0,
                 })),
           unaryLoad("b", 0.1 * C, at),
-        ]);
+        ] as const);
         const batchMs = (engineWorkers * seconds * 1000) / Math.max(1, (await metrics()) - before);
         // the floor (unary floods): the same flood for a model the server does not have, refused with NOT_FOUND when it
         // routes, before admission or engine. A refused stream flood is no floor for a served one: nothing would hold it
         // back, so the server would read it at the full offered rate instead of what it serves.
         at = commonStart();
-        const lost = flood === "unary" ? await Promise.all([unaryLoad("no-such-model", 2 * C, at), unaryLoad("b", 0.1 * C, at)]) : undefined;
+        const [lost, floorMain] =
+          flood === "unary" ? await mainThreadFrom(pid, at, [unaryLoad("no-such-model", 2 * C, at), unaryLoad("b", 0.1 * C, at)] as const) : [];
         const floor = lost
-          ? `${f2(lost[1].okMs.p99)}${(lost[0].codes["5"] ?? 0) === lost[0].sent ? "" : ` (${lost[0].sent - (lost[0].codes["5"] ?? 0)} not NOT_FOUND!)`}`
+          ? `${p99s(lost[1])}${(lost[0].codes["5"] ?? 0) === lost[0].sent ? "" : ` (${lost[0].sent - (lost[0].codes["5"] ?? 0)} not NOT_FOUND!)`}`
           : "n/a";
+        const overFloor = lost ? `${f2(quiet.okMs.p99 / lost[1].okMs.p99)} / ${f2(quiet.okSecondHalfP99Ms / lost[1].okSecondHalfP99Ms)}` : "n/a";
         const bound = alone.okMs.p99 + 2 * batchMs;
         const quietRefused = (quiet.codes["8"] ?? 0) / Math.max(1, quiet.sent);
         lines.push(
-          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${f2(quiet.okMs.p99)} | ${f2(bound)} | ${floor} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% |`,
+          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${p99s(quiet)} | ${f2(bound)} | ${floor} | ${overFloor} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% | ${floodMain} | ${floorMain ?? "n/a"} |`,
         );
         log(
-          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${f2(quiet.okMs.p99)} (bound ${f2(bound)}, a batch ${f2(batchMs)} ms; beside a flood refused at routing ${floor}), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}`,
+          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${p99s(quiet)} (by second ${quiet.okP99BySecondMs.map(f2).join(" ")}; bound ${f2(bound)}, a batch ${f2(batchMs)} ms; beside a flood refused at routing ${floor}), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}; main thread busy / waiting for a core ${floodMain} s per s (beside the floor's flood ${floorMain ?? "n/a"})`,
         );
       } finally {
         await server.stop();
@@ -177,6 +183,26 @@ async function fairness(lines: string[]): Promise<void> {
     }
   }
   lines.push("");
+}
+
+/**
+ * Awaits `work` (loads that start sending at `atMs`) and what the server's main thread did from
+ * then until the last of them ended: seconds it ran and seconds it was runnable but waiting for a
+ * core, per second (Linux schedstat), as "busy / waiting".
+ */
+async function mainThreadFrom<T extends readonly unknown[]>(
+  pid: number,
+  atMs: number,
+  work: T,
+): Promise<[{ -readonly [K in keyof T]: Awaited<T[K]> }, string]> {
+  let start: { runS: number; waitS: number; t: number } | undefined;
+  const timer = setTimeout(() => (start = { ...threadSchedule(pid), t: performance.now() }), Math.max(0, atMs - Date.now()));
+  const results = await Promise.all(work);
+  clearTimeout(timer);
+  if (!start) return [results as { -readonly [K in keyof T]: Awaited<T[K]> }, "n/a"];
+  const end = threadSchedule(pid);
+  const s = (performance.now() - start.t) / 1000;
+  return [results as { -readonly [K in keyof T]: Awaited<T[K]> }, `${f2((end.runS - start.runS) / s)} / ${f2((end.waitS - start.waitS) / s)}`];
 }
 
 async function main(): Promise<void> {

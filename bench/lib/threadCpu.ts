@@ -69,3 +69,12 @@ export async function loadWithCpu(pid: number, o: LoadOptions): Promise<{ result
   });
   return { result, server, loadgenCores };
 }
+
+/**
+ * How long a thread ran and how long it was runnable but waiting for a core (Linux
+ * /proc/PID/task/TID/schedstat, nanoseconds), in seconds.
+ */
+export function threadSchedule(pid: number, tid = pid): { runS: number; waitS: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+  return { runS: run! / 1e9, waitS: wait! / 1e9 };
+}
