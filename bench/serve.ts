@@ -14,7 +14,13 @@
  *    @grpc/grpc-js; unary calls from @grpc/grpc-js (REST: node:http, keep-alive);
  *  - p99 at half of capacity (open loop, medians of `--rounds` interleaved runs, beside the
  *    older checkout of `--baseline-dir` at the same rates), and each load generator's own
- *    ceiling against a server that answers at once.
+ *    ceiling against a server that answers at once;
+ *  - the front floor: a grpc-js server on this proto that hands each request to a worker thread
+ *    and answers when it comes back (bench/lib/trivialServer.ts --hand-off), over ClassifyStream
+ *    and unary, with its main thread's CPU per answer: what a front that reads on its main thread
+ *    and computes elsewhere cannot go under. Its replies are held for the forced-last rows' time
+ *    in flight of the same round, so it answers at about their rate; run without them
+ *    (`--only "front floor"`) it replies at once, at the load generator's rate.
  * Prints the tables and writes docs/results/benchmarks.md, with a plot of throughput and p99
  * against the budget target (benchmarks-targets.svg and .png beside it).
  *
@@ -45,7 +51,7 @@ import { autoEngineWorkers, usableCpus } from "../src/core/usableCpus.js";
 import { loadManifest } from "../src/format/manifest.js";
 import type { ClassifyRequest } from "../src/generated/ranet/v1/ClassifyRequest.js";
 import { imageOf, loadFashionMnist, normalise } from "../test/support/fashionMnist.js";
-import { type LoadOptions, runLoad, runOpenLoop } from "../test/support/loadgen.js";
+import { type LoadOptions, runOpenLoop } from "../test/support/loadgen.js";
 import { encode } from "../test/support/rawGrpc.js";
 import { serverEntryNote, startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
@@ -82,6 +88,14 @@ interface Figure {
   /** Cores the load generator (this process) used meanwhile. */
   loadgenCores?: number;
 }
+
+/** The rows of a front that only reads, hands each request to a worker thread and answers (the main thread's floor). */
+const FLOOR_STREAM = "front floor: grpc-js, each request handed to a worker thread, one reply each, at the forced-last stream row's rate, stream";
+const FLOOR_UNARY = "front floor: grpc-js, each request handed to a worker thread, one reply each, at the forced-last unary row's rate, unary";
+/** Replies per message in the grouped floor rows: about the batches 64 calls in flight make on two workers' two slots each. */
+const FLOOR_GROUP = 16;
+const FLOOR_STREAM_GROUPED = `front floor: the same, one reply per ${FLOOR_GROUP} requests (as an engine answers a batch), stream`;
+const FLOOR_UNARY_GROUPED = `front floor: the same, one reply per ${FLOOR_GROUP} requests (as an engine answers a batch), unary`;
 
 interface Config {
   name: string;
@@ -134,13 +148,25 @@ async function served(flags: string[], load: Load, api: LoadOptions["api"], inFl
   }
 }
 
-/** A load generator against a server that answers at once: its own ceiling. */
-async function ceiling(load: Load, api: LoadOptions["api"]): Promise<Figure> {
-  const proc = spawn(process.execPath, ["--import", "tsx", "bench/lib/trivialServer.ts"], { stdio: ["ignore", "pipe", "inherit"] });
+/**
+ * A load generator against a server with a constant answer (bench/lib/trivialServer.ts): at once,
+ * its own ceiling; with `handOff`, each request handed to a worker thread that replies
+ * `replyAfterMs` later (for up to `group` requests in one message), and answered when the reply
+ * comes back: the floor of a front's main-thread CPU per answer. CPU measured as for the server.
+ */
+async function ceiling(load: Load, api: LoadOptions["api"], handOff?: { replyAfterMs: number; group: number }): Promise<Figure> {
+  const flags = handOff ? ["--hand-off", "--reply-after-ms", handOff.replyAfterMs.toFixed(1), "--reply-group", String(handOff.group)] : [];
+  const proc = spawn(process.execPath, ["--import", "tsx", "bench/lib/trivialServer.ts", ...flags], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const port = await new Promise<number>((resolve) => proc.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
   try {
-    const r = await runLoad({ address: `127.0.0.1:${port}`, concurrency, durationMs: seconds * 1000, ...load, api });
-    return { throughput: r.throughput, p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
+    const {
+      result: r,
+      server: cpu,
+      loadgenCores,
+    } = await loadWithCpu(proc.pid!, { address: `127.0.0.1:${port}`, concurrency, durationMs: seconds * 1000, ...load, api });
+    return { throughput: r.throughput, p50: r.latencyMs.p50, p99: r.latencyMs.p99, cores: cpu.total, mainCores: cpu.main, threads: cpu.byThread, loadgenCores };
   } finally {
     proc.kill();
   }
@@ -215,7 +241,19 @@ async function main(): Promise<void> {
     { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], adaptive, "h2stream") },
     { name: "load generator ceiling (stream, node:http2 client, server answers at once)", run: () => ceiling(last, "h2stream") },
     { name: "load generator ceiling (stream, grpc-js client, server answers at once)", run: () => ceiling(last, "stream") },
+    { name: FLOOR_STREAM, run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served forced last exit, stream"), group: 1 }) },
+    { name: FLOOR_UNARY, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served forced last exit, unary"), group: 1 }) },
+    {
+      name: FLOOR_STREAM_GROUPED,
+      run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served forced last exit, stream"), group: FLOOR_GROUP }),
+    },
+    { name: FLOOR_UNARY_GROUPED, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served forced last exit, unary"), group: FLOOR_GROUP }) },
   ];
+  /** The mean time in flight of a closed-loop row in this round (its in-flight calls over its answers per second), ms; 0 before it ran. */
+  const latencyOf = (name: string) => {
+    const f = results.get(name)?.at(-1);
+    return f ? (1000 * concurrency) / f.throughput : 0;
+  };
   if (compareOnly) {
     configs.splice(0, configs.length, ...compareConfigs(last, adaptive, target(0.5)));
   }
@@ -304,6 +342,8 @@ async function main(): Promise<void> {
     "",
     "CPU per answer: the server's CPU time in the measuring window (per thread, from /proc/PID/task) over its answers, in microseconds: its main thread (gRPC, decoding, admission, answers), its other threads (engine workers, V8's helpers) and the whole server; for raw rows, the CPU time of the threads that call onnxruntime, per image.",
     "",
+    `The front floor rows: a grpc-js server on this proto (bench/lib/trivialServer.ts --hand-off) that copies each request's tensor to a worker thread in one message and writes a constant answer when the worker replies, the reply held for the forced-last row's mean time in flight of the same round (${concurrency} in flight over its answers per second), so that it answers at about that row's rate: per-answer costs on a main thread fall as more requests share a turn of its event loop, so the served rows' main-thread CPU is compared with the floor at about their own rate (the floor's images/s column says how near). One reply message per request, or per ${FLOOR_GROUP} requests as an engine answers a batch.`,
+    "",
     "| run | images/s | mean MMACs | latency p50 / p99 ms | main thread us/answer | other threads us/answer | whole server (raw: all) us/answer | server cores | its busiest threads (cores each) | load generator cores |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ...rows,
@@ -322,6 +362,9 @@ async function main(): Promise<void> {
     `| main-thread CPU per answer, forced last exit over ClassifyStream (us) | ${fmt(mainUs("served forced last exit, stream"), 0)} | <= 70 |`,
     `| main-thread CPU per answer, adaptive 50% unary (us) | ${fmt(mainUs("served adaptive 50%, unary"), 0)} | <= 150 |`,
     `| main-thread CPU per answer, forced last exit unary (us) | ${fmt(mainUs("served forced last exit, unary"), 0)} | <= 150 |`,
+    `| main-thread CPU per answer of the front floor at the forced-last row's rate, one reply per request; per ${FLOOR_GROUP} (stream; unary, us) | ${fmt(mainUs(FLOOR_STREAM), 0)}, ${fmt(mainUs(FLOOR_STREAM_GROUPED), 0)}; ${fmt(mainUs(FLOOR_UNARY), 0)}, ${fmt(mainUs(FLOOR_UNARY_GROUPED), 0)} | report |`,
+    `| main-thread CPU per answer / the front floor's with grouped replies, forced last exit; adaptive 50% (stream) | ${fmt(mainUs("served forced last exit, stream") / mainUs(FLOOR_STREAM_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, stream") / mainUs(FLOOR_STREAM_GROUPED), 2)} | report |`,
+    `| main-thread CPU per answer / the front floor's with grouped replies, forced last exit; adaptive 50% (unary) | ${fmt(mainUs("served forced last exit, unary") / mainUs(FLOOR_UNARY_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, unary") / mainUs(FLOOR_UNARY_GROUPED), 2)} | report |`,
     `| main-thread CPU per answer, adaptive 50% over ClassifyStream, exit decisions in the engine (us) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions in engine"), 0)} | report |`,
     `| main-thread CPU per answer, adaptive 50% unary, exit decisions in the engine (us) | ${fmt(mainUs("served adaptive 50%, unary, exit decisions in engine"), 0)} | report |`,
     `| exit decisions in the engine / on the main thread, main-thread CPU per answer, adaptive 50% (stream; unary) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions in engine") / mainUs("served adaptive 50%, stream"), 2)}; ${fmt(mainUs("served adaptive 50%, unary, exit decisions in engine") / mainUs("served adaptive 50%, unary"), 2)} | report |`,
