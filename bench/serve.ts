@@ -18,8 +18,8 @@
  *  - the front floor: a grpc-js server on this proto that hands each request to a worker thread
  *    and answers when it comes back (bench/lib/trivialServer.ts --hand-off), over ClassifyStream
  *    and unary, with its main thread's CPU per answer: what a front that reads on its main thread
- *    and computes elsewhere cannot go under. Its replies are held for the forced-last rows' time
- *    in flight of the same round, so it answers at about their rate; run without them
+ *    and computes elsewhere cannot go under. Its replies are held for the forced-last (and adaptive
+ *    50%) rows' time in flight of the same round, so it answers at about their rate; run without them
  *    (`--only "front floor"`) it replies at once, at the load generator's rate.
  * Prints the tables and writes docs/results/benchmarks.md, with a plot of throughput and p99
  * against the budget target (benchmarks-targets.svg and .png beside it).
@@ -96,6 +96,8 @@ const FLOOR_UNARY = "front floor: grpc-js, each request handed to a worker threa
 const FLOOR_GROUP = 16;
 const FLOOR_STREAM_GROUPED = `front floor: the same, one reply per ${FLOOR_GROUP} requests (as an engine answers a batch), stream`;
 const FLOOR_UNARY_GROUPED = `front floor: the same, one reply per ${FLOOR_GROUP} requests (as an engine answers a batch), unary`;
+const FLOOR_STREAM_ADAPTIVE = `front floor: one reply per ${FLOOR_GROUP} requests, at the adaptive 50% stream row's rate, stream`;
+const FLOOR_UNARY_ADAPTIVE = `front floor: one reply per ${FLOOR_GROUP} requests, at the adaptive 50% unary row's rate, unary`;
 
 interface Config {
   name: string;
@@ -248,6 +250,11 @@ async function main(): Promise<void> {
       run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served forced last exit, stream"), group: FLOOR_GROUP }),
     },
     { name: FLOOR_UNARY_GROUPED, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served forced last exit, unary"), group: FLOOR_GROUP }) },
+    {
+      name: FLOOR_STREAM_ADAPTIVE,
+      run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served adaptive 50%, stream"), group: FLOOR_GROUP }),
+    },
+    { name: FLOOR_UNARY_ADAPTIVE, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served adaptive 50%, unary"), group: FLOOR_GROUP }) },
   ];
   /** The mean time in flight of a closed-loop row in this round (its in-flight calls over its answers per second), ms; 0 before it ran. */
   const latencyOf = (name: string) => {
@@ -342,7 +349,7 @@ async function main(): Promise<void> {
     "",
     "CPU per answer: the server's CPU time in the measuring window (per thread, from /proc/PID/task) over its answers, in microseconds: its main thread (gRPC, decoding, admission, answers), its other threads (engine workers, V8's helpers) and the whole server; for raw rows, the CPU time of the threads that call onnxruntime, per image.",
     "",
-    `The front floor rows: a grpc-js server on this proto (bench/lib/trivialServer.ts --hand-off) that copies each request's tensor to a worker thread in one message and writes a constant answer when the worker replies, the reply held for the forced-last row's mean time in flight of the same round (${concurrency} in flight over its answers per second), so that it answers at about that row's rate: per-answer costs on a main thread fall as more requests share a turn of its event loop, so the served rows' main-thread CPU is compared with the floor at about their own rate (the floor's images/s column says how near). One reply message per request, or per ${FLOOR_GROUP} requests as an engine answers a batch.`,
+    `The front floor rows: a grpc-js server on this proto (bench/lib/trivialServer.ts --hand-off) that copies each request's tensor to a worker thread in one message and writes a constant answer when the worker replies, the reply held for the mean time in flight of the forced-last (or adaptive 50%) row of the same round (${concurrency} in flight over its answers per second), so that it answers at about that row's rate: per-answer costs on a main thread fall as more requests share a turn of its event loop, so the served rows' main-thread CPU is compared with the floor at about their own rate (the floor's images/s column says how near). One reply message per request, or per ${FLOOR_GROUP} requests as an engine answers a batch.`,
     "",
     "| run | images/s | mean MMACs | latency p50 / p99 ms | main thread us/answer | other threads us/answer | whole server (raw: all) us/answer | server cores | its busiest threads (cores each) | load generator cores |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
@@ -363,8 +370,8 @@ async function main(): Promise<void> {
     `| main-thread CPU per answer, adaptive 50% unary (us) | ${fmt(mainUs("served adaptive 50%, unary"), 0)} | <= 150 |`,
     `| main-thread CPU per answer, forced last exit unary (us) | ${fmt(mainUs("served forced last exit, unary"), 0)} | <= 150 |`,
     `| main-thread CPU per answer of the front floor at the forced-last row's rate, one reply per request; per ${FLOOR_GROUP} (stream; unary, us) | ${fmt(mainUs(FLOOR_STREAM), 0)}, ${fmt(mainUs(FLOOR_STREAM_GROUPED), 0)}; ${fmt(mainUs(FLOOR_UNARY), 0)}, ${fmt(mainUs(FLOOR_UNARY_GROUPED), 0)} | report |`,
-    `| main-thread CPU per answer / the front floor's with grouped replies, forced last exit; adaptive 50% (stream) | ${fmt(mainUs("served forced last exit, stream") / mainUs(FLOOR_STREAM_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, stream") / mainUs(FLOOR_STREAM_GROUPED), 2)} | report |`,
-    `| main-thread CPU per answer / the front floor's with grouped replies, forced last exit; adaptive 50% (unary) | ${fmt(mainUs("served forced last exit, unary") / mainUs(FLOOR_UNARY_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, unary") / mainUs(FLOOR_UNARY_GROUPED), 2)} | report |`,
+    `| main-thread CPU per answer / the front floor's at the same row's rate (one reply per ${FLOOR_GROUP}), forced last exit; adaptive 50% (stream) | ${fmt(mainUs("served forced last exit, stream") / mainUs(FLOOR_STREAM_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, stream") / mainUs(FLOOR_STREAM_ADAPTIVE), 2)} | report |`,
+    `| main-thread CPU per answer / the front floor's at the same row's rate (one reply per ${FLOOR_GROUP}), forced last exit; adaptive 50% (unary) | ${fmt(mainUs("served forced last exit, unary") / mainUs(FLOOR_UNARY_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, unary") / mainUs(FLOOR_UNARY_ADAPTIVE), 2)} | report |`,
     `| main-thread CPU per answer, adaptive 50% over ClassifyStream, exit decisions in the engine (us) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions in engine"), 0)} | report |`,
     `| main-thread CPU per answer, adaptive 50% unary, exit decisions in the engine (us) | ${fmt(mainUs("served adaptive 50%, unary, exit decisions in engine"), 0)} | report |`,
     `| exit decisions in the engine / on the main thread, main-thread CPU per answer, adaptive 50% (stream; unary) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions in engine") / mainUs("served adaptive 50%, stream"), 2)}; ${fmt(mainUs("served adaptive 50%, unary, exit decisions in engine") / mainUs("served adaptive 50%, unary"), 2)} | report |`,
