@@ -26,7 +26,7 @@ import { loadFashionMnist, tensorBytesOf } from "../test/support/fashionMnist.js
 import { runLoad } from "../test/support/loadgen.js";
 import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
-import { commonStart, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
+import { commonStart, type OpenLoopUnaryResult, p99WholeAndSecondHalf, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 
 const seconds = Number(arg("seconds", "6"));
 const factor = Number(arg("factor", "2"));
@@ -42,7 +42,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 const refused = (r: OpenLoopUnaryResult) =>
   `${(r.codes["8"] ?? 0).toLocaleString("en-US")} of ${r.sent.toLocaleString("en-US")} (${((100 * (r.codes["8"] ?? 0)) / Math.max(1, r.sent)).toFixed(1)}%)`;
 /** p99 over the whole run / over its second half, ms. */
-const p99s = (r: OpenLoopUnaryResult) => `${r.okMs.p99.toFixed(1)} / ${r.okSecondHalfP99Ms.toFixed(1)}`;
+const p99s = (r: OpenLoopUnaryResult) => p99WholeAndSecondHalf(r, 1);
 const other = (r: OpenLoopUnaryResult) => r.sent - (r.codes["0"] ?? 0) - (r.codes["8"] ?? 0);
 
 async function main(): Promise<void> {

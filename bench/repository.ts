@@ -33,7 +33,7 @@ import { rng, shuffler } from "../test/support/rng.js";
 import { startBenchServer } from "./lib/benchServer.js";
 import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
-import { commonStart, type OpenLoopUnaryResult, runOpenLoopUnary } from "./lib/openLoopUnary.js";
+import { commonStart, type OpenLoopUnaryResult, p99WholeAndSecondHalf, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 import { threadSchedule } from "./lib/threadCpu.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
@@ -48,7 +48,7 @@ const TARGETS = { a: 0.3, b: 0.7 } as const;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const f2 = (x: number) => x.toFixed(2);
 /** p99 over the whole run / over its second half (past the flood's start-up), ms. */
-const p99s = (r: OpenLoopUnaryResult) => `${f2(r.okMs.p99)} / ${f2(r.okSecondHalfP99Ms)}`;
+const p99s = (r: OpenLoopUnaryResult) => p99WholeAndSecondHalf(r, 2);
 
 /** A repository of copies of the model ("a", "b", ...), each with its config.yaml. */
 function repository(names: readonly string[], config: (name: string) => string): string {
@@ -185,24 +185,23 @@ async function fairness(lines: string[]): Promise<void> {
   lines.push("");
 }
 
+/** What Promise.all gives for a tuple of promises. */
+type Settled<T extends readonly unknown[]> = { -readonly [K in keyof T]: Awaited<T[K]> };
+
 /**
  * Awaits `work` (loads that start sending at `atMs`) and what the server's main thread did from
  * then until the last of them ended: seconds it ran and seconds it was runnable but waiting for a
  * core, per second (Linux schedstat), as "busy / waiting".
  */
-async function mainThreadFrom<T extends readonly unknown[]>(
-  pid: number,
-  atMs: number,
-  work: T,
-): Promise<[{ -readonly [K in keyof T]: Awaited<T[K]> }, string]> {
+async function mainThreadFrom<T extends readonly unknown[]>(pid: number, atMs: number, work: T): Promise<[Settled<T>, string]> {
   let start: { runS: number; waitS: number; t: number } | undefined;
   const timer = setTimeout(() => (start = { ...threadSchedule(pid), t: performance.now() }), Math.max(0, atMs - Date.now()));
   const results = await Promise.all(work);
   clearTimeout(timer);
-  if (!start) return [results as { -readonly [K in keyof T]: Awaited<T[K]> }, "n/a"];
+  if (!start) return [results as Settled<T>, "n/a"];
   const end = threadSchedule(pid);
   const s = (performance.now() - start.t) / 1000;
-  return [results as { -readonly [K in keyof T]: Awaited<T[K]> }, `${f2((end.runS - start.runS) / s)} / ${f2((end.waitS - start.waitS) / s)}`];
+  return [results as Settled<T>, `${f2((end.runS - start.runS) / s)} / ${f2((end.waitS - start.waitS) / s)}`];
 }
 
 async function main(): Promise<void> {

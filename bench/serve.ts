@@ -156,7 +156,7 @@ async function served(flags: string[], load: Load, api: LoadOptions["api"], inFl
  * `replyAfterMs` later (for up to `group` requests in one message), and answered when the reply
  * comes back: the floor of a front's main-thread CPU per answer. CPU measured as for the server.
  */
-async function ceiling(load: Load, api: LoadOptions["api"], handOff?: { replyAfterMs: number; group: number }): Promise<Figure> {
+async function constantServer(load: Load, api: LoadOptions["api"], handOff?: { replyAfterMs: number; group: number }): Promise<Figure> {
   const flags = handOff ? ["--hand-off", "--reply-after-ms", handOff.replyAfterMs.toFixed(1), "--reply-group", String(handOff.group)] : [];
   const proc = spawn(process.execPath, ["--import", "tsx", "bench/lib/trivialServer.ts", ...flags], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -241,25 +241,22 @@ async function main(): Promise<void> {
     { name: "served adaptive 50%, unary ModelInfer, REST JSON", run: () => served(target(0.5), adaptive, "rest-json") },
     { name: "served adaptive 50%, stream, 1 engine worker", run: () => served([...target(0.5), "--engine-workers", "1"], adaptive, "h2stream") },
     { name: "served adaptive 50%, stream, 2 engine workers", run: () => served([...target(0.5), "--engine-workers", "2"], adaptive, "h2stream") },
-    { name: "load generator ceiling (stream, node:http2 client, server answers at once)", run: () => ceiling(last, "h2stream") },
-    { name: "load generator ceiling (stream, grpc-js client, server answers at once)", run: () => ceiling(last, "stream") },
-    { name: FLOOR_STREAM, run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served forced last exit, stream"), group: 1 }) },
-    { name: FLOOR_UNARY, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served forced last exit, unary"), group: 1 }) },
-    {
-      name: FLOOR_STREAM_GROUPED,
-      run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served forced last exit, stream"), group: FLOOR_GROUP }),
-    },
-    { name: FLOOR_UNARY_GROUPED, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served forced last exit, unary"), group: FLOOR_GROUP }) },
-    {
-      name: FLOOR_STREAM_ADAPTIVE,
-      run: () => ceiling(last, "h2stream", { replyAfterMs: latencyOf("served adaptive 50%, stream"), group: FLOOR_GROUP }),
-    },
-    { name: FLOOR_UNARY_ADAPTIVE, run: () => ceiling(last, "unary", { replyAfterMs: latencyOf("served adaptive 50%, unary"), group: FLOOR_GROUP }) },
+    { name: "load generator ceiling (stream, node:http2 client, server answers at once)", run: () => constantServer(last, "h2stream") },
+    { name: "load generator ceiling (stream, grpc-js client, server answers at once)", run: () => constantServer(last, "stream") },
+    { name: FLOOR_STREAM, run: () => floor("h2stream", "served forced last exit, stream", 1) },
+    { name: FLOOR_UNARY, run: () => floor("unary", "served forced last exit, unary", 1) },
+    { name: FLOOR_STREAM_GROUPED, run: () => floor("h2stream", "served forced last exit, stream", FLOOR_GROUP) },
+    { name: FLOOR_UNARY_GROUPED, run: () => floor("unary", "served forced last exit, unary", FLOOR_GROUP) },
+    { name: FLOOR_STREAM_ADAPTIVE, run: () => floor("h2stream", "served adaptive 50%, stream", FLOOR_GROUP) },
+    { name: FLOOR_UNARY_ADAPTIVE, run: () => floor("unary", "served adaptive 50%, unary", FLOOR_GROUP) },
   ];
-  /** The mean time in flight of a closed-loop row in this round (its in-flight calls over its answers per second), ms; 0 before it ran. */
-  const latencyOf = (name: string) => {
-    const f = results.get(name)?.at(-1);
-    return f ? (1000 * concurrency) / f.throughput : 0;
+  /**
+   * The front floor over `api` at about the answer rate of row `row` in this round: replies held
+   * for its mean time in flight (its calls in flight over its answers per second; none before it ran).
+   */
+  const floor = (api: LoadOptions["api"], row: string, group: number) => {
+    const f = results.get(row)?.at(-1);
+    return constantServer(last, api, { replyAfterMs: f ? (1000 * concurrency) / f.throughput : 0, group });
   };
   if (compareOnly) {
     configs.splice(0, configs.length, ...compareConfigs(last, adaptive, target(0.5)));

@@ -49,6 +49,11 @@ export interface OpenLoopUnaryResult {
   clientEventLoopUtilization: number;
 }
 
+/** "p99 over the whole run / over its second half", ms, with `digits` decimals. */
+export function p99WholeAndSecondHalf(r: OpenLoopUnaryResult, digits: number): string {
+  return `${r.okMs.p99.toFixed(digits)} / ${r.okSecondHalfP99Ms.toFixed(digits)}`;
+}
+
 /** Runs the open-loop unary client (openLoopUnaryClient.ts) in its own process and resolves with what it measured. */
 export async function runOpenLoopUnary(args: OpenLoopUnaryArgs): Promise<OpenLoopUnaryResult> {
   const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "bench/lib/openLoopUnaryClient.ts", JSON.stringify(args)], {

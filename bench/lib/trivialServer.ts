@@ -20,6 +20,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import * as grpc from "@grpc/grpc-js";
 import type { ProtoGrpcType } from "../../src/generated/classifier.js";
 import { loadProtos } from "../../src/grpc/protos.js";
+import { arg } from "./cli.js";
 
 interface Request {
   request_id: string;
@@ -43,15 +44,11 @@ if (!isMainThread) {
     if (open.length >= group) open = undefined;
   });
 } else {
-  const flag = (name: string, otherwise: number) => {
-    const at = process.argv.indexOf(name);
-    return at > 0 ? Number(process.argv[at + 1]) : otherwise;
-  };
   const handOff = process.argv.includes("--hand-off");
   const worker = handOff
     ? new Worker(`import("tsx/esm/api").then((tsx) => { tsx.register(); return import(${JSON.stringify(import.meta.url)}); });`, {
         eval: true,
-        workerData: { replyAfterMs: flag("--reply-after-ms", 0), group: flag("--reply-group", 1) },
+        workerData: { replyAfterMs: Number(arg("reply-after-ms", "0")), group: Number(arg("reply-group", "1")) },
       })
     : undefined;
   const waiting = new Map<number, () => void>();
