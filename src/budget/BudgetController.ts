@@ -3,6 +3,14 @@ import type { ThresholdRule } from "../scoring/thresholdRule.js";
 import { DifficultyFeedForward, shiftedThresholds } from "./difficultyFeedForward.js";
 import { type ExitScores, reachedCosts } from "./thresholdTable.js";
 
+/**
+ * The highest target, as a fraction of the last exit's FLOPs, at which `exitDecisionsInEngine:
+ * auto` lets the engine decide this controller's exits: measured through the server, its means
+ * stay within [0.95, 1.00] of the target at 30% and 50% with decisions in the engine, and fall to
+ * 0.82-0.92 at 70% (docs/budget.md).
+ */
+export const ENGINE_DECISIONS_MAX_TARGET_FRACTION = 0.5;
+
 export interface BudgetControllerOptions {
   /** Cumulative multiply-adds per exit. */
   exitFlops: readonly number[];
@@ -143,6 +151,12 @@ export class BudgetController implements ExitPolicy {
     const f = this.opts.exitFlops;
     const charges = this.baseLogits.map((_, k) => this.chargeFor(k));
     return { thresholds: this.current, shift: { baseLogits: this.baseLogits, knob: this.ownKnob, knobPerFlop: this.gain / f[f.length - 1]!, charges } };
+  }
+
+  /** Whether exitDecisionsInEngine auto lets the engine decide exits under this controller: at a target of at most ENGINE_DECISIONS_MAX_TARGET_FRACTION of the last exit. */
+  engineMayDecide(): boolean {
+    const f = this.opts.exitFlops;
+    return this.target <= ENGINE_DECISIONS_MAX_TARGET_FRACTION * f[f.length - 1]!;
   }
 
   exitScored(exit: number, confidence: number): void {

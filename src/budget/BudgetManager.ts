@@ -106,6 +106,10 @@ export class BudgetManager implements ExitPolicy {
     return this.controller?.advanced(exit) ?? 0;
   }
 
+  engineMayDecide(): boolean {
+    return this.controller?.engineMayDecide() ?? true;
+  }
+
   withdrawn(chargedFlops: number): void {
     this.controller?.withdrawn(chargedFlops);
   }

@@ -3,7 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./ConfigError.js";
 import { checkPriorities, PRIORITY_FIELDS } from "./priorityFields.js";
-import { bool, int, jsonList, list } from "./schemaHelpers.js";
+import { bool, boolOr, int, jsonList, list } from "./schemaHelpers.js";
 import type { TenantConfig } from "./tenantSchema.js";
 import { tenantSchema } from "./tenantSchema.js";
 
@@ -95,9 +95,9 @@ export const FIELDS = {
     "run requests forced to the last exit through the model's fused whole-network graph (manifest 'fused'), one session instead of one per stage; same answers",
   ],
   exitDecisionsInEngine: [
-    bool,
-    false,
-    "decide the exits after the first in the engine worker: a batch of the second stage runs through the stages its requests need where their tensors are, thresholds read from memory the main thread shares, and only the answers come back (less work on the main thread per answer: docs/architecture.md); the first exit is still decided on the main thread, and requests with options.anytime go stage by stage. The budget controller keeps its guarantee, but at high targets it spends less of the budget than with decisions on the main thread (docs/budget.md)",
+    boolOr("auto"),
+    "auto",
+    "decide the exits after the first in the engine worker: a batch of the second stage runs through the stages its requests need where their tensors are, thresholds read from memory the main thread shares, and only the answers come back (less work on the main thread per answer: docs/architecture.md); the first exit is still decided on the main thread, and requests with options.anytime go stage by stage. The budget controller keeps its guarantee either way, but above half of the last exit's FLOPs it spends less of the budget with decisions in the engine (docs/budget.md). auto: in the engine for fixed thresholds, the offline table, and a controller whose target is at most half of the last exit's FLOPs; on the main thread for a controller above that; true: always in the engine; false: always on the main thread",
   ],
   maxQueueDelayMs: [
     z.coerce.number().min(0).max(10_000),

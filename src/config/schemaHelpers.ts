@@ -12,7 +12,11 @@ export const list = <T extends z.ZodType>(item: T) =>
         : v,
     z.array(item),
   );
-export const bool = z.preprocess((v) => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v), z.boolean());
+/** "true"/"1" and "false"/"0" (flags, environment) as booleans; anything else as it is. */
+const asBool = (v: unknown): unknown => (v === "true" || v === "1" ? true : v === "false" || v === "0" ? false : v);
+export const bool = z.preprocess(asBool, z.boolean());
+/** A bool (as `bool` reads it) or the one word `word`. */
+export const boolOr = <W extends string>(word: W) => z.preprocess(asBool, z.union([z.boolean(), z.literal(word)]));
 export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 /** A YAML list, or the same as JSON in a flag or environment variable. */

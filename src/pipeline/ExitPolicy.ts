@@ -18,6 +18,12 @@ export interface ExitPolicy {
    * however many are in flight.
    */
   advanced(exit: number): number;
+  /**
+   * Whether, with exitDecisionsInEngine auto, the engine may decide exits under this policy now:
+   * one whose decisions do not depend on when answers are heard (fixed thresholds), or a
+   * controller at a target where that was measured to hold its spending (docs/budget.md).
+   */
+  engineMayDecide(): boolean;
   /** Called once per answered request. */
   observe(answer: AnsweredRequest): void;
   /** Called instead of observe for requests answered together whose exits the engine decided (their decisions to go on were just charged): as observe for each. */
@@ -61,6 +67,9 @@ export class StaticExitPolicy implements ExitPolicy {
   }
   advanced(_exit: number): number {
     return 0;
+  }
+  engineMayDecide(): boolean {
+    return true;
   }
   observe(_answer: AnsweredRequest): void {}
   observeAll(_answers: readonly AnsweredRequest[]): void {}

@@ -8,7 +8,7 @@ import { batchFailure } from "./batchFailure.js";
 import { drop, type KeptHandle, ownRow, stageInputs } from "./carriedTensors.js";
 import type { EntryAdmission } from "./EntryAdmission.js";
 import type { AnsweredRequest, ExitPolicy } from "./ExitPolicy.js";
-import { EngineDecisions, HeardAnswers, replayAnswer, reportRuns } from "./engineDecisions.js";
+import { type EngineDecisions, engineDecisionsFor, HeardAnswers, replayAnswer, reportRuns } from "./engineDecisions.js";
 import { predictAt, predictEvery } from "./exitPrediction.js";
 import { depthOf, PipelinePrograms, type Program, queueOf } from "./PipelinePrograms.js";
 import type { ClassifyResult, ExitPrediction, ExitReason, PipelineHooks, PipelineModel, PipelineOptions, RequestOptions, Submission } from "./pipelineTypes.js";
@@ -43,8 +43,7 @@ export class Pipeline {
     this.scorer = opts.scorer ?? makeScorer("max-softmax", []);
     this.programs = new PipelinePrograms(model, opts, (p, batch, worker) => this.runBatch(p, batch, worker));
     this.admission = this.programs.admission;
-    const { workers } = this.programs.loop.scheduler;
-    this.decisions = opts.decideInEngine && runner.runChain ? new EngineDecisions(this.programs.stages, model.classes, this.scorer, workers) : undefined;
+    this.decisions = runner.runChain && engineDecisionsFor(opts.decideInEngine ?? false, this.programs, model.classes, this.scorer, () => opts.clock.now());
   }
 
   get exits(): number {

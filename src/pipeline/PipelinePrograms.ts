@@ -47,12 +47,15 @@ export class PipelinePrograms {
   readonly loop: SchedulerLoop;
   /** Each carried tensor's last reading stage (0-based): a request holds a tensor until past it, a stage keeps what later ones read. */
   readonly lastReader: ReadonlyMap<string, number>;
+  /** This model's name in the scheduler. */
+  private readonly schedulerModel: string;
 
   constructor(model: PipelineModel, opts: PipelineOptions, runBatch: (p: Program, batch: Sample[], worker: number) => Promise<void>) {
     const K = model.stages.length;
     this.lastReader = lastReaders(model);
     this.loop = opts.scheduling?.loop ?? new SchedulerLoop(new Scheduler({ workers: 1, slotsPerWorker: 1 }), opts.clock);
     const schedulerModel = opts.scheduling?.model ?? "pipeline";
+    this.schedulerModel = schedulerModel;
     const entries = model.fused ? [0, K] : [0];
     this.admission = new EntryAdmission(
       entries,
@@ -113,6 +116,13 @@ export class PipelinePrograms {
   /** Where a request enters: the fused graph when it must reach the last exit anyway (a fixed last exit, not anytime), else stage 1. */
   entryOf(opts: RequestOptions): Program {
     return this.fused && opts.fixedExit === this.stages.length - 1 && !opts.anytime ? this.fused : this.stages[0]!;
+  }
+
+  /** Whether a batch shares the engine with other work (another model's, or a higher level's of this one): Scheduler.sharesEngine. */
+  sharesEngine(batch: readonly Sample[], nowMs: number): boolean {
+    let rank = 0;
+    for (const s of batch) rank = Math.max(rank, s.rank);
+    return this.loop.scheduler.sharesEngine(this.schedulerModel, rank, nowMs);
   }
 
   /** Takes the queues out of the scheduler (every request answered: after drain). */

@@ -4,6 +4,7 @@ import { ThresholdBoard } from "../engine/ThresholdBoard.js";
 import { DECIDED_EXITS, type DecidedExit } from "../scoring/exitDecision.js";
 import type { ExitScorer } from "../scoring/exitScorers.js";
 import type { AnsweredRequest, ExitPolicy } from "./ExitPolicy.js";
+import type { PipelinePrograms } from "./PipelinePrograms.js";
 import type { ExitPrediction, PipelineHooks } from "./pipelineTypes.js";
 import type { Sample } from "./Sample.js";
 
@@ -20,7 +21,19 @@ export class EngineDecisions {
   private readonly board: ThresholdBoard;
   private readonly slots = new Map<ExitPolicy, number>();
 
-  constructor(stages: readonly { graph: { inputs: readonly string[] }; keep: readonly string[] }[], classes: number, scorer: ExitScorer, workers: number) {
+  /**
+   * `alone`, in auto mode (exitDecisionsInEngine auto): whether a batch has the engine to itself
+   * (a chain holds its worker slot until its last request answers, so with another model's or a
+   * higher level's work about it goes stage by stage); a batch goes to the engine only then and
+   * when each of its policies allows it (ExitPolicy.engineMayDecide).
+   */
+  constructor(
+    stages: readonly { graph: { inputs: readonly string[] }; keep: readonly string[] }[],
+    classes: number,
+    scorer: ExitScorer,
+    workers: number,
+    private readonly alone?: (batch: readonly Sample[]) => boolean,
+  ) {
     this.board = ThresholdBoard.create(stages.length, workers, BOARD_SLOTS);
     this.model = Object.freeze({
       scoreRule: scorer.name,
@@ -35,10 +48,12 @@ export class EngineDecisions {
    * The rules for the engine of a batch of stage `stage` (each sample's deepest exit, whether it
    * is fixed, its policy's board slot, and for a rule that averages exits, its last exit's
    * probabilities), its policies' thresholds published; undefined when the batch goes on stage by
-   * stage here: an anytime request in it (it answers mid-chain at its deadline), or a policy
-   * beyond the board's slots.
+   * stage here: an anytime request in it (it answers mid-chain at its deadline), a policy
+   * beyond the board's slots, or in auto mode a policy that does not allow it now or other work
+   * about it in the engine.
    */
   rulesFor(batch: readonly Sample[], stage: number): ChainRules | undefined {
+    if (this.alone && !(allowedByPolicies(batch) && this.alone(batch))) return undefined;
     const samples = new Int32Array(3 * batch.length);
     const C = this.model.classes;
     const lastProbs = this.model.scoreRule.startsWith("ensemble") ? new Float32Array(batch.length * C) : undefined;
@@ -87,6 +102,33 @@ export class EngineDecisions {
     }
     return slot;
   }
+}
+
+/**
+ * The engine's side of a pipeline's exit decisions under `mode` (PipelineOptions.decideInEngine),
+ * or undefined when every exit is decided on the main thread.
+ */
+export function engineDecisionsFor(
+  mode: boolean | "auto",
+  programs: PipelinePrograms,
+  classes: number,
+  scorer: ExitScorer,
+  nowMs: () => number,
+): EngineDecisions | undefined {
+  if (mode === false) return undefined;
+  const alone = mode === "auto" ? (batch: readonly Sample[]) => !programs.sharesEngine(batch, nowMs()) : undefined;
+  return new EngineDecisions(programs.stages, classes, scorer, programs.loop.scheduler.workers, alone);
+}
+
+/** Whether every policy deciding for the batch (its samples' without a fixed exit) lets the engine decide now (ExitPolicy.engineMayDecide). */
+function allowedByPolicies(batch: readonly Sample[]): boolean {
+  let last: ExitPolicy | undefined;
+  for (const s of batch) {
+    if (s.fixed || s.policy === last) continue;
+    last = s.policy;
+    if (!s.policy.engineMayDecide()) return false;
+  }
+  return true;
 }
 
 /** Tells `hooks` of a batch's stage runs: each of a chain's (its own batch size and time), or the one stage `k` ran. */

@@ -47,12 +47,14 @@ export interface PipelineOptions {
   /** Turns an exit's logits into the answered probabilities (default: plain softmax). */
   scorer?: ExitScorer;
   /**
-   * The engine decides exits (when the runner can): a stage-1 batch without anytime requests
-   * runs through the stages its requests need in the worker that started it, and only the
-   * answers come back; its decisions reach the exit policy afterwards, in order. Default false:
-   * every stage batch comes back to be decided here.
+   * Whether the engine decides the exits after the first (when the runner can): a batch of the
+   * second stage without anytime requests runs through the stages its requests need in the
+   * worker that keeps their tensors, and only the answers come back; its decisions reach the exit
+   * policies afterwards, in order. true: every such batch; "auto": a batch whose policies all
+   * allow it now (ExitPolicy.engineMayDecide); false (default): every stage batch comes back to
+   * be decided here.
    */
-  decideInEngine?: boolean;
+  decideInEngine?: boolean | "auto";
 }
 
 /** Observability callbacks (metrics live outside the pipeline). */

@@ -162,6 +162,20 @@ export class Scheduler {
   }
 
   /**
+   * Whether a batch of `model` whose last in line is at `rank` shares the engine with work a long
+   * run of it would hold up: another model with a batch in the workers, or a request waiting or
+   * queued within LEVEL_ACTIVE_MS; or a higher priority level of its own active (see activeRank).
+   */
+  sharesEngine(model: string, rank: number, nowMs: number): boolean {
+    const since = nowMs - LEVEL_ACTIVE_MS;
+    for (const m of this.models.values()) {
+      const active = activeRank(m.queues, since);
+      if (m.key === model ? active < rank : m.inWorkers > 0 || active !== Number.POSITIVE_INFINITY) return true;
+    }
+    return false;
+  }
+
+  /**
    * When a waiting partial batch may next leave (its first in line reaching maxQueueDelayMs),
    * if some worker has a free slot for it; undefined when nothing waits or every slot is taken
    * (then a finishing batch calls for the next plan).

@@ -59,3 +59,17 @@ describe("BudgetManager load factor", () => {
     expect(b.status().loadFactor).toBe(1);
   });
 });
+
+describe("BudgetManager and exits decided in the engine (exitDecisionsInEngine auto)", () => {
+  it("fixed and offline thresholds allow it; the controller up to half the last exit's FLOPs, counting the load factor", () => {
+    expect(make("fixed").engineMayDecide()).toBe(true);
+    expect(make("offline").engineMayDecide()).toBe(true);
+    const c = make("controller"); // 24 of 30: 80%
+    expect(c.engineMayDecide()).toBe(false);
+    c.setLoadFactor(0.625); // 15 in force: 50%
+    expect(c.engineMayDecide()).toBe(true);
+    c.setLoadFactor(1);
+    c.setTarget(15);
+    expect(c.engineMayDecide()).toBe(true);
+  });
+});

@@ -11,7 +11,7 @@ import { HostKeepingRunner } from "../../src/engine/HostKeepingRunner.js";
 import { EngineWorkerStopped } from "../../src/engine/StageRunner.js";
 import { type ExitPolicy, StaticExitPolicy } from "../../src/pipeline/ExitPolicy.js";
 import { type ClassifyResult, Pipeline, type RequestOptions } from "../../src/pipeline/Pipeline.js";
-import { Scheduler } from "../../src/scheduler/Scheduler.js";
+import { LEVEL_ACTIVE_MS, Scheduler } from "../../src/scheduler/Scheduler.js";
 import { SchedulerLoop } from "../../src/scheduler/SchedulerLoop.js";
 import { makeScorer, type ScoreRule } from "../../src/scoring/exitScorers.js";
 import { FakeClock } from "../support/FakeClock.js";
@@ -20,7 +20,7 @@ import { model, ToyRunner } from "../support/toyPipeline.js";
 const x = (v: number) => Float32Array.of(v);
 const values = Array.from({ length: 40 }, (_, i) => (i * 0.37) % 1);
 
-function setup(o: { engine: boolean; policy?: ExitPolicy; rule?: ScoreRule; workers?: number }) {
+function setup(o: { engine: boolean | "auto"; policy?: ExitPolicy; rule?: ScoreRule; workers?: number }) {
   const clock = new FakeClock();
   const toy = new ToyRunner(clock);
   const runner = new HostKeepingRunner(toy);
@@ -54,7 +54,7 @@ function setup(o: { engine: boolean; policy?: ExitPolicy; rule?: ScoreRule; work
       ),
     );
   };
-  return { p, clock, toy, runner, policy, chains, outcomes };
+  return { p, clock, toy, runner, policy, chains, outcomes, loop };
 }
 
 const comparable = (r: ClassifyResult | string) => (typeof r === "string" ? r : { ...r, probabilities: [...r.probabilities], queueMs: 0, computeMs: 0 });
@@ -96,6 +96,51 @@ describe("Pipeline with exits decided in the engine", () => {
     expect(fixed.map((r) => [(r as ClassifyResult).exit, (r as ClassifyResult).reason])).toEqual(Array(8).fill([1, "fixed"]));
     const budget = await engine.outcomes(values.slice(0, 8), { flopsBudget: 30 });
     expect(budget.map((r) => [(r as ClassifyResult).exit, (r as ClassifyResult).reason])).toEqual(Array(8).fill([1, "budget"]));
+  });
+
+  it("auto: in the engine for fixed thresholds and a controller at up to half the last exit's FLOPs, here above that; a target change moves it", async () => {
+    const fixedThresholds = setup({ engine: "auto" });
+    await fixedThresholds.outcomes(values);
+    expect(fixedThresholds.chains.length).toBeGreaterThan(0);
+
+    const controller = (targetFlops: number) => new BudgetController({ exitFlops: model.exitFlops, baseThresholds: [0.9, 0.95], targetFlops });
+    const half = setup({ engine: "auto", policy: controller(20) }); // 50% of the last exit's 40
+    await half.outcomes(values);
+    expect(half.chains.length).toBeGreaterThan(0);
+
+    const high = controller(28); // 70%
+    const above = setup({ engine: "auto", policy: high });
+    const out = await above.outcomes(values);
+    expect(out.every((r) => typeof r !== "string")).toBe(true);
+    expect(above.chains).toEqual([]);
+    // requests with a fixed exit do not read the thresholds: they never keep a batch here
+    await above.outcomes(values.slice(0, 8), { fixedExit: 2 });
+    expect(above.chains.length).toBeGreaterThan(0);
+
+    above.chains.length = 0;
+    high.setTarget(16);
+    await above.outcomes(values);
+    expect(above.chains.length).toBeGreaterThan(0);
+    expect(above.p.inflightCount).toBe(0);
+  });
+
+  it("auto: stage by stage while another model's requests share the engine (a chain would hold a worker slot they wait for)", async () => {
+    const shared = setup({ engine: "auto" });
+    const other = shared.loop.addQueue<string>({
+      model: "other",
+      depthOrder: 0,
+      maxBatchSize: 8,
+      maxQueueDelayMs: 1,
+      dispatchWhenIdle: true,
+      run: async () => {},
+    });
+    shared.loop.enqueue(other, ["x"]);
+    const out = await shared.outcomes(values);
+    expect(out.every((r) => typeof r !== "string")).toBe(true);
+    expect(shared.chains).toEqual([]);
+    await shared.clock.advance(LEVEL_ACTIVE_MS); // the other model quiet for a while: chains again
+    await shared.outcomes(values);
+    expect(shared.chains.length).toBeGreaterThan(0);
   });
 
   it("under the budget controller: every charge leaves when its request answers, here and on the board", async () => {

@@ -236,3 +236,26 @@ describe("Scheduler", () => {
     });
   });
 });
+
+describe("Scheduler.sharesEngine (exits decided in the engine, auto: a chain only with the engine to itself)", () => {
+  it("another model's work in the workers, waiting, or queued within LEVEL_ACTIVE_MS; or a higher level of the model's own", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+    const a = queueOf(s, "a", 0, { rank: (x) => (x.startsWith("high") ? 0 : 1) });
+    const b = queueOf(s, "b", 0);
+    expect(s.sharesEngine("a", 1, 0)).toBe(false);
+    b.add(["b0:0"], 0);
+    expect(s.sharesEngine("a", 1, 0)).toBe(true); // waiting
+    const [batch] = s.schedule(0);
+    expect(s.sharesEngine("a", 1, LEVEL_ACTIVE_MS + 1)).toBe(true); // in a worker
+    s.finished(batch!);
+    expect(s.sharesEngine("a", 1, LEVEL_ACTIVE_MS - 1)).toBe(true); // queued within the last LEVEL_ACTIVE_MS
+    expect(s.sharesEngine("a", 1, LEVEL_ACTIVE_MS + 1)).toBe(false);
+    const t = LEVEL_ACTIVE_MS + 1;
+    a.add(["low:0"], t);
+    expect(s.sharesEngine("a", 1, t)).toBe(false); // its own level
+    a.add(["high:0"], t);
+    expect(s.sharesEngine("a", 1, t)).toBe(true); // a higher level of its own
+    expect(s.sharesEngine("a", 0, t)).toBe(false);
+    expect(s.sharesEngine("b", 0, t)).toBe(true); // "a" is about
+  });
+});

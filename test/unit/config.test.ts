@@ -24,6 +24,14 @@ describe("config", () => {
     expect(() => loadConfig(["--engine-worker-slots", "0"], {})).toThrow(/engineWorkerSlots/);
   });
 
+  it("decides exits in the engine where the controller's spending allows it by default (auto); true and false force either way", () => {
+    expect(load([]).exitDecisionsInEngine).toBe("auto");
+    expect(load(["--exit-decisions-in-engine", "true"]).exitDecisionsInEngine).toBe(true);
+    expect(load([], { RANET_EXIT_DECISIONS_IN_ENGINE: "false" }).exitDecisionsInEngine).toBe(false);
+    expect(load([], { RANET_EXIT_DECISIONS_IN_ENGINE: "auto" }).exitDecisionsInEngine).toBe("auto");
+    expect(() => loadConfig(["--exit-decisions-in-engine", "sometimes"], {})).toThrow(/exitDecisionsInEngine/);
+  });
+
   it("has sensible defaults and is frozen", () => {
     const c = load([]);
     expect(c.port).toBe(50051);
