@@ -33,6 +33,12 @@ function typeOf(schema: z.ZodType, def: unknown): string {
     if (inner) s = inner;
   }
   if (s.constructor.name === "ZodEnum") return `one of ${s.options!.join(", ")}`;
+  if (s.constructor.name === "ZodUnion") {
+    // booleans and words, as exitDecisionsInEngine's true, false or auto
+    const options = (s as unknown as { options: { constructor: { name: string }; values?: Set<unknown> }[] }).options;
+    const words = options.flatMap((o) => (o.constructor.name === "ZodBoolean" ? ["true", "false"] : [...(o.values ?? [])].map(String)));
+    return `one of ${words.join(", ")}`;
+  }
   if (s.constructor.name === "ZodNumber") {
     const lo = s.minValue;
     const hi = s.maxValue;
