@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type * as grpc from "@grpc/grpc-js";
@@ -35,12 +35,21 @@ export function tensorBytes(values: ArrayLike<number>): Buffer {
   return b;
 }
 
+/** The temporary repositories this process made: removed when it exits. */
+const temporaryRepositories: string[] = [];
+
 /**
  * A temporary model repository holding the bundled model under each of `names` (version 1): each
- * file linked, the manifest rewritten with the folder's name. Returns the repository folder.
+ * file linked, the manifest rewritten with the folder's name. Returns the repository folder,
+ * removed when the process exits.
  */
 export function repositoryOf(names: readonly string[], source = MODEL_DIR): string {
   const root = mkdtempSync(path.join(os.tmpdir(), "repo-"));
+  if (temporaryRepositories.length === 0)
+    process.once("exit", () => {
+      for (const r of temporaryRepositories) rmSync(r, { recursive: true, force: true });
+    });
+  temporaryRepositories.push(root);
   for (const name of names) {
     const dir = path.join(root, name, "1");
     mkdirSync(dir, { recursive: true });
