@@ -50,9 +50,9 @@ export interface PipelineOptions {
    * Whether the engine decides the exits after the first (when the runner can): a batch of the
    * second stage without anytime requests runs through the stages its requests need in the
    * worker that keeps their tensors, and only the answers come back; its decisions reach the exit
-   * policies afterwards, in order. true: every such batch; "auto": a batch whose policies all
-   * allow it now (ExitPolicy.engineMayDecide); false (default): every stage batch comes back to
-   * be decided here.
+   * policies afterwards, in order. true: every such batch; "auto" (the server's default): a batch
+   * whose policies all allow it now (ExitPolicy.engineMayDecide) and that has the engine to itself
+   * (Scheduler.sharesEngine); false (when unset): every stage batch comes back to be decided here.
    */
   decideInEngine?: boolean | "auto";
 }

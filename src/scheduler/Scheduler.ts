@@ -162,9 +162,9 @@ export class Scheduler {
   }
 
   /**
-   * Whether a batch of `model` whose last in line is at `rank` shares the engine with work a long
-   * run of it would hold up: another model with a batch in the workers, or a request waiting or
-   * queued within LEVEL_ACTIVE_MS; or a higher priority level of its own active (see activeRank).
+   * Whether a batch of `model` whose lowest priority level is `rank` shares the engine with work a
+   * long run of it would hold up: another model with a batch in the workers, or a request waiting
+   * or queued within LEVEL_ACTIVE_MS; or a higher level of its own model active (see activeRank).
    */
   sharesEngine(model: string, rank: number, nowMs: number): boolean {
     const since = nowMs - LEVEL_ACTIVE_MS;
