@@ -89,6 +89,10 @@ interface Figure {
   loadgenCores?: number;
 }
 
+/** The adaptive 50% rows with every exit decided on the main thread (exitDecisionsInEngine false), against the default. */
+const ADAPTIVE_MAIN_THREAD_STREAM = "served adaptive 50%, stream, exit decisions on the main thread";
+const ADAPTIVE_MAIN_THREAD_UNARY = "served adaptive 50%, unary, exit decisions on the main thread";
+
 /** The rows of a front that only reads, hands each request to a worker thread and answers (the main thread's floor). */
 const FLOOR_STREAM = "front floor: grpc-js, each request handed to a worker thread, one reply each, at the forced-last stream row's rate, stream";
 const FLOOR_UNARY = "front floor: grpc-js, each request handed to a worker thread, one reply each, at the forced-last unary row's rate, unary";
@@ -229,11 +233,11 @@ async function main(): Promise<void> {
     { name: "served adaptive 50%, stream, dispatch when idle off", run: () => served([...target(0.5), "--dispatch-when-idle", "false"], adaptive, "h2stream") },
     { name: "served adaptive 50%, unary", run: () => served(target(0.5), adaptive, "unary") },
     {
-      name: "served adaptive 50%, stream, exit decisions on the main thread",
+      name: ADAPTIVE_MAIN_THREAD_STREAM,
       run: () => served([...target(0.5), "--exit-decisions-in-engine", "false"], adaptive, "h2stream"),
     },
     {
-      name: "served adaptive 50%, unary, exit decisions on the main thread",
+      name: ADAPTIVE_MAIN_THREAD_UNARY,
       run: () => served([...target(0.5), "--exit-decisions-in-engine", "false"], adaptive, "unary"),
     },
     { name: "served adaptive 50%, unary ModelInfer, gRPC", run: () => served(target(0.5), adaptive, "oip-grpc") },
@@ -369,10 +373,10 @@ async function main(): Promise<void> {
     `| main-thread CPU per answer of the front floor at the forced-last row's rate, one reply per request; per ${FLOOR_GROUP} (stream; unary, us) | ${fmt(mainUs(FLOOR_STREAM), 0)}, ${fmt(mainUs(FLOOR_STREAM_GROUPED), 0)}; ${fmt(mainUs(FLOOR_UNARY), 0)}, ${fmt(mainUs(FLOOR_UNARY_GROUPED), 0)} | report |`,
     `| main-thread CPU per answer / the front floor's at the same row's rate (one reply per ${FLOOR_GROUP}), forced last exit; adaptive 50% (stream) | ${fmt(mainUs("served forced last exit, stream") / mainUs(FLOOR_STREAM_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, stream") / mainUs(FLOOR_STREAM_ADAPTIVE), 2)} | report |`,
     `| main-thread CPU per answer / the front floor's at the same row's rate (one reply per ${FLOOR_GROUP}), forced last exit; adaptive 50% (unary) | ${fmt(mainUs("served forced last exit, unary") / mainUs(FLOOR_UNARY_GROUPED), 2)}; ${fmt(mainUs("served adaptive 50%, unary") / mainUs(FLOOR_UNARY_ADAPTIVE), 2)} | report |`,
-    `| main-thread CPU per answer, adaptive 50% over ClassifyStream, exit decisions on the main thread (us) | ${fmt(mainUs("served adaptive 50%, stream, exit decisions on the main thread"), 0)} | report |`,
-    `| main-thread CPU per answer, adaptive 50% unary, exit decisions on the main thread (us) | ${fmt(mainUs("served adaptive 50%, unary, exit decisions on the main thread"), 0)} | report |`,
-    `| exit decisions in the engine (the default at 50%) / on the main thread, main-thread CPU per answer, adaptive 50% (stream; unary) | ${fmt(mainUs("served adaptive 50%, stream") / mainUs("served adaptive 50%, stream, exit decisions on the main thread"), 2)}; ${fmt(mainUs("served adaptive 50%, unary") / mainUs("served adaptive 50%, unary, exit decisions on the main thread"), 2)} | report |`,
-    `| exit decisions in the engine (the default at 50%) / on the main thread, images/s, adaptive 50% (stream; unary) | ${fmt(med("served adaptive 50%, stream") / med("served adaptive 50%, stream, exit decisions on the main thread"), 2)}; ${fmt(med("served adaptive 50%, unary") / med("served adaptive 50%, unary, exit decisions on the main thread"), 2)} | report |`,
+    `| main-thread CPU per answer, adaptive 50% over ClassifyStream, exit decisions on the main thread (us) | ${fmt(mainUs(ADAPTIVE_MAIN_THREAD_STREAM), 0)} | report |`,
+    `| main-thread CPU per answer, adaptive 50% unary, exit decisions on the main thread (us) | ${fmt(mainUs(ADAPTIVE_MAIN_THREAD_UNARY), 0)} | report |`,
+    `| exit decisions in the engine (the default at 50%) / on the main thread, main-thread CPU per answer, adaptive 50% (stream; unary) | ${fmt(mainUs("served adaptive 50%, stream") / mainUs(ADAPTIVE_MAIN_THREAD_STREAM), 2)}; ${fmt(mainUs("served adaptive 50%, unary") / mainUs(ADAPTIVE_MAIN_THREAD_UNARY), 2)} | report |`,
+    `| exit decisions in the engine (the default at 50%) / on the main thread, images/s, adaptive 50% (stream; unary) | ${fmt(med("served adaptive 50%, stream") / med(ADAPTIVE_MAIN_THREAD_STREAM), 2)}; ${fmt(med("served adaptive 50%, unary") / med(ADAPTIVE_MAIN_THREAD_UNARY), 2)} | report |`,
     `| whole-server CPU per forced-last answer (stream) / raw whole network's CPU per image (${fmt(rawWholeUs, 0)} us, ${auto} threads) | ${fmt(wholeUs("served forced last exit, stream") / rawWholeUs, 2)} | <= 1.2 |`,
     `| whole-server CPU per adaptive 50% answer (stream) / the same raw CPU per image (the FLOPs ideal: ${fmt(med("served adaptive 50%, stream", "meanFlops") / manifest.exits[K - 1]!.flops, 2)}) | ${fmt(wholeUs("served adaptive 50%, stream") / rawWholeUs, 2)} | <= 0.7 |`,
     `| cores used by server and load generator together, adaptive 50% (stream, ${concurrency} in flight) | ${fmt(bothCores("served adaptive 50%, stream"), 2)} | >= 1.9 |`,
