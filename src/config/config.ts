@@ -102,7 +102,7 @@ export const FIELDS = {
   maxQueueDelayMs: [
     z.coerce.number().min(0).max(10_000),
     2,
-    "longest wait for a stage batch to fill while every engine worker is busy, in ms (with dispatchWhenIdle an idle worker takes what waits at once)",
+    "while every engine worker is busy, a partial stage batch leaves for a worker's next slot once its first request has waited this long, in ms, and not before that worker's running batch is due to end (estimated from the measured batch times: it could not start sooner, and what arrives meanwhile joins it); with dispatchWhenIdle an idle worker takes what waits at once",
   ],
   dispatchWhenIdle: [
     bool,

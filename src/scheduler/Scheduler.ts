@@ -1,3 +1,4 @@
+import { BatchTimes } from "./BatchTimes.js";
 import { type QueueSpec, StageQueue } from "./StageQueue.js";
 
 /**
@@ -53,8 +54,8 @@ interface Held {
  *
  * - Slots: the least loaded worker first; a worker with nothing (idle) takes whatever waits
  *   (work-conserving, with the queue's dispatchWhenIdle); a worker's further slots take only a
- *   full batch or one whose first in line has waited maxQueueDelayMs (handing partial batches to
- *   second slots made batches small and cost 7-15% of the adaptive throughput).
+ *   full batch, or one whose first in line waited maxQueueDelayMs once the worker's batches are
+ *   due to end (BatchTimes): it could not start sooner, and what arrives meanwhile joins it.
  * - Models: of the models with a batch that may leave, the one with the fewest batches in the
  *   workers (round-robin among equals). A worker's further slot takes a batch of the model it
  *   runs, or of a model with fewer batches in the workers: a quiet model's batch, arriving while a
@@ -80,6 +81,8 @@ export class Scheduler {
   private readonly models = new Map<string, ModelState>();
   /** The batches each worker holds, in the order it runs them (the first is running). */
   private readonly held: Held[][];
+  /** When each worker's held batches are due to end (its further slot opens to a partial batch near then). */
+  private readonly times: BatchTimes;
   private turn = 0;
   readonly slotsPerWorker: number;
 
@@ -87,6 +90,7 @@ export class Scheduler {
     if (opts.workers < 1) throw new RangeError("workers must be >= 1");
     this.slotsPerWorker = opts.slotsPerWorker ?? SLOTS_PER_WORKER;
     this.held = Array.from({ length: opts.workers }, () => []);
+    this.times = new BatchTimes(opts.workers);
   }
 
   get workers(): number {
@@ -134,13 +138,14 @@ export class Scheduler {
           if (held.length !== load || !this.takesWork(worker)) continue;
           const beyond = load >= this.slotsPerWorker ? held : undefined;
           if (beyond && !mayBePassed(beyond)) continue;
-          const picked = this.pick(models, nowMs, load === 0 || beyond !== undefined, held[0]?.m, worker, beyond);
+          const opensAtMs = load === 0 || beyond ? Number.NEGATIVE_INFINITY : this.times.slotOpensAtMs(worker, held);
+          const picked = this.pick(models, nowMs, load === 0 || beyond !== undefined, held[0]?.m, worker, beyond, opensAtMs);
           if (!picked) continue;
           const [m, queue] = picked;
-          const batch: PlannedBatch = { queue, items: [], worker };
           const rank = queue.head!.rank;
-          batch.items = queue.take(queue.spec.maxBatchSize, m.activeRank);
+          const batch: PlannedBatch = { queue, items: queue.take(queue.spec.maxBatchSize, m.activeRank), worker };
           m.inWorkers++;
+          if (held.length === 0) this.times.started(worker, nowMs);
           held.push({ m, rank, batch });
           plan.push(batch);
           planned = true;
@@ -150,13 +155,14 @@ export class Scheduler {
     return plan;
   }
 
-  /** A planned batch has settled: its slot is free. */
-  finished(b: PlannedBatch): void {
+  /** A planned batch has settled: its slot is free; at `nowMs`, the time it took counts in its queue's batch times. */
+  finished(b: PlannedBatch, nowMs?: number): void {
     const held = this.held[b.worker]!;
     const i = held.findIndex((h) => h.batch === b);
     if (i < 0) return;
     const { m } = held[i]!;
     held.splice(i, 1);
+    if (i === 0 && nowMs !== undefined) this.times.finished(b.worker, b, nowMs, held.length > 0);
     m.inWorkers--;
     if (m.queues.length === 0 && m.inWorkers === 0) this.models.delete(m.key);
   }
@@ -176,19 +182,24 @@ export class Scheduler {
   }
 
   /**
-   * When a waiting partial batch may next leave (its first in line reaching maxQueueDelayMs),
-   * if some worker has a free slot for it; undefined when nothing waits or every slot is taken
-   * (then a finishing batch calls for the next plan).
+   * When a waiting partial batch may next leave (its first in line reaching maxQueueDelayMs, and
+   * a busy worker's batches nearing their end), if some worker has a free slot for it; undefined
+   * when nothing waits or every slot is taken (then a finishing batch calls for the next plan).
    */
   nextDueMs(nowMs: number): number | undefined {
-    if (!this.held.some((h, w) => h.length < this.slotsPerWorker && this.takesWork(w))) return undefined;
     let due: number | undefined;
-    for (const m of this.models.values()) {
-      for (const q of m.queues) {
-        const at = q.headEnqueuedAtMs;
-        if (at === undefined) continue;
-        const t = at + q.spec.maxQueueDelayMs;
-        if (t > nowMs && (due === undefined || t < due)) due = t;
+    for (let w = 0; w < this.held.length; w++) {
+      const held = this.held[w]!;
+      if (held.length >= this.slotsPerWorker || !this.takesWork(w)) continue;
+      const opensAtMs = this.times.slotOpensAtMs(w, held);
+      for (const m of this.models.values()) {
+        for (const q of m.queues) {
+          const at = q.headEnqueuedAtMs;
+          const pinned = q.spec.worker;
+          if (at === undefined || (pinned !== undefined && pinned !== w && this.takesWork(pinned))) continue;
+          const t = Math.max(at + q.spec.maxQueueDelayMs, opensAtMs);
+          if (t > nowMs && (due === undefined || t < due)) due = t;
+        }
       }
     }
     return due;
@@ -211,6 +222,7 @@ export class Scheduler {
     running: ModelState | undefined,
     worker: number,
     beyond?: readonly Held[],
+    opensAtMs = Number.NEGATIVE_INFINITY,
   ): [ModelState, StageQueue<unknown>] | undefined {
     let best: [ModelState, StageQueue<unknown>] | undefined;
     let bestAt = 0;
@@ -219,7 +231,7 @@ export class Scheduler {
       const m = models[at]!;
       if (best && m.inWorkers >= best[0].inWorkers) continue;
       if (!beyond && running && m !== running && m.inWorkers >= running.inWorkers) continue;
-      const q = this.firstInLine(m, nowMs, idle, worker, beyond);
+      const q = this.firstInLine(m, nowMs, idle, worker, opensAtMs, beyond);
       if (!q) continue;
       best = [m, q];
       bestAt = at;
@@ -229,10 +241,17 @@ export class Scheduler {
   }
 
   /** Of model `m`'s queues with a batch that may leave for this worker slot (see pick), the one with the highest priority level at its head, then the deepest. */
-  private firstInLine(m: ModelState, nowMs: number, idle: boolean, worker: number, beyond: readonly Held[] | undefined): StageQueue<unknown> | undefined {
+  private firstInLine(
+    m: ModelState,
+    nowMs: number,
+    idle: boolean,
+    worker: number,
+    opensAtMs: number,
+    beyond?: readonly Held[],
+  ): StageQueue<unknown> | undefined {
     let best: StageQueue<unknown> | undefined;
     for (const q of m.queues) {
-      if (!q.ready(nowMs, idle)) continue;
+      if (!q.ready(nowMs, idle, opensAtMs)) continue;
       const pinned = q.spec.worker; // its items' kept tensors are there, unless that worker died
       if (pinned !== undefined && pinned !== worker && this.takesWork(pinned)) continue;
       if (beyond && !passes(q, m, beyond, this.slotsPerWorker)) continue;

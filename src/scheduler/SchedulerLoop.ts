@@ -56,7 +56,7 @@ export class SchedulerLoop {
     const now = this.clock.now();
     for (const b of this.scheduler.schedule(now)) {
       const done = () => {
-        this.scheduler.finished(b);
+        this.scheduler.finished(b, this.clock.now());
         this.kick();
       };
       b.queue.spec.run(b.items, b.worker).then(done, done);

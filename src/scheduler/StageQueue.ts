@@ -111,11 +111,16 @@ export class StageQueue<T> {
     return this.first()?.entry.enqueuedAtMs;
   }
 
-  /** Whether a batch may leave now: a full one, one whose first in line has waited maxQueueDelayMs, or any to an idle worker. */
-  ready(nowMs: number, idleWorker: boolean): boolean {
+  /**
+   * Whether a batch may leave now: any to an idle worker, a full one, or one whose first in line
+   * has waited maxQueueDelayMs for a slot that is open by `slotOpensAtMs` (a busy worker's slot
+   * opens as its held batches are due to end; see BatchTimes).
+   */
+  ready(nowMs: number, idleWorker: boolean, slotOpensAtMs = Number.NEGATIVE_INFINITY): boolean {
     const head = this.first();
     if (!head) return false;
-    return (idleWorker && this.spec.dispatchWhenIdle) || this.size >= this.spec.maxBatchSize || nowMs - head.entry.enqueuedAtMs >= this.spec.maxQueueDelayMs;
+    if ((idleWorker && this.spec.dispatchWhenIdle) || this.size >= this.spec.maxBatchSize) return true;
+    return nowMs - head.entry.enqueuedAtMs >= this.spec.maxQueueDelayMs && nowMs >= slotOpensAtMs;
   }
 
   add(items: readonly T[], nowMs: number): void {

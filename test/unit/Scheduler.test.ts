@@ -34,6 +34,27 @@ describe("Scheduler", () => {
     expect(s.nextDueMs(6)).toBeUndefined(); // no slot: a finishing batch calls for the next plan
   });
 
+  it("opens a busy worker's second slot to a partial batch only as its running batch is due to end (measured run times)", () => {
+    const s = new Scheduler({ workers: 1, slotsPerWorker: 2 });
+    const q = queueOf(s, "a", 0);
+    q.add(items("first", 4), 0);
+    const [first] = s.schedule(0);
+    s.finished(first!, 10); // 4 items in 10 ms: 2.5 ms per item
+    q.add(items("second", 4), 10);
+    const [second] = s.schedule(10); // idle again: leaves at once; due to end at 20
+    expect(second!.items).toHaveLength(4);
+    q.add(items("late", 2), 11);
+    // past maxQueueDelayMs (16) the worker is still busy for 4 ms: the batch waits to fill until 20 less the hand-off (2.5)
+    expect(s.nextDueMs(11)).toBe(17.5);
+    expect(s.schedule(16)).toEqual([]);
+    q.add(items("later", 1), 17);
+    expect(show(s.schedule(17.5))).toEqual(["0 <- late:0 x3"]);
+    // a full batch does not wait
+    s.finished(second!, 20);
+    q.add(items("full", 4), 21);
+    expect(show(s.schedule(21))).toEqual(["0 <- full:0 x4"]);
+  });
+
   it("gives a queue pinned to a worker (its items' tensors are kept there) to that worker's slots only", () => {
     const s = new Scheduler({ workers: 2, slotsPerWorker: 1 });
     const onOne = queueOf(s, "a", 1, { worker: 1 });

@@ -48,6 +48,31 @@ describe("SchedulerLoop", () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it("sends a busy worker's next partial batch as its running batch is due to end, from the run times it measured", async () => {
+    const { loop, q, batches, clock, state, release } = setup({ maxQueueDelayMs: 1, slots: 2, dispatchWhenIdle: true });
+    state.hold = true;
+    loop.enqueue(q, [1, 2]);
+    await flush();
+    await clock.advance(8);
+    release(); // 2 items in 8 ms: 4 ms per item
+    await flush();
+    loop.enqueue(q, [3, 4]); // idle: runs at once, due to end 8 ms later
+    await flush();
+    loop.enqueue(q, [5]);
+    await clock.advance(5); // past maxQueueDelayMs, but the worker runs [3, 4] for 3 ms more
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    loop.enqueue(q, [6]);
+    await clock.advance(1); // due at 8 - 2 (the hand-off: a quarter of 8 ms)
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+  });
+
   it("with zero delay runs each item as soon as a slot is free", async () => {
     const { loop, q, batches } = setup({ maxQueueDelayMs: 0 });
     loop.enqueue(q, [7]);
