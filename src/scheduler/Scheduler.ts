@@ -53,9 +53,9 @@ interface Held {
  * can, and the choice of what runs is made when the slot frees, never by an earlier queue order:
  *
  * - Slots: the least loaded worker first; a worker with nothing (idle) takes whatever waits
- *   (work-conserving, with the queue's dispatchWhenIdle); a worker's further slots take only a
- *   full batch, or one whose first in line waited maxQueueDelayMs once the worker's batches are
- *   due to end (BatchTimes): it could not start sooner, and what arrives meanwhile joins it.
+ *   (work-conserving, with the queue's dispatchWhenIdle); a busy worker's further slot opens as
+ *   its batches are due to end (BatchTimes: no batch could start sooner, what arrives meanwhile
+ *   joins, and the deepest goes first), then takes a full batch or one waited maxQueueDelayMs.
  * - Models: of the models with a batch that may leave, the one with the fewest batches in the
  *   workers (round-robin among equals). A worker's further slot takes a batch of the model it
  *   runs, or of a model with fewer batches in the workers: a quiet model's batch, arriving while a
@@ -194,11 +194,10 @@ export class Scheduler {
       const opensAtMs = this.times.slotOpensAtMs(w, held);
       for (const m of this.models.values()) {
         for (const q of m.queues) {
-          const at = q.headEnqueuedAtMs;
           const pinned = q.spec.worker;
-          if (at === undefined || (pinned !== undefined && pinned !== w && this.takesWork(pinned))) continue;
-          const t = Math.max(at + q.spec.maxQueueDelayMs, opensAtMs);
-          if (t > nowMs && (due === undefined || t < due)) due = t;
+          if (pinned !== undefined && pinned !== w && this.takesWork(pinned)) continue;
+          const t = q.readyAtMs(opensAtMs);
+          if (t !== undefined && t > nowMs && (due === undefined || t < due)) due = t;
         }
       }
     }

@@ -112,15 +112,23 @@ export class StageQueue<T> {
   }
 
   /**
-   * Whether a batch may leave now: any to an idle worker, a full one, or one whose first in line
-   * has waited maxQueueDelayMs for a slot that is open by `slotOpensAtMs` (a busy worker's slot
-   * opens as its held batches are due to end; see BatchTimes).
+   * Whether a batch may leave now: any to an idle worker; to a busy worker's slot, once it is open
+   * (`slotOpensAtMs`: as the worker's held batches are due to end, see BatchTimes), a full one or
+   * one whose first in line has waited maxQueueDelayMs.
    */
   ready(nowMs: number, idleWorker: boolean, slotOpensAtMs = Number.NEGATIVE_INFINITY): boolean {
     const head = this.first();
     if (!head) return false;
-    if ((idleWorker && this.spec.dispatchWhenIdle) || this.size >= this.spec.maxBatchSize) return true;
-    return nowMs - head.entry.enqueuedAtMs >= this.spec.maxQueueDelayMs && nowMs >= slotOpensAtMs;
+    if (idleWorker && this.spec.dispatchWhenIdle) return true;
+    if (nowMs < slotOpensAtMs) return false;
+    return this.size >= this.spec.maxBatchSize || nowMs - head.entry.enqueuedAtMs >= this.spec.maxQueueDelayMs;
+  }
+
+  /** When a batch may leave for a busy worker's slot that opens at `slotOpensAtMs` (see ready). */
+  readyAtMs(slotOpensAtMs: number): number | undefined {
+    const head = this.first();
+    if (!head) return undefined;
+    return Math.max(slotOpensAtMs, this.size >= this.spec.maxBatchSize ? Number.NEGATIVE_INFINITY : head.entry.enqueuedAtMs + this.spec.maxQueueDelayMs);
   }
 
   add(items: readonly T[], nowMs: number): void {

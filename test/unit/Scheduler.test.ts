@@ -49,10 +49,14 @@ describe("Scheduler", () => {
     expect(s.schedule(16)).toEqual([]);
     q.add(items("later", 1), 17);
     expect(show(s.schedule(17.5))).toEqual(["0 <- late:0 x3"]);
-    // a full batch does not wait
-    s.finished(second!, 20);
+    // nor does a full one leave before the slot opens: then the deeper stage's partial batch goes first
+    s.finished(second!, 20); // the worker runs "late" (3 items, due to end at 27.5); its slot opens a quarter of 7.5 ms before
+    const deeper = queueOf(s, "a", 1);
     q.add(items("full", 4), 21);
-    expect(show(s.schedule(21))).toEqual(["0 <- full:0 x4"]);
+    deeper.add(items("deep", 1), 20);
+    expect(s.schedule(24)).toEqual([]);
+    expect(s.nextDueMs(24)).toBe(25.625);
+    expect(show(s.schedule(25.625))).toEqual(["0 <- deep:0 x1"]);
   });
 
   it("gives a queue pinned to a worker (its items' tensors are kept there) to that worker's slots only", () => {
