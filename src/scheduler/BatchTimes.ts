@@ -20,8 +20,8 @@ export interface TimedBatch {
  * When each engine worker's held batches are due to end, from the run times the queues' batches
  * took: a worker runs what it holds one at a time, in order, so a batch that became a worker's
  * first (it held nothing, or the one before finished) started then, and its run time is from
- * then to its finish. The Scheduler opens a busy worker's further slot to a partial batch only
- * near that end: the batch could not start sooner, and what arrives meanwhile joins it.
+ * then to its finish. The Scheduler opens a busy worker's further slot only near that end: no
+ * batch could start sooner, what arrives meanwhile joins it, and the deepest stage goes first.
  */
 export class BatchTimes {
   /** Per worker: when its first held batch started (NaN: it holds none). */

@@ -81,7 +81,7 @@ export class Scheduler {
   private readonly models = new Map<string, ModelState>();
   /** The batches each worker holds, in the order it runs them (the first is running). */
   private readonly held: Held[][];
-  /** When each worker's held batches are due to end (its further slot opens to a partial batch near then). */
+  /** When each worker's held batches are due to end (its further slot opens near then). */
   private readonly times: BatchTimes;
   private turn = 0;
   readonly slotsPerWorker: number;
