@@ -54,8 +54,7 @@ export class PipelinePrograms {
     const K = model.stages.length;
     this.lastReader = lastReaders(model);
     this.loop = opts.scheduling?.loop ?? new SchedulerLoop(new Scheduler({ workers: 1, slotsPerWorker: 1 }), opts.clock);
-    const schedulerModel = opts.scheduling?.model ?? "pipeline";
-    this.schedulerModel = schedulerModel;
+    this.schedulerModel = opts.scheduling?.model ?? "pipeline";
     const entries = model.fused ? [0, K] : [0];
     this.admission = new EntryAdmission(
       entries,
@@ -80,7 +79,7 @@ export class PipelinePrograms {
       for (const worker of workers) {
         queues.push(
           this.loop.addQueue<Sample>({
-            model: schedulerModel,
+            model: this.schedulerModel,
             depthOrder: session, // the fused graph (session K) deepest
             worker,
             maxBatchSize: opts.maxBatchSize,

@@ -117,14 +117,11 @@ export class StageQueue<T> {
    * one whose first in line has waited maxQueueDelayMs.
    */
   ready(nowMs: number, idleWorker: boolean, slotOpensAtMs = Number.NEGATIVE_INFINITY): boolean {
-    const head = this.first();
-    if (!head) return false;
-    if (idleWorker && this.spec.dispatchWhenIdle) return true;
-    if (nowMs < slotOpensAtMs) return false;
-    return this.size >= this.spec.maxBatchSize || nowMs - head.entry.enqueuedAtMs >= this.spec.maxQueueDelayMs;
+    const at = this.readyAtMs(slotOpensAtMs);
+    return at !== undefined && ((idleWorker && this.spec.dispatchWhenIdle) || nowMs >= at);
   }
 
-  /** When a batch may leave for a busy worker's slot that opens at `slotOpensAtMs` (see ready). */
+  /** When a batch may leave for a slot that opens at `slotOpensAtMs`: at its opening, once full or its first in line has waited maxQueueDelayMs; undefined when empty. */
   readyAtMs(slotOpensAtMs: number): number | undefined {
     const head = this.first();
     if (!head) return undefined;
