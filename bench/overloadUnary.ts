@@ -28,13 +28,17 @@ const modelDir = arg("model-dir", "models/repository/ranet-fmnist/1");
 const out = arg("out", "docs/results/overload-unary.md");
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-/** The server's Classify latency histogram: cumulative counts by upper bound in seconds. */
+/** The server's gRPC Classify latency histogram: cumulative counts by upper bound in seconds (none before the first call). */
 async function serverHistogram(metricsPort: number): Promise<[number, number][]> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  return [...text.matchAll(/^ranet_request_duration_seconds_bucket\{le="([^"]+)",method="Classify"\} (\S+)$/gm)].map((m) => [
-    m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]),
-    Number(m[2]),
-  ]);
+  const buckets = text
+    .split("\n")
+    .filter((l) => l.startsWith("ranet_request_duration_seconds_bucket{") && l.includes('method="Classify"') && l.includes('protocol="grpc"'))
+    .map((l): [number, number] => {
+      const le = /le="([^"]+)"/.exec(l)![1]!;
+      return [le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le), Number(l.split(" ").at(-1))];
+    });
+  return buckets;
 }
 
 /** The upper bound of the bucket that holds quantile `q` (what a histogram can say of it). */
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
         const before = await serverHistogram(server.metricsPort!);
         const r = await runOpenLoopUnary({ port, client, ratePerS: factor * capacity, seconds, connections, modelDir, exit });
         const after = await serverHistogram(server.metricsPort!);
+        if (after.length === 0) throw new Error("the server's metrics have no ranet_request_duration_seconds buckets for gRPC Classify");
         const h = after.map(([le, n], i): [number, number] => [le, n - (before[i]?.[1] ?? 0)]);
         const total = h[h.length - 1]?.[1] ?? 0;
         const underOne = h.find(([le]) => le === 1)?.[1] ?? 0;
