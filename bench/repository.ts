@@ -14,7 +14,9 @@
  *    refusals and p99 against its p99 alone plus two of "a"'s batch times (the engine workers'
  *    time per batch during the flood), and the share of "a" refused. For a unary flood, also the
  *    floor: "b"'s p99 beside the same flood sent to a model the server does not have (NOT_FOUND
- *    at routing, before admission or engine). `--rounds` rounds.
+ *    at routing, before admission or engine). Beside each load, how late the server's main thread
+ *    and a light thread of another process run their timers (the wait of a stage hop handed on by
+ *    the main thread or by a thread of its own). `--rounds` rounds.
  *
  *   npm run bench:repository -- [--model-dir DIR] [--seconds 6] [--rounds 3] [--in-flight 64] [--engine-workers 2]
  *                               [--parts budgets,fairness] [--flood unary,stream]
@@ -35,6 +37,7 @@ import { arg, machine, runMain } from "./lib/cli.js";
 import { firstExitConfidence } from "./lib/firstExitConfidence.js";
 import { commonStart, type OpenLoopUnaryResult, p99WholeAndSecondHalf, runOpenLoopUnary } from "./lib/openLoopUnary.js";
 import { threadSchedule } from "./lib/threadCpu.js";
+import { runWakeProbe, serverWakeDelay, WAKE_RESOLUTION_MS, type WakeDelay } from "./lib/wakeDelay.js";
 
 const modelDir = path.resolve(arg("model-dir", "models/repository/ranet-fmnist/1"));
 const seconds = Number(arg("seconds", "6"));
@@ -127,10 +130,10 @@ async function fairness(lines: string[]): Promise<void> {
     "",
     `Both models at budget target 0.5, ${engineWorkers} engine workers. Capacity C of "a" alone: closed loop, 64 requests in flight over the flood's API. Then open loop for ${seconds} s: "b" alone at 10% of C, then "a" at 2 x C together with "b" at 10% of C. "b" always sends unary Classify from its own client process (a lean node:http2 client, one connection); the loads of a run start together, client processes loaded and connected first; "a" floods either with unary Classify from its own client process (so admission refuses its excess) or over 4 ClassifyStream streams from the benchmark's process (flow control holds its excess in the client: nothing to refuse). "a"'s batch time: the workers' time per stage batch during the flood if both workers were busy throughout (a lower bound when the main thread, not the engine, limits the flood).`,
     "",
-    `The floor column (unary floods): "b" at 10% of C beside the same flood sent to a model the server does not have, which it refuses with NOT_FOUND when it routes the request, before admission, queues or engine: what "b" sees when the flood costs only the gRPC layer's work, which no scheduling or admission rule can go under. A stream flood has none: refused at once, nothing would hold it back, and the server would read it at the full offered rate instead of the rate it serves. Each p99 of "b" beside a flood is given over the whole ${seconds} s and over its second half (requests sent after the first ${Math.floor(seconds / 2)} s: past the flood's start-up, when "a"'s queue fills), and so is its ratio to the floor. The main thread's columns: from the clients' common start to the end of both loads, the seconds per second the server's main thread ran and was runnable but waiting for one of the cores it shares with the engine workers and the clients (Linux schedstat).`,
+    `The floor column (unary floods): "b" at 10% of C beside the same flood sent to a model the server does not have, which it refuses with NOT_FOUND when it routes the request, before admission, queues or engine: what "b" sees when the flood costs only the gRPC layer's work, which no scheduling or admission rule can go under. A stream flood has none: refused at once, nothing would hold it back, and the server would read it at the full offered rate instead of the rate it serves. Each p99 of "b" beside a flood is given over the whole ${seconds} s and over its second half (requests sent after the first ${Math.floor(seconds / 2)} s: past the flood's start-up, when "a"'s queue fills), and so is its ratio to the floor. The main thread's columns: from the clients' common start to the end of both loads, the seconds per second the server's main thread ran and was runnable but waiting for one of the cores it shares with the engine workers and the clients (Linux schedstat). The last column: how late the server's main thread ran a ${WAKE_RESOLUTION_MS} ms timer (prom-client's event-loop delay), and a light thread, a process of its own that only wakes on the same timer, over the same load: what each stage hop of a request waits for when the main thread hands it on, and what it would wait for on a thread that does nothing else (an engine-core thread).`,
     "",
-    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | floor: "b" p99 beside a flood refused at routing (ms) | "b" with the flood / floor | "b" refused | "a" refused | main thread with the flood: busy / waiting for a core (s per s) | the same beside the floor\'s flood |',
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    '| round | "a" floods over | C (img/s) | "b" alone p99 (ms) | "b" with "a" flooded p99 (ms) | bound: alone + 2 x "a" batch (ms) | floor: "b" p99 beside a flood refused at routing (ms) | "b" with the flood / floor | "b" refused | "a" refused | main thread with the flood: busy / waiting for a core (s per s) | the same beside the floor\'s flood | timers late, p99 (max) ms, the main thread / a light thread: with the flood; beside the floor\'s flood |',
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (let r = 1; r <= rounds; r++) {
     for (const flood of floods) {
@@ -143,11 +146,12 @@ async function fairness(lines: string[]): Promise<void> {
         const unaryLoad = (model: string, ratePerS: number, startAtMs: number) =>
           runOpenLoopUnary({ port, client: "node-http2", ratePerS, seconds, connections: 1, modelDir, exit: 0, model, startAtMs });
         const alone = await unaryLoad("b", 0.1 * C, commonStart());
-        const metrics = async () => batchesRun(await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text());
-        const before = await metrics();
+        // a scrape also restarts the server's event-loop delay histogram: each load's figures are its own
+        const scrape = async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+        const before = batchesRun(await scrape());
         let at = commonStart();
         const pid = server.proc.pid!;
-        const [[a, quiet], floodMain] = await mainThreadFrom(pid, at, [
+        const [[a, quiet, floodProbe], floodMain] = await mainThreadFrom(pid, at, [
           flood === "unary"
             ? unaryLoad("a", 2 * C, at).then((x) => ({ sent: x.sent, refused: x.codes["8"] ?? 0 }))
             : new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())))
@@ -157,14 +161,21 @@ async function fairness(lines: string[]): Promise<void> {
                   refused: x.codes.RESOURCE_EXHAUSTED ?? 0,
                 })),
           unaryLoad("b", 0.1 * C, at),
+          runWakeProbe(at, seconds),
         ] as const);
-        const batchMs = (engineWorkers * seconds * 1000) / Math.max(1, (await metrics()) - before);
+        const afterFlood = await scrape();
+        const floodWake = wakeDelays(serverWakeDelay(afterFlood), floodProbe);
+        const batchMs = (engineWorkers * seconds * 1000) / Math.max(1, batchesRun(afterFlood) - before);
         // the floor (unary floods): the same flood for a model the server does not have, refused with NOT_FOUND when it
         // routes, before admission or engine. A refused stream flood is no floor for a served one: nothing would hold it
         // back, so the server would read it at the full offered rate instead of what it serves.
         at = commonStart();
+        if (flood === "unary") await scrape();
         const [lost, floorMain] =
-          flood === "unary" ? await mainThreadFrom(pid, at, [unaryLoad("no-such-model", 2 * C, at), unaryLoad("b", 0.1 * C, at)] as const) : [];
+          flood === "unary"
+            ? await mainThreadFrom(pid, at, [unaryLoad("no-such-model", 2 * C, at), unaryLoad("b", 0.1 * C, at), runWakeProbe(at, seconds)] as const)
+            : [];
+        const floorWake = lost ? wakeDelays(serverWakeDelay(await scrape()), lost[2]) : "n/a";
         const floor = lost
           ? `${p99s(lost[1])}${(lost[0].codes["5"] ?? 0) === lost[0].sent ? "" : ` (${lost[0].sent - (lost[0].codes["5"] ?? 0)} not NOT_FOUND!)`}`
           : "n/a";
@@ -172,10 +183,10 @@ async function fairness(lines: string[]): Promise<void> {
         const bound = alone.okMs.p99 + 2 * batchMs;
         const quietRefused = (quiet.codes["8"] ?? 0) / Math.max(1, quiet.sent);
         lines.push(
-          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${p99s(quiet)} | ${f2(bound)} | ${floor} | ${overFloor} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% | ${floodMain} | ${floorMain ?? "n/a"} |`,
+          `| ${r} | ${flood} | ${C.toFixed(0)} | ${f2(alone.okMs.p99)} | ${p99s(quiet)} | ${f2(bound)} | ${floor} | ${overFloor} | ${(100 * quietRefused).toFixed(2)}% | ${((100 * a.refused) / Math.max(1, a.sent)).toFixed(1)}% | ${floodMain} | ${floorMain ?? "n/a"} | ${floodWake}; ${floorWake} |`,
         );
         log(
-          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${p99s(quiet)} (by second ${quiet.okP99BySecondMs.map(f2).join(" ")}; bound ${f2(bound)}, a batch ${f2(batchMs)} ms; beside a flood refused at routing ${floor}), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}; main thread busy / waiting for a core ${floodMain} s per s (beside the floor's flood ${floorMain ?? "n/a"})`,
+          `fairness round ${r}, ${flood} flood: C ${C.toFixed(0)}, b p99 alone ${f2(alone.okMs.p99)} with flood ${p99s(quiet)} (by second ${quiet.okP99BySecondMs.map(f2).join(" ")}; bound ${f2(bound)}, a batch ${f2(batchMs)} ms; beside a flood refused at routing ${floor}), b codes ${JSON.stringify(quiet.codes)}, a sent ${a.sent} refused ${a.refused}; main thread busy / waiting for a core ${floodMain} s per s (beside the floor's flood ${floorMain ?? "n/a"}); timers late p99 (max), main thread / a light thread: ${floodWake} ms (beside the floor's flood ${floorWake})`,
         );
       } finally {
         await server.stop();
@@ -183,6 +194,12 @@ async function fairness(lines: string[]): Promise<void> {
     }
   }
   lines.push("");
+}
+
+/** "main thread p99 (max) / light thread p99 (max)", ms. */
+function wakeDelays(main: WakeDelay, light: WakeDelay): string {
+  const one = (w: WakeDelay) => `${w.p99Ms.toFixed(1)} (${w.maxMs.toFixed(0)})`;
+  return `${one(main)} / ${one(light)}`;
 }
 
 /** What Promise.all gives for a tuple of promises. */
