@@ -28,6 +28,7 @@ export async function startEngineRoom(config: Config, clock: Clock, metrics: Met
       intraOpThreads: config.intraOpThreads,
       interOpThreads: config.interOpThreads,
       workers: config.engineWorkers,
+      batchScheduling: config.engineWorkerBatchScheduling,
       cpus,
     },
     log,

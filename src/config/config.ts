@@ -83,6 +83,11 @@ export const FIELDS = {
     0,
     "engine worker threads running stage batches, shared by every model; each holds the sessions of every loaded model (0 = automatic: on CPU one per usable CPU, read from the container's cgroup quota; on CUDA 1). Memory grows with workers and models: npm run bench:memory measures it (docs/operations.md)",
   ],
+  engineWorkerBatchScheduling: [
+    bool,
+    true,
+    "run the engine worker threads under Linux's SCHED_BATCH scheduling policy (set with util-linux chrt, no privilege needed): the same share of the CPU, but a worker woken by a batch does not preempt the thread that handed it over, the main thread, which then goes on reading and answering (docs/performance.md measures it). Where it cannot be set (not Linux, no chrt) the server logs why and the workers run under the normal policy",
+  ],
   engineWorkerSlots: [
     int(1, 8),
     2,

@@ -13,6 +13,8 @@ export interface PoolOptions {
   interOpThreads: number;
   /** Worker threads, each holding the sessions of every loaded model. 0 = automatic (autoEngineWorkers). */
   workers: number;
+  /** Whether the worker threads run under SCHED_BATCH (batchSchedulingPolicy.ts; config engineWorkerBatchScheduling); default false. */
+  batchScheduling?: boolean;
   /** The CPUs the process may use, for the automatic worker count (default: usableCpus()). */
   cpus?: UsableCpus;
 }
@@ -50,7 +52,7 @@ export class EnginePool {
   }
 
   static async create(opts: PoolOptions, log: Logger): Promise<EnginePool> {
-    const setup: WorkerSetup = { intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads };
+    const setup: WorkerSetup = { intraOpThreads: opts.intraOpThreads, interOpThreads: opts.interOpThreads, batchScheduling: opts.batchScheduling ?? false };
     const cpus = opts.cpus ?? usableCpus();
     const count = opts.workers || autoEngineWorkers(opts.executionProviders[0] ?? "cpu", cpus.cpus);
     const results = await Promise.allSettled(Array.from({ length: count }, () => StageWorker.start(setup)));
@@ -65,9 +67,12 @@ export class EnginePool {
         workers: count,
         workersFrom: opts.workers ? "config engineWorkers" : `automatic: ${cpus.cpus} usable CPUs from ${cpus.source}`,
         intraOpThreads: opts.intraOpThreads,
+        schedulingPolicy: schedulingPolicy(setup, workers),
       },
       "engine workers started",
     );
+    const policyFailed = workers.find((w) => w.batchSchedulingFailed)?.batchSchedulingFailed;
+    if (policyFailed) log.warn(`engine workers run under the normal scheduling policy (engineWorkerBatchScheduling): ${policyFailed}`);
     return new EnginePool(workers, setup, log);
   }
 
@@ -227,11 +232,17 @@ export class EnginePool {
             this.workers[slot] = fresh;
             this.generations[slot]!++;
             this.watch(fresh, slot);
-            this.log.info({ worker: slot }, "engine worker replaced");
+            this.log.info({ worker: slot, schedulingPolicy: schedulingPolicy(this.setup, [fresh]) }, "engine worker replaced");
             this.onWorkerBack();
           },
           (err) => this.log.error({ worker: slot, err }, "engine worker could not be replaced"),
         );
     };
   }
+}
+
+/** How the workers are scheduled, for the log: "batch" (SCHED_BATCH), "normal", or "normal (SCHED_BATCH failed)". */
+function schedulingPolicy(setup: WorkerSetup, workers: readonly StageWorker[]): string {
+  if (!setup.batchScheduling) return "normal";
+  return workers.some((w) => w.batchSchedulingFailed) ? "normal (SCHED_BATCH failed)" : "batch";
 }

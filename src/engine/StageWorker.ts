@@ -36,8 +36,17 @@ export class StageWorker {
   private readonly chainsKnown = new Set<string>();
   alive = true;
   onDeath: (reason: string) => void = () => {};
+  /** The thread's id in the kernel (Linux), as it reported when ready. */
+  readonly tid: number | undefined;
+  /** Why the thread runs under the normal scheduling policy though its setup asked for SCHED_BATCH; undefined otherwise. */
+  readonly batchSchedulingFailed: string | undefined;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    ready: Extract<WorkerReply, { type: "ready" }>,
+  ) {
+    this.tid = ready.tid;
+    this.batchSchedulingFailed = ready.batchSchedulingFailed;
     worker.on("message", (msg: WorkerReply) => {
       if (!("id" in msg)) return;
       const p = this.pending.get(msg.id);
@@ -69,7 +78,7 @@ export class StageWorker {
       worker.once("error", fail);
       worker.once("message", (msg: WorkerReply) => {
         worker.off("error", fail);
-        if (msg.type === "ready") resolve(new StageWorker(worker));
+        if (msg.type === "ready") resolve(new StageWorker(worker, msg));
         else fail(new Error(`unexpected first message ${msg.type} from an engine worker`));
       });
     });

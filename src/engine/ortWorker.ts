@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { type ExitScorer, makeScorer } from "../scoring/exitScorers.js";
+import { ownThreadId, useBatchSchedulingPolicy } from "./batchSchedulingPolicy.js";
 import { KeptBlockStore } from "./KeptBlockStore.js";
 import type { HostTensor } from "./StageRunner.js";
 import { boardOf, type ChainModel, runChain } from "./stageChain.js";
@@ -164,4 +165,5 @@ port.on("message", (msg: WorkerRequest) => {
   }
 });
 
-post({ type: "ready" });
+const batchSchedulingFailed = setup.batchScheduling ? useBatchSchedulingPolicy() : undefined;
+post({ type: "ready", tid: ownThreadId(), batchSchedulingFailed });

@@ -12,6 +12,8 @@ export function ownsBuffer(data: Float32Array): boolean {
 export interface WorkerSetup {
   intraOpThreads: number;
   interOpThreads: number;
+  /** Whether the worker thread puts itself under SCHED_BATCH (batchSchedulingPolicy.ts). */
+  batchScheduling: boolean;
 }
 
 /** A model's sessions in a worker: its graph files in session order, on one execution provider. */
@@ -67,7 +69,13 @@ export interface KeptRows {
 export type Signature = { inputs: string[]; outputs: string[] };
 
 export type WorkerReply =
-  | { type: "ready" }
+  | {
+      type: "ready";
+      /** The worker thread's id in the kernel (Linux). */
+      tid?: number;
+      /** With setup.batchScheduling: why the thread could not be put under SCHED_BATCH (undefined: it is). */
+      batchSchedulingFailed?: string;
+    }
   | { type: "loaded"; id: number; signatures: Signature[] }
   | { type: "unloaded"; id: number }
   | { type: "result"; id: number; outputs: Record<string, HostTensor>; block?: number }
