@@ -86,7 +86,7 @@ export const FIELDS = {
   engineWorkerBatchScheduling: [
     bool,
     false,
-    "run the engine worker threads under Linux's SCHED_BATCH scheduling policy (set with util-linux chrt, no privilege needed): the same share of the CPU, but a worker woken by a batch does not preempt the thread that handed it over, the main thread, which then goes on reading and answering. Under a flood on a machine whose cores the engine shares with the I/O, the main thread's stalls shrink, but a quiet model beside the flood was refused more often (docs/performance.md measures both). Where it cannot be set (not Linux, no chrt) the server logs why and the workers run under the normal policy",
+    "run the engine worker threads under Linux's SCHED_BATCH scheduling policy (set with util-linux chrt, no privilege needed): the same share of the CPU, but a worker woken by a batch does not preempt the thread that handed it over, the main thread, which then goes on reading and answering. Under a flood on a machine whose cores the engine shares with the I/O, the main thread's stalls in hand-offs shrink and a quiet model's answers come sooner; at ordinary load it changes nothing measurable (docs/performance.md). Where it cannot be set (not Linux, no chrt) the server logs why and the workers run under the normal policy",
   ],
   engineWorkerSlots: [
     int(1, 8),

@@ -10,7 +10,7 @@ import { readFileSync, readlinkSync } from "node:fs";
  */
 export function useBatchSchedulingPolicy(): string | undefined {
   const tid = ownThreadId();
-  if (tid === undefined) return `no thread id to give chrt (${process.platform}: not Linux)`;
+  if (tid === undefined) return `no /proc/thread-self on ${process.platform} to name the thread to chrt`;
   try {
     execFileSync("chrt", ["--batch", "--pid", "0", String(tid)], { stdio: ["ignore", "ignore", "pipe"] });
     return undefined;
