@@ -2,14 +2,13 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readlinkSync } from "node:fs";
 
 /**
- * Puts the calling thread under Linux's SCHED_BATCH scheduling policy (util-linux `chrt`, which
- * needs no privilege to move a thread there from the normal policy): the same share of the CPU as
- * before, but when another thread wakes it (a batch handed over), it does not preempt the waking
+ * Puts thread `tid` (the caller's, from ownThreadId) under Linux's SCHED_BATCH scheduling policy
+ * (util-linux `chrt`, which needs no privilege to move a thread there from the normal policy): the
+ * same share of the CPU as before, but when another thread wakes it (a batch handed over), it does not preempt the waking
  * thread; it runs on an idle core, or when the scheduler's tick gives it one. Returns undefined
  * when done, else why not (not Linux, no chrt).
  */
-export function useBatchSchedulingPolicy(): string | undefined {
-  const tid = ownThreadId();
+export function useBatchSchedulingPolicy(tid: number | undefined): string | undefined {
   if (tid === undefined) return `no /proc/thread-self on ${process.platform} to name the thread to chrt`;
   try {
     execFileSync("chrt", ["--batch", "--pid", "0", String(tid)], { stdio: ["ignore", "ignore", "pipe"] });

@@ -165,5 +165,5 @@ port.on("message", (msg: WorkerRequest) => {
   }
 });
 
-const batchSchedulingFailed = setup.batchScheduling ? useBatchSchedulingPolicy() : undefined;
-post({ type: "ready", tid: ownThreadId(), batchSchedulingFailed });
+const tid = ownThreadId();
+post({ type: "ready", tid, batchSchedulingFailed: setup.batchScheduling ? useBatchSchedulingPolicy(tid) : undefined });
